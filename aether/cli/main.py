@@ -1,0 +1,43 @@
+"""The ``aether`` command. Thin: each command module parses its arguments and calls
+the library; this module only assembles them."""
+
+from __future__ import annotations
+
+import typer
+
+from aether import __version__
+
+app = typer.Typer(
+    name="aether",
+    help="Aether: an event-sourced workflow engine for aether/v1 documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aether {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Aether: an event-sourced workflow engine for aether/v1 documents."""
+
+
+def _register_commands() -> None:
+    # Each command module exposes ``register(app)``; keep one line per module.
+    from aether.cli import validate_cmd
+
+    validate_cmd.register(app)
+
+
+def run() -> None:
+    _register_commands()
+    app()

@@ -1,0 +1,104 @@
+"""The ``EventLog`` interface (SPEC §15, ARCHITECTURE layer 7).
+
+A log holds named streams (``run:<runId>``, ``cron:<namespace>/<name>``, …). Each
+stream's versions are contiguous from 1; ``position`` is a global sequence that
+strictly increases across all streams in commit order. Appends are atomic: all the
+events of one call (or of one ``append_batch`` across streams) are durable, or none.
+
+Payloads are opaque bytes to the store (the events layer encodes them), so a store
+never parses an event and never sees a secret value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from attrs import frozen
+
+# Marks an append that must create the stream: nothing may exist before it.
+NO_STREAM = 0
+# Marks an append that skips the optimistic-concurrency check.
+ANY_VERSION = -1
+
+
+@frozen
+class PendingEvent:
+    """An event ready to be appended: its type tag, schema version and encoded payload."""
+
+    type: str
+    schema_version: int
+    data: bytes
+
+
+@frozen
+class StoredEvent:
+    stream: str
+    version: int
+    position: int
+    type: str
+    schema_version: int
+    data: bytes
+    recorded_at: float  # seconds since the epoch, when the store committed it
+
+
+class ConcurrencyConflict(Exception):
+    """The stream was not at the expected version; nothing was written."""
+
+    def __init__(self, stream: str, expected: int, actual: int) -> None:
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {stream!r} is at version {actual}, expected {expected}: another writer got there first"
+        )
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (unreadable file, newer schema, closed log)."""
+
+
+AppendRequest = tuple[str, Sequence[PendingEvent], int]
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
+        """Append to one stream; return the stream's new version.
+
+        ``expected_version`` is the version the caller last saw (``NO_STREAM`` for a new
+        stream, ``ANY_VERSION`` to skip the check). A mismatch raises
+        :class:`ConcurrencyConflict` and writes nothing.
+        """
+        ...
+
+    def append_batch(self, requests: Sequence[AppendRequest]) -> list[int]:
+        """Append to several streams in one transaction (group commit); all or nothing.
+
+        Returns the new version of each request's stream, in request order. A
+        request may name a stream an earlier request of the same batch touched; its
+        expected version then counts those events.
+        """
+        ...
+
+    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
+        """The stream's events with ``from_version <= version <= to_version``, in order."""
+        ...
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Up to ``limit`` events of every stream with ``position > after_position``, in position order."""
+        ...
+
+    def stream_version(self, stream: str) -> int:
+        """The stream's current version; 0 if it has no events."""
+        ...
+
+    def streams(self, prefix: str = "") -> Iterator[str]:
+        """Names of streams that have events and start with ``prefix``, sorted."""
+        ...
+
+    def last_position(self) -> int:
+        """The highest position in the log; 0 if empty."""
+        ...
+
+    def close(self) -> None: ...
