@@ -1,0 +1,190 @@
+"""The task broker (SPEC §15 ``TaskBroker``) and its in-process implementation.
+
+``LocalBroker`` sits between the engine, which dispatches and cancels and drains reports,
+and worker threads, which fetch and report. It keeps one heap per executor type so that a
+worker fetching only some types finds its best candidate without scanning the others.
+Cancelled or fetched entries are left in the heaps and skipped when they surface.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import deque
+from collections.abc import Collection
+from typing import Literal, Protocol
+
+from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
+
+Report = TaskStartReport | TaskResultReport
+Order = Literal["priority", "fifo", "lifo"]
+_SortKey = tuple[int, ...]
+
+
+class TaskBroker(Protocol):
+    def dispatch(self, assignment: TaskAssignment) -> None: ...
+
+    def cancel(self, assignment_id: str) -> None: ...
+
+    def fetch(
+        self, worker_id: str, executor_types: Collection[str] | None, timeout: float | None
+    ) -> TaskAssignment | None: ...
+
+    def report_started(self, started: TaskStartReport) -> None: ...
+
+    def report_result(self, result: TaskResultReport) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LocalBroker:
+    """An in-process broker. Thread-safe; every method may be called from any thread."""
+
+    def __init__(self, order: Order = "priority") -> None:
+        if order not in ("priority", "fifo", "lifo"):
+            raise ValueError(f"unknown broker order: {order!r}")
+        self._order = order
+        self._lock = threading.Lock()
+        self._work_ready = threading.Condition(self._lock)
+        self._reports_ready = threading.Condition(self._lock)
+        self._heaps: dict[str, list[tuple[_SortKey, str]]] = {}
+        self._pending: dict[str, TaskAssignment] = {}  # dispatched, not fetched, not cancelled
+        self._known: set[str] = set()  # every id dispatched and not yet reported finished
+        self._cancelled: set[str] = set()
+        self._reports: deque[Report] = deque()
+        self._seq = 0
+        self._closed = False
+
+    # --- engine side ---------------------------------------------------------
+
+    def dispatch(self, assignment: TaskAssignment) -> None:
+        """Queue ``assignment``; a second dispatch of the same id, or a dispatch of a
+        cancelled id, does nothing. After ``close`` it does nothing either: the engine
+        re-issues unfinished dispatches when it starts again (ARCHITECTURE rule 5)."""
+        with self._lock:
+            if self._closed or assignment.id in self._known or assignment.id in self._cancelled:
+                return
+            self._seq += 1
+            self._known.add(assignment.id)
+            self._pending[assignment.id] = assignment
+            heap = self._heaps.setdefault(assignment.executor_type, [])
+            heapq.heappush(heap, (self._sort_key(assignment, self._seq), assignment.id))
+            self._work_ready.notify_all()  # waiters may filter by type: wake them all
+
+    def cancel(self, assignment_id: str) -> None:
+        """Mark ``assignment_id`` cancelled; if nobody fetched it yet it is dropped."""
+        with self._lock:
+            self._cancelled.add(assignment_id)
+            if self._pending.pop(assignment_id, None) is not None:
+                self._known.discard(assignment_id)  # the tombstone in _cancelled is enough
+
+    def take_reports(self, max_items: int = 1000, timeout: float | None = 0) -> list[Report]:
+        """Up to ``max_items`` reports, oldest first. Waits up to ``timeout`` seconds for
+        the first (``None``: until one arrives or the broker closes), never for more."""
+        with self._lock:
+            if timeout is None:
+                while not self._reports and not self._closed:
+                    self._reports_ready.wait()
+            elif timeout > 0:
+                give_up = time.monotonic() + timeout
+                while not self._reports and not self._closed:
+                    left = give_up - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._reports_ready.wait(left)
+            taken: list[Report] = []
+            while self._reports and len(taken) < max_items:
+                taken.append(self._reports.popleft())
+            return taken
+
+    def pending_count(self) -> int:
+        """Assignments dispatched and waiting for a worker."""
+        with self._lock:
+            return len(self._pending)
+
+    def close(self) -> None:
+        """Stop handing out work; wake every blocked ``fetch`` (→ None) and ``take_reports``."""
+        with self._lock:
+            self._closed = True
+            self._work_ready.notify_all()
+            self._reports_ready.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    # --- worker side ---------------------------------------------------------
+
+    def fetch(
+        self,
+        worker_id: str,
+        executor_types: Collection[str] | None = None,
+        timeout: float | None = None,
+    ) -> TaskAssignment | None:
+        """The best pending assignment among ``executor_types`` (None: any type): highest
+        priority first, then dispatch order (or per ``order``). Waits up to ``timeout``
+        seconds (``None``: until work arrives or the broker closes)."""
+        give_up = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while True:
+                if self._closed:
+                    return None
+                assignment = self._pop_best(executor_types)
+                if assignment is not None:
+                    return assignment
+                if give_up is None:
+                    self._work_ready.wait()
+                    continue
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    return None
+                self._work_ready.wait(left)
+
+    def is_cancelled(self, assignment_id: str) -> bool:
+        with self._lock:
+            return assignment_id in self._cancelled
+
+    def report_started(self, started: TaskStartReport) -> None:
+        self._push_report(started)
+
+    def report_result(self, result: TaskResultReport) -> None:
+        with self._lock:
+            # The attempt is over: forget its id so the broker's memory does not grow with
+            # the number of tasks ever run. Tombstones of cancelled ids that were never
+            # fetched stay, so a late re-dispatch of them is still dropped.
+            self._known.discard(result.assignment_id)
+            self._cancelled.discard(result.assignment_id)
+        self._push_report(result)
+
+    # --- internals -----------------------------------------------------------
+
+    def _push_report(self, report: Report) -> None:
+        with self._lock:
+            self._reports.append(report)
+            self._reports_ready.notify_all()
+
+    def _sort_key(self, assignment: TaskAssignment, seq: int) -> _SortKey:
+        if self._order == "fifo":
+            return (seq,)
+        if self._order == "lifo":
+            return (-seq,)
+        return (-assignment.priority, seq)
+
+    def _pop_best(self, executor_types: Collection[str] | None) -> TaskAssignment | None:
+        types = self._heaps.keys() if executor_types is None else executor_types
+        best_type: str | None = None
+        best_key: _SortKey | None = None
+        for executor_type in types:
+            heap = self._heaps.get(executor_type)
+            if not heap:
+                continue
+            while heap and heap[0][1] not in self._pending:
+                heapq.heappop(heap)  # cancelled while waiting
+            if heap and (best_key is None or heap[0][0] < best_key):
+                best_type, best_key = executor_type, heap[0][0]
+        if best_type is None:
+            return None
+        _, assignment_id = heapq.heappop(self._heaps[best_type])
+        return self._pending.pop(assignment_id)

@@ -1,0 +1,282 @@
+"""The ``http`` executor (SPEC §14.3): one HTTP request, its status, headers and body.
+
+``http.client`` rather than ``urllib.request``: it makes exactly one request (no redirect
+following, no proxy taken from the environment), and it exposes the socket, which is how
+a cancel or a deadline interrupts a request blocked in ``recv``. The request runs on a
+helper thread while the executor's thread watches cancel and deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from attrs import frozen
+
+from aether.events.assignment import TaskAssignment
+from aether.model.problems import Problem, warning
+from aether.runtime.executors.base import (
+    CODE_ERROR,
+    CODE_FAILED,
+    CODE_SUCCEEDED,
+    CODE_TIMEOUT,
+    ExecContext,
+    ExecResult,
+)
+from aether.runtime.executors.process import MAX_STREAM_BYTES, POLL_SECONDS
+
+JSON = Any
+CONFIG_PROBLEM = "W-EXECUTOR-CONFIG"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@frozen
+class _Request:
+    scheme: str
+    host: str
+    port: int | None
+    target: str  # path and query
+    method: str
+    headers: dict[str, str]
+    body: bytes | None
+    expected: frozenset[int] | None  # None: any 2xx
+
+
+@frozen
+class _Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    truncated: bool
+    content_type: str
+    charset: str | None
+
+
+class _Call:
+    """One request on a helper thread; the watcher may abort it by shutting the socket."""
+
+    def __init__(self, request: _Request, timeout: float | None) -> None:
+        self.request = request
+        self.timeout = timeout
+        self.response: _Response | None = None
+        self.error: BaseException | None = None
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self._aborted = False
+        self.thread = threading.Thread(target=self._run, name="aether-http", daemon=True)
+
+    def _run(self) -> None:
+        req = self.request
+        conn: http.client.HTTPConnection
+        if req.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                req.host, req.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(req.host, req.port, timeout=self.timeout)
+        with self._lock:
+            if self._aborted:
+                return
+            self._conn = conn
+        try:
+            conn.request(req.method, req.target, body=req.body, headers=req.headers)
+            resp = conn.getresponse()
+            data = resp.read(MAX_STREAM_BYTES + 1)
+            headers: dict[str, str] = {}
+            for name, value in resp.getheaders():
+                key = name.lower()
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
+            self.response = _Response(
+                status=resp.status,
+                headers=headers,
+                body=data[:MAX_STREAM_BYTES],
+                truncated=len(data) > MAX_STREAM_BYTES,
+                content_type=resp.headers.get_content_type(),
+                charset=resp.headers.get_content_charset(),
+            )
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            conn.close()
+
+    def abort(self) -> None:
+        with self._lock:
+            self._aborted = True
+            conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            # shutdown, unlike close, wakes a thread blocked in recv on this socket.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class HttpExecutor:
+    type = "http"
+
+    def validate_config(self, config: Mapping[str, JSON] | None) -> list[Problem]:
+        config = config or {}
+        problems: list[Problem] = []
+
+        def problem(text: str) -> None:
+            problems.append(warning(CONFIG_PROBLEM, "$", f"http: {text}"))
+
+        url = config.get("url")
+        if url is None:
+            problem('"url" is required')
+        elif not isinstance(url, str):
+            problem('"url" must be a string')
+        elif "{{" not in url and urlsplit(url).scheme.lower() not in ("http", "https"):
+            problem('"url" must be an http or https URL')
+        method = config.get("method")
+        if method is not None and not (isinstance(method, str) and method.strip()):
+            problem('"method" must be a non-empty string')
+        headers = config.get("headers")
+        if headers is not None and not isinstance(headers, dict):
+            problem('"headers" must be an object')
+        expected = config.get("expectedStatus")
+        if expected is not None:
+            try:
+                _expected(expected, allow_placeholders=True)
+            except ConfigError as exc:
+                problem(str(exc))
+        return problems
+
+    def execute(self, request: TaskAssignment, ctx: ExecContext) -> ExecResult:
+        if ctx.cancelled():
+            return ExecResult(CODE_ERROR, "task cancelled before start")
+        left = ctx.seconds_left()
+        if left is not None and left <= 0:
+            return ExecResult(CODE_TIMEOUT, "task timed out: deadline passed before start")
+        try:
+            prepared = _prepare(request.executor_config or {})
+        except ConfigError as exc:
+            return ExecResult(CODE_ERROR, str(exc))
+
+        call = _Call(prepared, timeout=left)
+        call.thread.start()
+        try:
+            while True:
+                call.thread.join(POLL_SECONDS)
+                if not call.thread.is_alive():
+                    break
+                if ctx.cancelled():
+                    return ExecResult(CODE_ERROR, "task cancelled")
+                left = ctx.seconds_left()
+                if left is not None and left <= 0:
+                    return ExecResult(CODE_TIMEOUT, "task timed out: deadline exceeded")
+        finally:
+            call.abort()  # no-op once the request is over; frees a request left behind
+
+        if call.response is None:
+            left = ctx.seconds_left()
+            if left is not None and left <= 0:
+                return ExecResult(CODE_TIMEOUT, f"task timed out: {_describe(call.error)}")
+            return ExecResult(CODE_ERROR, f"request failed: {_describe(call.error)}")
+        return _result(call.response, prepared.expected)
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "no response"
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _prepare(config: Mapping[str, JSON]) -> _Request:
+    url = config.get("url")
+    if not isinstance(url, str) or not url:
+        raise ConfigError('"url" is required and must be a string')
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"unsupported URL scheme {parts.scheme!r}: {url}")
+    if not parts.hostname:
+        raise ConfigError(f"URL has no host: {url}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"invalid URL {url}: {exc}") from exc
+
+    method = config.get("method", "GET")
+    if not isinstance(method, str) or not method.strip():
+        raise ConfigError('"method" must be a non-empty string')
+
+    headers: dict[str, str] = {}
+    raw_headers = config.get("headers") or {}
+    if not isinstance(raw_headers, dict):
+        raise ConfigError('"headers" must be an object')
+    for name, value in raw_headers.items():
+        headers[str(name)] = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    have = {name.lower() for name in headers}
+    if parts.username is not None and "authorization" not in have:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+
+    body: bytes | None = None
+    raw_body = config.get("body")
+    if isinstance(raw_body, str):
+        body = raw_body.encode("utf-8")
+    elif raw_body is not None:
+        body = json.dumps(raw_body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if "content-type" not in have:
+            headers["Content-Type"] = "application/json"
+
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    expected_raw = config.get("expectedStatus")
+    expected = None if expected_raw is None else _expected(expected_raw, allow_placeholders=False)
+    return _Request(scheme, parts.hostname, port, target, method.strip().upper(), headers, body, expected)
+
+
+def _expected(value: JSON, *, allow_placeholders: bool) -> frozenset[int]:
+    """``expectedStatus`` as a set of codes. Digit strings are accepted because string
+    interpolation (SPEC §4.7) can only produce strings."""
+    items = value if isinstance(value, list) else [value]
+    codes: set[int] = set()
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool):
+            codes.add(item)
+        elif isinstance(item, str) and item.strip().isdigit():
+            codes.add(int(item))
+        elif allow_placeholders and isinstance(item, str) and "{{" in item:
+            continue
+        else:
+            raise ConfigError('"expectedStatus" must be an integer or a list of integers')
+    return frozenset(codes)
+
+
+def _result(response: _Response, expected: frozenset[int] | None) -> ExecResult:
+    try:
+        text = response.body.decode(response.charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = response.body.decode("utf-8", errors="replace")
+    body: JSON = text
+    if _is_json(response.content_type) and not response.truncated:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = text
+    values = {"status": response.status, "headers": response.headers, "body": body}
+    notes = [f"body truncated to {MAX_STREAM_BYTES} bytes"] if response.truncated else []
+    ok = 200 <= response.status <= 299 if expected is None else response.status in expected
+    if not ok:
+        return ExecResult.outputs(
+            values, CODE_FAILED, "; ".join([f"unexpected status {response.status}", *notes])
+        )
+    return ExecResult.outputs(values, CODE_SUCCEEDED, "; ".join(notes))
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")

@@ -1,0 +1,169 @@
+"""A pool of worker threads that run assignments from a broker (SPEC §14.1).
+
+Each thread loops fetch → report started → :func:`run_assignment` → report result. A
+thread survives anything an executor or the broker throws at it: a worker that dies
+silently would leave its attempt running forever in the engine's eyes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
+from aether.runtime.executors.base import CODE_ERROR, ExecResult, ExecutorPlugin
+from aether.runtime.secrets import SecretProvider
+from aether.runtime.worker import run_assignment, utc_now
+
+JSON = Any
+_log = logging.getLogger(__name__)
+
+
+class WorkerBroker(Protocol):
+    """What a worker needs from a broker: the worker half of SPEC §15 ``TaskBroker``, plus
+    the cancel flag of an assignment it is running."""
+
+    def fetch(
+        self, worker_id: str, executor_types: Collection[str] | None, timeout: float | None
+    ) -> TaskAssignment | None: ...
+
+    def report_started(self, started: TaskStartReport) -> None: ...
+
+    def report_result(self, result: TaskResultReport) -> None: ...
+
+    def is_cancelled(self, assignment_id: str) -> bool: ...
+
+
+def _no_vars(_run_id: str) -> Mapping[str, JSON]:
+    return {}
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        broker: WorkerBroker,
+        executors: Mapping[str, ExecutorPlugin],
+        *,
+        size: int = 4,
+        secrets: SecretProvider | None = None,
+        vars_env_for: Callable[[str], Mapping[str, JSON]] = _no_vars,
+        now: Callable[[], datetime] = utc_now,
+        worker_id_prefix: str = "local",
+        executor_types: Collection[str] | None = None,
+        artifacts: Any = None,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        """``executor_types`` limits what the pool fetches; by default it fetches every
+        type, so that an assignment of a type nobody runs gets SPEC §14.1's code 3
+        ``unknown executor type`` instead of waiting forever. ``poll_seconds`` bounds how
+        long ``stop`` waits for an idle thread."""
+        if size < 1:
+            raise ValueError("a worker pool needs at least one thread")
+        self._broker = broker
+        self._executors = dict(executors)
+        self._size = size
+        self._secrets = secrets
+        self._vars_env_for = vars_env_for
+        self._now = now
+        self._prefix = worker_id_prefix
+        self._executor_types = None if executor_types is None else frozenset(executor_types)
+        self._artifacts = artifacts
+        self._poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def worker_ids(self) -> list[str]:
+        return [f"{self._prefix}-{i}" for i in range(1, self._size + 1)]
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("worker pool already started")
+        self._stopping.clear()
+        for worker_id in self.worker_ids:
+            thread = threading.Thread(
+                target=self._loop, args=(worker_id,), name=f"aether-{worker_id}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Ask every thread to stop after its current assignment; wait up to ``timeout``
+        seconds in all. True when every thread has stopped."""
+        self._stopping.set()
+        give_up = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if give_up is None else max(0.0, give_up - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        self._threads = alive
+        return not alive
+
+    def _loop(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                assignment = self._broker.fetch(worker_id, self._executor_types, self._poll_seconds)
+            except Exception:
+                _log.exception("worker %s: fetch failed", worker_id)
+                self._stopping.wait(self._poll_seconds)  # do not spin on a broken broker
+                continue
+            if assignment is None:
+                if getattr(self._broker, "closed", False):
+                    return
+                continue
+            try:
+                self._run(worker_id, assignment)
+            except Exception:
+                _log.exception("worker %s: assignment %s", worker_id, assignment.id)
+
+    def _run(self, worker_id: str, assignment: TaskAssignment) -> None:
+        def cancelled() -> bool:
+            return self._broker.is_cancelled(assignment.id)
+
+        if cancelled():
+            # Cancelled between fetch and start: do not start anything; the engine
+            # records the result as ignored (ARCHITECTURE rule 6).
+            self._report(worker_id, assignment, ExecResult(CODE_ERROR, "task cancelled before start"))
+            return
+        try:
+            self._broker.report_started(
+                TaskStartReport(
+                    assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, worker_id
+                )
+            )
+        except Exception:
+            _log.exception("worker %s: report_started %s failed", worker_id, assignment.id)
+        try:
+            result = run_assignment(
+                assignment,
+                self._executors,
+                secrets=self._secrets,
+                vars_env=self._vars_env_for(assignment.run_id),
+                now=self._now,
+                cancelled=cancelled,
+                artifacts=self._artifacts,
+                log=lambda msg: _log.info("%s: %s", assignment.id, msg),
+            )
+        except Exception as exc:  # run_assignment does not raise; vars_env_for might
+            result = ExecResult(CODE_ERROR, f"worker failure: {str(exc) or type(exc).__name__}")
+        self._report(worker_id, assignment, result)
+
+    def _report(self, worker_id: str, assignment: TaskAssignment, result: ExecResult) -> None:
+        report = TaskResultReport(
+            assignment.id,
+            assignment.run_id,
+            assignment.node_id,
+            assignment.attempt,
+            worker_id,
+            code=result.code,
+            message=result.message,
+            parameters=result.parameters,
+            artifacts=result.artifacts,
+        )
+        try:
+            self._broker.report_result(report)
+        except Exception:
+            _log.exception("worker %s: report_result %s failed", worker_id, assignment.id)
