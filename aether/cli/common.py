@@ -1,0 +1,69 @@
+"""What every run command shares: the database option, opening the engine, and output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+import typer
+
+from aether.model.problems import Problem, ValidationError
+from aether.runtime.engine import Engine
+from aether.store.sqlite import SqliteEventLog
+
+JSON = Any
+DEFAULT_DB = "aether.db"
+
+EXIT_OK = 0
+EXIT_RUN_NOT_SUCCEEDED = 1
+EXIT_INVALID = 2
+
+DbOption = typer.Option(
+    None,
+    "--db",
+    envvar="AETHER_DB",
+    help="SQLite database of the event log (default ./aether.db; or set AETHER_DB).",
+)
+
+
+def db_path(db: str | None) -> Path:
+    return Path(db or DEFAULT_DB)
+
+
+def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, **kwargs: Any) -> Engine:
+    path = db_path(db)
+    if must_exist and not path.exists():
+        fail(f"no database at {path} (use --db or AETHER_DB)")
+    return Engine(SqliteEventLog(path), workers=workers, **kwargs)
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    typer.echo(f"aether: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def print_json(value: JSON) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def problem_line(source: str, problem: Problem) -> str:
+    return f"{source}:{problem.path}: {problem.code} {problem.message}"
+
+
+def report_problems(source: str, problems: tuple[Problem, ...] | list[Problem]) -> None:
+    for problem in problems:
+        typer.echo(problem_line(source, problem), err=True)
+
+
+def invalid(source: str, error: ValidationError) -> NoReturn:
+    report_problems(source, [p for p in error.problems])
+    errors = len(error.errors)
+    fail(f"{source} is not valid: {errors} problem(s)")
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"

@@ -1,0 +1,95 @@
+"""Showing a run while it runs: a live table on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+JSON = Any
+PHASE_STYLE = {
+    "Succeeded": "green",
+    "Failed": "red",
+    "Error": "red",
+    "Timeout": "red",
+    "Cancelled": "yellow",
+    "Skipped": "dim",
+    "Running": "cyan",
+    "Suspended": "magenta",
+}
+
+
+class PlainProgress:
+    """One line per phase change, for logs and pipes."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.seen: dict[str, str] = {}
+
+    def _emit(self, text: str) -> None:
+        if not self.quiet:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def start(self, view: dict[str, JSON]) -> None:
+        self._emit(f"run {view['runId']} ({view['name']}) {view['phase']}")
+        self.seen["<run>"] = view["phase"]
+
+    def update(self, view: dict[str, JSON]) -> None:
+        for task in view["tasks"]:
+            if self.seen.get(task["id"]) != task["phase"]:
+                self.seen[task["id"]] = task["phase"]
+                message = f" {task['message']}" if task["message"] else ""
+                self._emit(f"  {task['id']}: {task['phase']}{message}")
+        if self.seen.get("<run>") != view["phase"]:
+            self.seen["<run>"] = view["phase"]
+            self._emit(f"run {view['runId']} {view['phase']}")
+
+    def stop(self, view: dict[str, JSON]) -> None:
+        self.update(view)
+        message = f": {view['message']}" if view["message"] else ""
+        self._emit(f"run {view['runId']} finished {view['phase']}{message} ({view['duration'] or '0s'})")
+
+
+class RichProgress:
+    """A live table of the run's tasks on a terminal."""
+
+    MAX_ROWS = 30
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+        self.live: Live | None = None
+
+    def _table(self, view: dict[str, JSON]) -> Table:
+        table = Table(title=f"{view['name']}  run {view['runId']}  {view['phase']}  {view['progress']}")
+        table.add_column("task")
+        table.add_column("phase")
+        table.add_column("message", overflow="fold")
+        tasks = view["tasks"]
+        shown = tasks if len(tasks) <= self.MAX_ROWS else tasks[-self.MAX_ROWS :]
+        for task in shown:
+            style = PHASE_STYLE.get(task["phase"], "")
+            table.add_row(task["id"], f"[{style}]{task['phase']}[/]" if style else task["phase"], task["message"])
+        if len(tasks) > len(shown):
+            table.caption = f"{len(tasks) - len(shown)} earlier tasks not shown"
+        return table
+
+    def start(self, view: dict[str, JSON]) -> None:
+        self.live = Live(self._table(view), console=self.console, refresh_per_second=8)
+        self.live.start()
+
+    def update(self, view: dict[str, JSON]) -> None:
+        if self.live is not None:
+            self.live.update(self._table(view))
+
+    def stop(self, view: dict[str, JSON]) -> None:
+        if self.live is not None:
+            self.live.update(self._table(view))
+            self.live.stop()
+            self.live = None
+        style = PHASE_STYLE.get(view["phase"], "")
+        message = f": {view['message']}" if view["message"] else ""
+        self.console.print(f"[{style}]run {view['runId']} {view['phase']}[/]{message} ({view['duration'] or '0s'})")

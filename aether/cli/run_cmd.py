@@ -1,0 +1,156 @@
+"""``aether run``, ``aether submit`` and ``aether serve``."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from aether.cli.common import (
+    EXIT_OK,
+    EXIT_RUN_NOT_SUCCEEDED,
+    DbOption,
+    db_path,
+    fail,
+    invalid,
+    is_terminal,
+    open_engine,
+    print_json,
+    report_problems,
+)
+from aether.cli.progress import PlainProgress, RichProgress
+from aether.model.durations import parse_duration_seconds
+from aether.model.limits import DEFAULT_LIMITS
+from aether.model.problems import Problem, ValidationError
+from aether.runtime.executors import builtin_executors
+from aether.runtime.submission import PreparedRun, load_workflow, parse_argument
+
+JSON = Any
+
+ParamOption = typer.Option(None, "-p", "--param", help="Workflow argument NAME=VALUE (VALUE is JSON, or text).")
+
+
+def _arguments(params: list[str] | None) -> dict[str, JSON]:
+    arguments: dict[str, JSON] = {}
+    for text in params or []:
+        try:
+            name, value = parse_argument(text)
+        except ValueError as exc:
+            fail(str(exc))
+        arguments[name] = value
+    return arguments
+
+
+def _prepare(file: Path, params: list[str] | None, strict: bool) -> PreparedRun:
+    """Validate before the database is touched: bad input writes nothing."""
+    arguments = _arguments(params)
+    executors = builtin_executors()
+
+    def checker(plugin: Any) -> Any:
+        return lambda config: [p.message for p in plugin.validate_config(config)]
+
+    checks = {name: checker(plugin) for name, plugin in executors.items()}
+    try:
+        prepared = load_workflow(
+            file, limits=DEFAULT_LIMITS, strict=strict, executor_checks=checks, arguments=arguments
+        )
+    except ValidationError as exc:
+        invalid(str(file), exc)
+    # The command line runs only the built-in executors, so a task no executor can run is
+    # bad input here, not something to discover when the task fails.
+    unknown = [p for p in prepared.warnings if p.code == "W-EXECUTOR-UNKNOWN"]
+    if unknown:
+        escalated = tuple(Problem(p.code, "error", p.path, p.message, p.line, p.column) for p in unknown)
+        report_problems(str(file), escalated)
+        fail(f"{file} uses executor types Aether does not have: {', '.join(p.message for p in unknown)}")
+    report_problems(str(file), [p for p in prepared.warnings])
+    return prepared
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        file: Path = typer.Argument(..., help="Workflow document (JSON or YAML)."),
+        param: list[str] | None = ParamOption,
+        json_output: bool = typer.Option(False, "--json", help="Print the run view as JSON on stdout."),
+        timeout: str | None = typer.Option(None, "--timeout", help="Give up waiting after this duration (e.g. 10m)."),
+        workers: int = typer.Option(4, "--workers", min=1, help="Worker threads."),
+        strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Submit a workflow and run it to completion in this process.
+
+        Exit 0 when the run Succeeded, 1 for any other end, 2 for invalid input."""
+        limit = None
+        if timeout is not None:
+            limit = parse_duration_seconds(timeout)
+            if limit is None:
+                fail(f'--timeout "{timeout}" is not a duration (e.g. 30s, 10m, 1h)')
+        prepared = _prepare(file, param, strict)
+        engine = open_engine(db, workers=workers)
+        with engine:
+            result = engine.submit(prepared, source_name=str(file))
+            display = RichProgress() if (is_terminal() and not json_output) else PlainProgress(quiet=json_output)
+            deadline = None if limit is None else time.monotonic() + limit
+            view = engine.get(result.run_id)
+            display.start(view)
+            while True:
+                view = engine.get(result.run_id)
+                display.update(view)
+                if view["phase"] in ("Succeeded", "Failed", "Error", "Timeout", "Cancelled"):
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    display.stop(view)
+                    fail(f"run {result.run_id} did not finish within {timeout}; it continues with `aether serve`",
+                         EXIT_RUN_NOT_SUCCEEDED)
+                time.sleep(0.05)
+            display.stop(view)
+        if json_output:
+            print_json(view)
+        raise typer.Exit(EXIT_OK if view["phase"] == "Succeeded" else EXIT_RUN_NOT_SUCCEEDED)
+
+    @app.command("submit")
+    def submit(
+        file: Path = typer.Argument(..., help="Workflow document (JSON or YAML)."),
+        param: list[str] | None = ParamOption,
+        strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
+        key: str | None = typer.Option(None, "--idempotency-key", help="Return the existing run for a used key."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Record a new run and print its id; `aether serve` executes it."""
+        prepared = _prepare(file, param, strict)
+        engine = open_engine(db, workers=0)
+        result = engine.submit(prepared, source_name=str(file), idempotency_key=key)
+        typer.echo(result.run_id)
+
+    @app.command("serve")
+    def serve(
+        workers: int = typer.Option(4, "--workers", min=1, help="Worker threads."),
+        until_idle: bool = typer.Option(False, "--until-idle", help="Exit once no run is active."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Run the engine, workers and timers for every active run in the database."""
+        path = db_path(db)
+        engine = open_engine(db, workers=workers)
+        typer.echo(f"aether: serving {path} with {workers} workers (pid {os.getpid()})", err=True)
+        with engine:
+            try:
+                idle_since = None
+                while True:
+                    time.sleep(0.2)
+                    if not until_idle:
+                        continue
+                    busy = engine.active_runs() or engine.broker.pending_count()
+                    if busy:
+                        idle_since = None
+                    elif idle_since is None:
+                        idle_since = time.monotonic()
+                    elif time.monotonic() - idle_since > 0.5:
+                        break
+            except KeyboardInterrupt:
+                typer.echo("aether: stopping", err=True)
+        raise typer.Exit(EXIT_OK)
+

@@ -1,0 +1,105 @@
+"""``aether get``, ``aether list``, ``aether resume`` and ``aether cancel``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aether.cli.common import DbOption, fail, open_engine, print_json
+from aether.runtime.engine import RequestRejected, RunNotFound
+
+JSON = Any
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("get")
+    def get(
+        run_id: str = typer.Argument(..., metavar="RUN", help="Run id."),
+        json_output: bool = typer.Option(False, "--json", help="Print the run view as JSON."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Show one run and its tasks."""
+        engine = open_engine(db, workers=0, must_exist=True)
+        try:
+            view = engine.get(run_id)
+        except RunNotFound as exc:
+            fail(str(exc))
+        if json_output:
+            print_json(view)
+            return
+        console = Console()
+        message = f"  {view['message']}" if view["message"] else ""
+        console.print(f"run {view['runId']}  {view['name']}  [bold]{view['phase']}[/]{message}")
+        console.print(f"created {view['createdAt']}  started {view['startedAt'] or '-'}  "
+                      f"finished {view['finishedAt'] or '-'}  progress {view['progress'] or '-'}")
+        if view["outputs"]:
+            console.print(f"outputs {orjson.dumps(view['outputs']).decode()}")
+        table = Table()
+        for column in ("task", "template", "phase", "retries", "message"):
+            table.add_column(column)
+        for task in view["tasks"]:
+            table.add_row(task["id"], task["templateName"], task["phase"], str(task["retryCount"]), task["message"])
+        console.print(table)
+
+    @app.command("list")
+    def list_runs(
+        json_output: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+        db: str | None = DbOption,
+    ) -> None:
+        """List every run in the database."""
+        engine = open_engine(db, workers=0, must_exist=True)
+        rows = []
+        for run_id in engine.run_ids():
+            view = engine.get(run_id)
+            rows.append({k: view[k] for k in ("runId", "name", "namespace", "phase", "createdAt", "finishedAt",
+                                               "progress")})
+        if json_output:
+            print_json(rows)
+            return
+        table = Table()
+        for column in ("run", "name", "phase", "created", "progress"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["runId"], row["name"], row["phase"], row["createdAt"], row["progress"])
+        Console().print(table)
+
+    @app.command("resume")
+    def resume(
+        run_id: str = typer.Argument(..., metavar="RUN", help="Run id."),
+        node: str = typer.Argument(..., metavar="NODE", help="Node id of the suspended task (e.g. main/approve)."),
+        payload: str | None = typer.Option(None, "--payload", help="JSON object merged into the task's inputs."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Resume a suspended task."""
+        data: dict[str, JSON] = {}
+        if payload is not None:
+            try:
+                data = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                fail(f"--payload is not JSON: {exc}")
+            if not isinstance(data, dict):
+                fail("--payload must be a JSON object")
+        engine = open_engine(db, workers=0, must_exist=True)
+        try:
+            engine.resume(run_id, node, data)
+        except (RunNotFound, RequestRejected) as exc:
+            fail(str(exc))
+        typer.echo(f"resumed {node} of run {run_id}")
+
+    @app.command("cancel")
+    def cancel(
+        run_id: str = typer.Argument(..., metavar="RUN", help="Run id."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Cancel a run: every unfinished task is cancelled."""
+        engine = open_engine(db, workers=0, must_exist=True)
+        try:
+            engine.cancel(run_id)
+        except (RunNotFound, RequestRejected) as exc:
+            fail(str(exc))
+        typer.echo(f"cancelled run {run_id}")
+

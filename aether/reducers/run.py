@@ -1,0 +1,433 @@
+"""``apply(state, event) -> state`` for a run's stream.
+
+Pure and total over the catalog: every event type has a handler (cron events do not
+belong in a run stream and are rejected). Input events change only what is a fact
+of the outside world (the time, a timer having fired); decisions change everything
+else. Handlers never mutate: they build new records with ``evolve`` and persistent
+maps, so the state before the event stays valid (snapshots, time travel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from immutables import Map
+
+from aether.events import catalog as ev
+from aether.events.times import parse_ms
+from aether.model.limits import Limits
+from aether.model.types import Workflow
+from aether.reducers.errors import IllegalTransition
+from aether.reducers.phases import INITIAL_NODE_PHASES, node_allows, run_allows
+from aether.reducers.plan import ROOT_SCOPE, RunPlan
+from aether.reducers.records import replace as evolve
+from aether.reducers.state import (
+    AttemptState,
+    DagProgress,
+    LoopProgress,
+    NodeState,
+    RunState,
+    TimerState,
+)
+
+Handler = Callable[[RunState, Any], RunState]
+_HANDLERS: dict[type[ev.Event], Handler] = {}
+
+
+def handles(event_type: type[ev.Event]) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[event_type] = fn
+        return fn
+
+    return register
+
+
+def apply(state: RunState | None, event: ev.Event) -> RunState:
+    """Fold one event into a run's state. ``state`` is None only before ``WorkflowSubmitted``."""
+    if state is None:
+        if not isinstance(event, ev.WorkflowSubmitted):
+            raise IllegalTransition(f"a run's history must start with WorkflowSubmitted, not {event.TYPE}")
+        return _submitted(event)
+    if isinstance(event, ev.WorkflowSubmitted):
+        raise IllegalTransition("WorkflowSubmitted can only be the first event of a run")
+    handler = _HANDLERS.get(type(event))
+    if handler is None:
+        raise IllegalTransition(f"{event.TYPE} does not belong in a run's history")
+    new_state = handler(state, event)
+    return evolve(new_state, event_count=state.event_count + 1)
+
+
+def fold(events: Iterable[ev.Event], state: RunState | None = None) -> RunState | None:
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+def _submitted(event: ev.WorkflowSubmitted) -> RunState:
+    from aether.model.converter import structure  # the model's one converter
+
+    workflow: Workflow = structure(event.document, Workflow)
+    plan = RunPlan(workflow, event.templates_snapshot)
+    metadata = workflow.metadata
+    at = parse_ms(event.at)
+    return RunState(
+        run_id=event.run_id,
+        name=(metadata.name if metadata else None) or "",
+        namespace=(metadata.namespace if metadata else None) or "default",
+        plan=plan,
+        document=event.document,
+        variables=event.variables,
+        arguments=event.arguments,
+        limits=Limits.from_json(event.limits) if event.limits else Limits(),
+        submitted_ms=at,
+        warnings=event.warnings,
+        cron=event.cron,
+        origin=event.origin,
+        idempotency_key=event.idempotency_key,
+        now_ms=at,
+        event_count=1,
+    )
+
+
+def _at_input(state: RunState, event: Any) -> RunState:
+    return evolve(state, now_ms=max(state.now_ms, parse_ms(event.at)))
+
+
+for _input in (ev.TaskStarted, ev.TaskResultReported, ev.ResumeRequested, ev.CancelRequested):
+    _HANDLERS[_input] = _at_input
+
+
+@handles(ev.TimerFired)
+def _timer_fired(state: RunState, event: ev.TimerFired) -> RunState:
+    state = _at_input(state, event)
+    timer: TimerState | None = state.timers.get(event.timer_id)
+    if timer is None or timer.fired:
+        return state
+    return evolve(state, timers=state.timers.set(event.timer_id, evolve(timer, fired=True)))
+
+
+# --- nodes ---------------------------------------------------------------------------------
+
+
+@handles(ev.NodeCreated)
+def _node_created(state: RunState, event: ev.NodeCreated) -> RunState:
+    if event.node_id in state.nodes:
+        raise IllegalTransition(f"node {event.node_id} created twice")
+    if event.phase not in INITIAL_NODE_PHASES:
+        raise IllegalTransition(f"node {event.node_id} cannot be created in phase {event.phase}")
+    if state.limits.nodes_per_run and state.node_count >= state.limits.nodes_per_run:
+        raise IllegalTransition(f"node limit of {state.limits.nodes_per_run} exceeded")
+    key = _template_key(state, event)
+    node = NodeState(
+        node_id=event.node_id,
+        parent_id=event.parent_id,
+        task_name=event.task_name,
+        template_name=event.template_name,
+        template_type=event.template_type,
+        depth=event.depth,
+        seq=state.node_count,
+        created_ms=state.now_ms,
+        template_key=key,
+        phase=event.phase,
+        message=event.message,
+        index=event.index,
+        task_index=event.task_index,
+        finished_ms=state.now_ms if event.phase == "Skipped" else None,
+    )
+    if event.phase == "Created":
+        if event.template_type == "dag" and key is not None:
+            roots = state.plan.dag(key).roots
+            node = evolve(node, dag=DagProgress(ready=Map({i: True for i in roots})))
+        elif event.template_type == "loop":
+            node = evolve(node, loop=LoopProgress())
+    state = evolve(
+        state,
+        nodes=state.nodes.set(node.node_id, node),
+        order=state.order.set(state.node_count, node.node_id),
+        node_count=state.node_count + 1,
+    )
+    if event.parent_id is not None:
+        state = _child_created(state, state.node(event.parent_id), node)
+    return state
+
+
+def _template_key(state: RunState, event: ev.NodeCreated) -> tuple[str, str] | None:
+    plan = state.plan
+    if event.parent_id is None:
+        return plan.entry_key
+    parent: NodeState = state.node(event.parent_id)
+    assert parent.template_key is not None
+    if parent.template_type == "dag":
+        assert event.task_index is not None
+        return plan.dag(parent.template_key).targets[event.task_index].key
+    body = plan.loop_template(parent.template_key).body or ""
+    return plan.resolve_name(parent.template_key[0], body)
+
+
+def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunState:
+    if parent.dag is not None:
+        assert child.task_index is not None
+        dag = parent.dag
+        dag = evolve(
+            dag,
+            children=dag.children.set(child.task_index, child.node_id),
+            ready=dag.ready.delete(child.task_index) if child.task_index in dag.ready else dag.ready,
+        )
+        parent = evolve(parent, dag=dag)
+        if child.phase == "Skipped":
+            return _dag_child_finished(state, parent, child, "Skipped")
+        return state.with_node(evolve(parent, dag=evolve(dag, unfinished=dag.unfinished + 1)))
+    if parent.loop is not None:
+        assert child.index is not None
+        loop = parent.loop
+        loop = evolve(
+            loop,
+            iterations=loop.iterations.set(child.index, child.node_id),
+            created=loop.created + 1,
+            unfinished=loop.unfinished + 1,
+        )
+        return state.with_node(evolve(parent, loop=loop))
+    raise IllegalTransition(f"node {child.node_id}: parent {parent.node_id} is not a container")
+
+
+def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, phase: str) -> RunState:
+    """Update a DAG's counters when a child reaches ``phase`` (Skipped counts at creation)."""
+    assert parent.dag is not None and parent.template_key is not None and child.task_index is not None
+    plan = state.plan.dag(parent.template_key)
+    dag = parent.dag
+    index = child.task_index
+    if phase != "Skipped":
+        dag = evolve(dag, unfinished=dag.unfinished - 1)
+    if phase == "Cancelled":
+        dag = evolve(dag, cancelled=dag.cancelled + 1)
+    elif phase in ("Error", "Timeout") and not plan.tolerated(index, phase):
+        dag = evolve(dag, errored=dag.errored + 1)
+    elif phase == "Failed" and not plan.tolerated(index, phase):
+        dag = evolve(dag, failed=dag.failed + 1)
+    satisfied_map, blocked, ready = dag.satisfied, dag.blocked, dag.ready
+    satisfies = plan.satisfies(index, phase)
+    for dependent in plan.dependents[index]:
+        if dependent in blocked or not plan.reachable[dependent] or plan.blocked_from_start[dependent]:
+            continue
+        if not satisfies:
+            blocked = blocked.set(dependent, True)
+            continue
+        count = satisfied_map.get(dependent, 0) + 1
+        satisfied_map = satisfied_map.set(dependent, count)
+        if count == plan.dep_count[dependent]:
+            ready = ready.set(dependent, True)
+    dag = evolve(dag, satisfied=satisfied_map, blocked=blocked, ready=ready)
+    return state.with_node(evolve(parent, dag=dag))
+
+
+def _loop_child_finished(state: RunState, parent: NodeState, phase: str) -> RunState:
+    assert parent.loop is not None
+    loop = parent.loop
+    counts = {
+        "Succeeded": "succeeded",
+        "Failed": "failed",
+        "Error": "errored",
+        "Timeout": "errored",
+        "Cancelled": "cancelled",
+        "Skipped": "skipped",
+    }
+    field = counts[phase]
+    loop = evolve(loop, unfinished=loop.unfinished - 1, **{field: getattr(loop, field) + 1})
+    return state.with_node(evolve(parent, loop=loop))
+
+
+def _check_node_move(node: NodeState, to_phase: str) -> None:
+    if not node_allows(node.template_type, node.phase, to_phase):
+        raise IllegalTransition(
+            f"node {node.node_id} ({node.template_type}): {node.phase} -> {to_phase} is not an allowed transition"
+        )
+
+
+@handles(ev.PhaseChanged)
+def _phase_changed(state: RunState, event: ev.PhaseChanged) -> RunState:
+    if event.node_id is None:
+        if state.phase != event.from_phase or not run_allows(state.phase, event.to_phase):
+            raise IllegalTransition(f"run: {state.phase} -> {event.to_phase} is not an allowed transition")
+        started = state.started_ms
+        if event.to_phase == "Running" and started is None:
+            started = state.now_ms
+        return evolve(state, phase=event.to_phase, message=event.message, started_ms=started)
+    node = state.node(event.node_id)
+    if node.phase != event.from_phase:
+        raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
+    _check_node_move(node, event.to_phase)
+    if event.to_phase in ("Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"):
+        raise IllegalTransition(f"node {node.node_id}: terminal phases are recorded by NodeCompleted")
+    changes: dict[str, Any] = {"phase": event.to_phase, "message": event.message}
+    if event.to_phase == "Running":
+        if node.started_ms is None:
+            changes["started_ms"] = state.now_ms
+        attempt = node.current_attempt
+        if attempt is not None and attempt.started_ms is None:
+            changes["attempts"] = (*node.attempts[:-1], evolve(attempt, started_ms=state.now_ms))
+    return state.with_node(evolve(node, **changes))
+
+
+@handles(ev.InputsBound)
+def _inputs_bound(state: RunState, event: ev.InputsBound) -> RunState:
+    node = state.node(event.node_id)
+    return state.with_node(evolve(node, inputs=event.parameters, artifacts=event.artifacts))
+
+
+@handles(ev.TaskDispatched)
+def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
+    node = state.node(event.node_id)
+    if event.attempt != node.attempt + 1:
+        raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} dispatched after {node.attempt}")
+    if node.phase != "Ready":
+        _check_node_move(node, "Ready")
+    assignment = event.assignment
+    attempt = AttemptState(
+        number=event.attempt,
+        reason=event.reason,
+        retry_count=assignment.retry_count,
+        assignment_id=assignment.id,
+        dispatched_ms=state.now_ms,
+        inputs=assignment.inputs,
+        assignment=assignment,
+    )
+    node = evolve(
+        node,
+        phase="Ready",
+        attempt=event.attempt,
+        retry_count=assignment.retry_count,
+        attempts=(*node.attempts, attempt),
+        inputs=assignment.inputs,
+        deadline_ms=event.deadline_ms if event.reason != "resume" else node.deadline_ms,
+    )
+    return evolve(
+        state.with_node(node),
+        open_attempts=state.open_attempts.set(assignment.id, node.node_id),
+    )
+
+
+@handles(ev.TaskResultRecorded)
+def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
+    node = state.node(event.node_id)
+    attempt = node.current_attempt
+    if attempt is None or attempt.number != event.attempt:
+        raise IllegalTransition(f"node {node.node_id}: result for attempt {event.attempt} is not current")
+    if attempt.code is not None:
+        raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} finished twice")
+    attempt = evolve(
+        attempt, code=event.code, phase=event.phase, message=event.message, finished_ms=state.now_ms
+    )
+    changes: dict[str, Any] = {
+        "attempts": (*node.attempts[:-1], attempt),
+        "last_code": event.code,
+    }
+    if event.phase == "Suspended":
+        _check_node_move(node, "Suspended")
+        changes.update(phase="Suspended", message=event.message, accumulated=event.accumulated,
+                       outputs=event.accumulated)
+    return evolve(
+        state.with_node(evolve(node, **changes)),
+        open_attempts=state.open_attempts.delete(attempt.assignment_id)
+        if attempt.assignment_id in state.open_attempts
+        else state.open_attempts,
+    )
+
+
+@handles(ev.RetryScheduled)
+def _retry_scheduled(state: RunState, event: ev.RetryScheduled) -> RunState:
+    node = state.node(event.node_id)
+    changes: dict[str, Any] = {"accumulated": (), "retry_count": event.retry_count}
+    if event.delay_ms > 0:
+        _check_node_move(node, "Created")
+        changes["phase"] = "Created"
+    return state.with_node(evolve(node, **changes))
+
+
+@handles(ev.LoopExpanded)
+def _loop_expanded(state: RunState, event: ev.LoopExpanded) -> RunState:
+    node = state.node(event.node_id)
+    if node.loop is None:
+        raise IllegalTransition(f"node {node.node_id} is not a loop")
+    total = None if event.mode == "repeat" else event.count
+    items = None if event.mode == "repeat" else event.items
+    loop = evolve(node.loop, mode=event.mode, expanded=True, items=items, total=total)
+    return state.with_node(evolve(node, loop=loop))
+
+
+@handles(ev.RepeatConditionEvaluated)
+def _repeat_evaluated(state: RunState, event: ev.RepeatConditionEvaluated) -> RunState:
+    node = state.node(event.node_id)
+    if node.loop is None:
+        raise IllegalTransition(f"node {node.node_id} is not a loop")
+    if event.value:
+        return state
+    return state.with_node(evolve(node, loop=evolve(node.loop, stopped=True)))
+
+
+@handles(ev.NodeCompleted)
+def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
+    node = state.node(event.node_id)
+    if node.phase != event.from_phase:
+        raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
+    _check_node_move(node, event.phase)
+    node = evolve(
+        node,
+        phase=event.phase,
+        message=event.message,
+        outputs=event.outputs if event.outputs is not None else node.outputs,
+        finished_ms=state.now_ms,
+    )
+    if node.loop is not None and not node.loop.stopped:
+        node = evolve(node, loop=evolve(node.loop, stopped=True))
+    state = state.with_node(node)
+    if node.parent_id is None:
+        return state
+    parent = state.node(node.parent_id)
+    if parent.dag is not None:
+        return _dag_child_finished(state, parent, node, event.phase)
+    return _loop_child_finished(state, parent, event.phase)
+
+
+# --- timers, cancellation, hooks, completion -------------------------------------------------
+
+
+@handles(ev.TimerArmed)
+def _timer_armed(state: RunState, event: ev.TimerArmed) -> RunState:
+    timer = TimerState(event.timer_id, event.due_ms, event.purpose, event.node_id, state.timer_seq)
+    return evolve(state, timers=state.timers.set(event.timer_id, timer), timer_seq=state.timer_seq + 1)
+
+
+@handles(ev.TaskCancelRequested)
+def _task_cancel_requested(state: RunState, event: ev.TaskCancelRequested) -> RunState:
+    if event.assignment_id not in state.open_attempts:
+        return state
+    return evolve(state, open_attempts=state.open_attempts.delete(event.assignment_id))
+
+
+@handles(ev.HookFired)
+def _hook_fired(state: RunState, event: ev.HookFired) -> RunState:
+    key = (event.node_id or "-", event.hook_type)
+    return evolve(state, hook_counts=state.hook_counts.set(key, state.hook_counts.get(key, 0) + 1))
+
+
+@handles(ev.WorkflowCompleted)
+def _workflow_completed(state: RunState, event: ev.WorkflowCompleted) -> RunState:
+    if state.phase != event.from_phase or not run_allows(state.phase, event.phase):
+        raise IllegalTransition(f"run: {state.phase} -> {event.phase} is not an allowed transition")
+    return evolve(
+        state, phase=event.phase, message=event.message, outputs=event.outputs, finished_ms=state.now_ms
+    )
+
+
+def _no_change(state: RunState, _event: Any) -> RunState:
+    return state
+
+
+for _passive in (ev.InputIgnored, ev.InputRejected):
+    _HANDLERS[_passive] = _no_change
+
+assert ROOT_SCOPE == ""

@@ -1,0 +1,185 @@
+"""Run state: what folding a run's events produces.
+
+Every record is a frozen attrs class and every collection that grows with the run is
+an ``immutables.Map`` (a persistent hash map), so applying one event copies only the
+records it touches: the per-event cost does not grow with the size of the run
+(ARCHITECTURE rule 7).
+
+Containers keep counters instead of lists to scan: a DAG node counts, per task, the
+dependencies that are satisfied, keeps the set of tasks that became ready, and counts
+unfinished children and the child outcomes that decide its aggregated phase (§7.6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import frozen
+from immutables import Map
+
+from aether.events.assignment import TaskAssignment
+from aether.events.values import BoundParameter, ResultParameter
+from aether.model.limits import Limits
+from aether.reducers.plan import RunPlan, TemplateKey
+from aether.reducers.records import replace as evolve
+
+JSON = Any
+
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"})
+EMPTY_MAP: Map = Map()
+
+
+def is_terminal(phase: str) -> bool:
+    return phase in TERMINAL_PHASES
+
+
+@frozen
+class AttemptState:
+    number: int
+    reason: str
+    retry_count: int
+    assignment_id: str
+    dispatched_ms: int
+    started_ms: int | None = None
+    finished_ms: int | None = None
+    code: int | None = None
+    phase: str | None = None
+    message: str = ""
+    inputs: tuple[BoundParameter, ...] = ()
+    worker_id: str = ""
+    assignment: TaskAssignment | None = None  # kept so recovery can dispatch it again
+
+
+@frozen
+class DagProgress:
+    children: Map = EMPTY_MAP  # task index -> node id
+    satisfied: Map = EMPTY_MAP  # task index -> satisfied dependency count
+    blocked: Map = EMPTY_MAP  # task index -> True
+    ready: Map = EMPTY_MAP  # task index -> True: all dependencies satisfied, no node yet
+    unfinished: int = 0
+    cancelled: int = 0
+    errored: int = 0  # Error or Timeout, not tolerated
+    failed: int = 0  # Failed, not tolerated
+
+
+@frozen
+class LoopProgress:
+    mode: str = "items"  # items | itemsFrom | repeat
+    expanded: bool = False
+    items: tuple[JSON, ...] | None = None  # recorded by LoopExpanded; None in repeat mode
+    total: int | None = None  # iterations that will exist (None: repeat mode, open-ended)
+    iterations: Map = EMPTY_MAP  # index -> node id
+    created: int = 0
+    unfinished: int = 0
+    stopped: bool = False  # repeat mode: no further iteration will be created
+    succeeded: int = 0
+    failed: int = 0
+    errored: int = 0  # Error or Timeout
+    cancelled: int = 0
+    skipped: int = 0
+
+
+@frozen
+class NodeState:
+    node_id: str
+    parent_id: str | None
+    task_name: str
+    template_name: str
+    template_type: str  # task | dag | loop
+    depth: int
+    seq: int  # creation order
+    created_ms: int
+    template_key: TemplateKey | None  # None: an inline leaf
+    phase: str = "Created"
+    message: str = ""
+    index: int | None = None
+    task_index: int | None = None
+    started_ms: int | None = None
+    finished_ms: int | None = None
+    inputs: tuple[BoundParameter, ...] = ()
+    artifacts: tuple[dict[str, JSON], ...] = ()
+    outputs: tuple[ResultParameter, ...] | None = None
+    # leaves
+    attempt: int = 0
+    retry_count: int = 0
+    attempts: tuple[AttemptState, ...] = ()
+    accumulated: tuple[ResultParameter, ...] = ()
+    last_code: int | None = None
+    deadline_ms: int | None = None
+    # containers
+    dag: DagProgress | None = None
+    loop: LoopProgress | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL_PHASES
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.template_type == "task"
+
+    @property
+    def current_attempt(self) -> AttemptState | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+@frozen
+class TimerState:
+    timer_id: str
+    due_ms: int
+    purpose: str
+    node_id: str | None
+    armed_seq: int
+    fired: bool = False
+
+
+@frozen
+class RunState:
+    run_id: str
+    name: str
+    namespace: str
+    plan: RunPlan
+    document: dict[str, JSON]
+    variables: dict[str, JSON]
+    arguments: dict[str, JSON]
+    limits: Limits
+    submitted_ms: int
+    phase: str = "Created"
+    message: str = ""
+    started_ms: int | None = None
+    finished_ms: int | None = None
+    outputs: tuple[ResultParameter, ...] = ()
+    warnings: tuple[str, ...] = ()
+    cron: dict[str, JSON] | None = None
+    origin: dict[str, JSON] | None = None
+    idempotency_key: str | None = None
+    nodes: Map = EMPTY_MAP  # node id -> NodeState
+    order: Map = EMPTY_MAP  # creation seq -> node id
+    node_count: int = 0
+    timers: Map = EMPTY_MAP  # timer id -> TimerState
+    timer_seq: int = 0
+    open_attempts: Map = EMPTY_MAP  # assignment id -> node id: dispatched, no result yet
+    hook_counts: Map = EMPTY_MAP  # (node id or "-", hook type) -> firings
+    now_ms: int = 0  # time of the latest input
+    event_count: int = 0
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL_PHASES
+
+    def node(self, node_id: str) -> NodeState:
+        node: NodeState = self.nodes[node_id]
+        return node
+
+    def get_node(self, node_id: str) -> NodeState | None:
+        node: NodeState | None = self.nodes.get(node_id)
+        return node
+
+    def nodes_in_order(self) -> list[NodeState]:
+        return [self.nodes[self.order[i]] for i in range(self.node_count)]
+
+    def entry_id(self) -> str | None:
+        return self.order.get(0)
+
+    def with_node(self, node: NodeState) -> RunState:
+        return evolve(self, nodes=self.nodes.set(node.node_id, node))

@@ -1,0 +1,554 @@
+"""The engine: the imperative shell around ``decide`` (ARCHITECTURE layer 8).
+
+For each trigger: load the run's state (memory cache, else the log), ``decide``, append
+``[trigger, *events]`` atomically with the expected stream version, then perform the
+effects. Many triggers are decided into one batch and committed in one transaction
+(group commit); effects are performed only after that commit (the outbox rule).
+
+The engine can be driven two ways: ``pump()`` processes everything pending right now
+on the caller's thread (tests and the conformance runner drive it this way with a fake
+clock), and ``start()`` runs a background loop plus a pool of worker threads.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from attrs import frozen
+
+from aether.events import catalog as ev
+from aether.events.assignment import TaskResultReport, TaskStartReport
+from aether.events.codec import decode, encode
+from aether.events.times import datetime_to_ms, format_ms
+from aether.model.limits import DEFAULT_LIMITS, Limits
+from aether.model.problems import Problem, ValidationError
+from aether.projections.views import run_view
+from aether.reducers.run import apply
+from aether.reducers.state import RunState
+from aether.runtime.broker import LocalBroker
+from aether.runtime.clock import Clock, SystemClock
+from aether.runtime.executors import builtin_executors
+from aether.runtime.executors.base import ExecutorPlugin
+from aether.runtime.ids import IdGenerator, UlidGenerator
+from aether.runtime.notifiers import HookNotifier, LoggingNotifier
+from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
+from aether.runtime.variables import SystemVars, VarsSource, snapshot
+from aether.scheduler.decide import decide
+from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
+from aether.scheduler.env import globals_layer
+from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent
+from aether.store.memory import InMemoryEventLog
+
+JSON = Any
+log = logging.getLogger("aether.engine")
+
+RUN_STREAM_PREFIX = "run:"
+SUBMIT_KEY_PREFIX = "submit-key:"
+
+
+def run_stream(run_id: str) -> str:
+    return RUN_STREAM_PREFIX + run_id
+
+
+class RunNotFound(LookupError):
+    code = "E-RUN-NOT-FOUND"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"workflow run {run_id} not found")
+        self.run_id = run_id
+
+
+class RequestRejected(Exception):
+    """A resume or cancel that the run refused (recorded as ``InputRejected``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@frozen
+class SubmitResult:
+    run_id: str
+    warnings: tuple[Problem, ...]
+    existing: bool = False  # an idempotency key returned an earlier run
+
+
+class _Cached:
+    __slots__ = ("state", "version")
+
+    def __init__(self, state: RunState, version: int) -> None:
+        self.state = state
+        self.version = version
+
+
+class Engine:
+    def __init__(
+        self,
+        log_store: EventLog | None = None,
+        *,
+        executors: Mapping[str, ExecutorPlugin] | None = None,
+        broker: LocalBroker | None = None,
+        clock: Clock | None = None,
+        ids: IdGenerator | None = None,
+        variables: Sequence[VarsSource] | None = None,
+        notifiers: Sequence[HookNotifier] | None = None,
+        secrets: Any = None,
+        limits: Limits = DEFAULT_LIMITS,
+        strict: bool = False,
+        workers: int = 4,
+        template_lookup: TemplateLookup | None = None,
+        batch_size: int = 2000,
+    ) -> None:
+        self.log = log_store if log_store is not None else InMemoryEventLog()
+        self.executors: dict[str, ExecutorPlugin] = dict(executors) if executors is not None else builtin_executors()
+        self.broker = broker if broker is not None else LocalBroker()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.ids: IdGenerator = ids if ids is not None else UlidGenerator()
+        self.variables: list[VarsSource] = list(variables) if variables is not None else [SystemVars()]
+        self.notifiers: list[HookNotifier] = list(notifiers) if notifiers is not None else [LoggingNotifier()]
+        self.secrets = secrets
+        self.limits = limits
+        self.strict = strict
+        self.worker_count = workers
+        self.template_lookup = template_lookup
+        self.batch_size = batch_size
+        self.diagnostics: list[str] = []
+        self._cache: dict[str, _Cached] = {}
+        self._timers: list[tuple[int, int, str, str]] = []  # (due_ms, seq, run_id, timer_id)
+        self._timer_seq = 0
+        self._armed: set[tuple[str, str]] = set()
+        self._lock = threading.RLock()
+        self._finished: dict[str, threading.Event] = {}
+        self._finish_listeners: list[Callable[[str, str], None]] = []
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._pool: Any = None
+        self._log_position = 0
+        on_change = getattr(self.clock, "on_change", None)
+        if on_change is not None:
+            on_change(self._wake.set)
+
+    # --- public API -----------------------------------------------------------------------
+
+    def executor_checks(self) -> dict[str, Callable[[dict[str, JSON] | None], list[str]]]:
+        def checker(plugin: ExecutorPlugin) -> Callable[[dict[str, JSON] | None], list[str]]:
+            return lambda config: [problem.message for problem in plugin.validate_config(config)]
+
+        return {name: checker(plugin) for name, plugin in self.executors.items()}
+
+    def submit(
+        self,
+        document: str | bytes | os.PathLike[str] | Mapping[str, JSON] | Any,
+        arguments: Mapping[str, JSON] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        cron: Mapping[str, JSON] | None = None,
+        origin: Mapping[str, JSON] | None = None,
+        source_name: str | None = None,
+        run_id: str | None = None,
+    ) -> SubmitResult:
+        """Validate and record a new run; raise ``ValidationError`` (nothing written) on errors.
+
+        ``document`` may also be a ``PreparedRun`` the caller already validated."""
+        prepared = document if isinstance(document, PreparedRun) else load_workflow(
+            document,
+            limits=self.limits,
+            strict=self.strict,
+            executor_checks=self.executor_checks(),
+            template_lookup=self.template_lookup,
+            source_name=source_name,
+            arguments=arguments,
+        )
+        with self._lock:
+            if idempotency_key is not None:
+                existing = self._run_for_key(idempotency_key)
+                if existing is not None:
+                    return SubmitResult(existing, prepared.warnings, existing=True)
+            run_id = run_id or self.ids.new_id("run", {"name": prepared.workflow.metadata.name or ""}
+                                               if prepared.workflow.metadata else {})
+            event = submitted_event(
+                prepared,
+                run_id=run_id,
+                at=self._now(),
+                variables=snapshot(self.variables),
+                limits=self.limits,
+                arguments=arguments,
+                idempotency_key=idempotency_key,
+                cron=cron,
+                origin=origin,
+            )
+            extra: list[tuple[str, Sequence[PendingEvent], int]] = []
+            if idempotency_key is not None:
+                claim = ev.SubmissionKeyClaimed(run_id, event.at)
+                extra.append((SUBMIT_KEY_PREFIX + idempotency_key, [encode(claim)], NO_STREAM))
+            try:
+                self._process([(run_id, event)], extra_appends=extra, new_run=True)
+            except ConcurrencyConflict:
+                existing = self._run_for_key(idempotency_key) if idempotency_key else None
+                if existing is None:
+                    raise
+                return SubmitResult(existing, prepared.warnings, existing=True)
+        return SubmitResult(run_id, prepared.warnings)
+
+    def resume(self, run_id: str, node_id: str, payload: Mapping[str, JSON] | None = None) -> None:
+        self._request(run_id, ev.ResumeRequested(node_id, self._now(), dict(payload or {})))
+
+    def cancel(self, run_id: str, reason: str = "cancelled by user") -> None:
+        self._request(run_id, ev.CancelRequested(self._now(), reason))
+
+    def get_state(self, run_id: str) -> RunState:
+        with self._lock:
+            return self._load(run_id).state
+
+    def get(self, run_id: str) -> dict[str, JSON]:
+        return run_view(self.get_state(run_id))
+
+    def run_ids(self) -> list[str]:
+        return [name[len(RUN_STREAM_PREFIX) :] for name in self.log.streams(RUN_STREAM_PREFIX)]
+
+    def on_run_finished(self, listener: Callable[[str, str], None]) -> None:
+        self._finish_listeners.append(listener)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> dict[str, JSON]:
+        """Block until the run is terminal (the engine must be started) and return its view."""
+        with self._lock:
+            state = self._load(run_id).state
+            if state.terminal:
+                return run_view(state)
+            done = self._finished.setdefault(run_id, threading.Event())
+        if not done.wait(timeout):
+            raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s")
+        return self.get(run_id)
+
+    def run(self, document: Any, arguments: Mapping[str, JSON] | None = None, *,
+            timeout: float | None = None) -> dict[str, JSON]:
+        """Submit and wait for the run to finish (starting the engine if needed)."""
+        started_here = self._thread is None
+        if started_here:
+            self.start()
+        try:
+            result = self.submit(document, arguments)
+            return self.wait(result.run_id, timeout)
+        finally:
+            if started_here:
+                self.stop()
+
+    # --- driving --------------------------------------------------------------------------
+
+    def pump(self, max_rounds: int | None = None) -> int:
+        """Process every pending report and due timer on this thread; return how many inputs."""
+        total = 0
+        rounds = 0
+        while max_rounds is None or rounds < max_rounds:
+            rounds += 1
+            triggers = self._collect_triggers(wait=0)
+            if not triggers:
+                break
+            with self._lock:
+                self._process(triggers)
+            total += len(triggers)
+        return total
+
+    def start(self) -> None:
+        """Run the engine loop and the worker pool in background threads."""
+        if self._thread is not None:
+            return
+        from aether.runtime.workers import WorkerPool
+
+        self._log_position = self.log.last_position()
+        self.recover()
+        self._stopping.clear()
+        if self.worker_count > 0:
+            self._pool = WorkerPool(
+                self.broker,
+                self.executors,
+                size=self.worker_count,
+                secrets=self.secrets,
+                vars_env_for=self._vars_env_for,
+                now=self.clock.now,
+            )
+            self._pool.start()
+        self._thread = threading.Thread(target=self._loop, name="aether-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._pool is not None:
+            self._pool.stop(timeout)
+            self._pool = None
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def recover(self) -> int:
+        """Re-issue dispatches without results and re-arm unfired timers of every active run
+        (ARCHITECTURE rule 5). Returns the number of active runs."""
+        active = 0
+        with self._lock:
+            for run_id in self.run_ids():
+                cached = self._load(run_id)
+                state = cached.state
+                if state.terminal:
+                    continue
+                active += 1
+                for assignment_id, node_id in state.open_attempts.items():
+                    attempt = state.node(node_id).current_attempt
+                    if attempt is not None and attempt.assignment_id == assignment_id and attempt.assignment:
+                        self.broker.dispatch(attempt.assignment)
+                for timer in state.timers.values():
+                    if not timer.fired:
+                        self._arm(run_id, timer.timer_id, timer.due_ms)
+        return active
+
+    def active_runs(self) -> list[str]:
+        with self._lock:
+            return [run_id for run_id in self.run_ids() if not self._load(run_id).state.terminal]
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return format_ms(datetime_to_ms(self.clock.now()))
+
+    def _now_ms(self) -> int:
+        return datetime_to_ms(self.clock.now())
+
+    def _vars_env_for(self, run_id: str) -> Mapping[str, JSON]:
+        cached = self._cache.get(run_id)
+        return globals_layer(cached.state) if cached is not None else {}
+
+    def _run_for_key(self, key: str) -> str | None:
+        for stored in self.log.read(SUBMIT_KEY_PREFIX + key, 1, 1):
+            claim = decode(stored)
+            assert isinstance(claim, ev.SubmissionKeyClaimed)
+            return claim.run_id
+        return None
+
+    def _load(self, run_id: str) -> _Cached:
+        cached = self._cache.get(run_id)
+        if cached is not None:
+            return cached
+        state: RunState | None = None
+        version = 0
+        for stored in self.log.read(run_stream(run_id)):
+            state = apply(state, decode(stored))
+            version = stored.version
+        if state is None:
+            raise RunNotFound(run_id)
+        cached = _Cached(state, version)
+        self._cache[run_id] = cached
+        return cached
+
+    def _request(self, run_id: str, trigger: ev.Event) -> None:
+        with self._lock:
+            self._load(run_id)
+            rejections = self._process([(run_id, trigger)])
+        if rejections:
+            code, message = rejections[0]
+            raise RequestRejected(code, message)
+
+    def _collect_triggers(self, wait: float) -> list[tuple[str, ev.Event]]:
+        triggers: list[tuple[str, ev.Event]] = []
+        for report in self.broker.take_reports(max_items=self.batch_size, timeout=wait):
+            at = self._now()
+            if isinstance(report, TaskStartReport):
+                triggers.append((report.run_id, ev.TaskStarted(report.node_id, report.attempt, at, report.worker_id)))
+            elif isinstance(report, TaskResultReport):
+                triggers.append(
+                    (
+                        report.run_id,
+                        ev.TaskResultReported(
+                            report.node_id, report.attempt, at, report.code, report.message,
+                            report.parameters, report.artifacts, report.worker_id,
+                        ),
+                    )
+                )
+        now_ms = self._now_ms()
+        while self._timers and self._timers[0][0] <= now_ms:
+            _due, _seq, run_id, timer_id = heapq.heappop(self._timers)
+            self._armed.discard((run_id, timer_id))
+            triggers.append((run_id, ev.TimerFired(timer_id, self._now())))
+        return triggers
+
+    def next_timer_due_ms(self) -> int | None:
+        """When the earliest armed timer is due (epoch milliseconds), if any."""
+        with self._lock:
+            return self._timers[0][0] if self._timers else None
+
+    def _next_timer_delay(self) -> float | None:
+        if not self._timers:
+            return None
+        return max(0.0, (self._timers[0][0] - self._now_ms()) / 1000)
+
+    def absorb_foreign_events(self) -> int:
+        """Catch up with events other writers appended (a CLI ``resume`` or ``cancel``, a
+        second engine): refresh those runs and perform what their events ask for, each
+        effect being idempotent. Returns how many foreign events were seen."""
+        seen = 0
+        while True:
+            with self._lock:
+                batch = self.log.read_all(self._log_position, limit=1000)
+                if not batch:
+                    return seen
+                for stored in batch:
+                    self._log_position = stored.position
+                    if not stored.stream.startswith(RUN_STREAM_PREFIX):
+                        continue
+                    run_id = stored.stream[len(RUN_STREAM_PREFIX) :]
+                    cached = self._cache.get(run_id)
+                    if cached is not None and stored.version <= cached.version:
+                        continue  # written by this engine
+                    seen += 1
+                    self._cache.pop(run_id, None)
+                    self._perform_recorded(run_id, decode(stored))
+
+    def _perform_recorded(self, run_id: str, event: ev.Event) -> None:
+        if isinstance(event, ev.TaskDispatched):
+            self.broker.dispatch(event.assignment)
+        elif isinstance(event, ev.TaskCancelRequested):
+            self.broker.cancel(event.assignment_id)
+        elif isinstance(event, ev.TimerArmed):
+            self._arm(run_id, event.timer_id, event.due_ms)
+        elif isinstance(event, ev.WorkflowCompleted):
+            self._perform(RunFinished(run_id, event.phase))
+
+    def _loop(self) -> None:
+        last_tail = 0.0
+        while not self._stopping.is_set():
+            if time.monotonic() - last_tail > self.TAIL_INTERVAL:
+                last_tail = time.monotonic()
+                try:
+                    self.absorb_foreign_events()
+                except Exception:
+                    log.exception("reading the log failed")
+            delay = self._next_timer_delay()
+            wait = 0.05 if delay is None else min(delay, 0.05)
+            try:
+                triggers = self._collect_triggers(wait=wait)
+                if triggers:
+                    with self._lock:
+                        self._process(triggers)
+            except Exception:  # the loop must survive anything; the input stays in the broker
+                log.exception("engine loop error")
+                self.diagnostics.append("engine loop error; see the log")
+
+    def _process(
+        self,
+        triggers: Iterable[tuple[str, ev.Event]],
+        *,
+        extra_appends: Sequence[tuple[str, Sequence[PendingEvent], int]] = (),
+        new_run: bool = False,
+    ) -> list[tuple[str, str]]:
+        """Decide every trigger, append all their events in one transaction, then perform
+        the effects. Returns the rejections, in order.
+
+        Another writer (a second engine, a CLI ``cancel``) may have appended to a run since
+        it was cached: the append then conflicts, and the batch is decided again from the
+        log (ARCHITECTURE rule 4: reload, decide again)."""
+        batch = list(triggers)
+        for attempt in range(self.CONFLICT_RETRIES):
+            try:
+                return self._process_once(batch, extra_appends, new_run)
+            except ConcurrencyConflict:
+                if new_run or attempt == self.CONFLICT_RETRIES - 1:
+                    raise
+                log.info("append conflict; reloading and deciding again")
+        raise AssertionError("unreachable")
+
+    CONFLICT_RETRIES = 5
+    TAIL_INTERVAL = 0.2
+
+    def _process_once(
+        self,
+        triggers: list[tuple[str, ev.Event]],
+        extra_appends: Sequence[tuple[str, Sequence[PendingEvent], int]],
+        new_run: bool,
+    ) -> list[tuple[str, str]]:
+        pending: dict[str, list[PendingEvent]] = {}
+        base_versions: dict[str, int] = {}
+        effects: list[Effect] = []
+        rejections: list[tuple[str, str]] = []
+        touched: dict[str, _Cached] = {}
+        for run_id, trigger in triggers:
+            if new_run:
+                state: RunState | None = None
+                version = 0
+            else:
+                try:
+                    cached = touched.get(run_id) or self._load(run_id)
+                except RunNotFound:
+                    log.warning("input for unknown run %s ignored", run_id)
+                    continue
+                state, version = cached.state, cached.version
+            decision = decide(state, trigger)
+            stream = run_stream(run_id)
+            base_versions.setdefault(stream, version)
+            batch = pending.setdefault(stream, [])
+            batch.append(encode(trigger))
+            batch.extend(encode(event) for event in decision.events)
+            touched[run_id] = _Cached(decision.state, version + 1 + len(decision.events))
+            effects.extend(decision.effects)
+            if decision.rejection is not None:
+                rejections.append((decision.rejection.code, decision.rejection.message))
+        requests: list[tuple[str, Sequence[PendingEvent], int]] = [
+            (stream, events, base_versions[stream]) for stream, events in pending.items()
+        ]
+        requests.extend(extra_appends)
+        if requests:
+            try:
+                self.log.append_batch(requests)
+            except ConcurrencyConflict:
+                for run_id in touched:
+                    self._cache.pop(run_id, None)
+                raise
+        self._cache.update(touched)
+        for effect in effects:
+            self._perform(effect)
+        return rejections
+
+    def _arm(self, run_id: str, timer_id: str, due_ms: int) -> None:
+        if (run_id, timer_id) in self._armed:
+            return
+        self._armed.add((run_id, timer_id))
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (due_ms, self._timer_seq, run_id, timer_id))
+        self._wake.set()
+
+    def _perform(self, effect: Effect) -> None:
+        if isinstance(effect, Dispatch):
+            self.broker.dispatch(effect.assignment)
+        elif isinstance(effect, CancelTask):
+            self.broker.cancel(effect.assignment_id)
+        elif isinstance(effect, ArmTimer):
+            self._arm(effect.run_id, effect.timer_id, effect.due_ms)
+        elif isinstance(effect, Notify):
+            payload = {**effect.payload, "idempotencyKey": effect.idempotency_key}
+            for notifier in self.notifiers:
+                try:
+                    notifier.notify(payload)
+                except Exception as exc:  # a notifier failure never affects the run (§11.5)
+                    self.diagnostics.append(f"W-HOOK-DELIVERY: {effect.idempotency_key}: {exc}")
+        elif isinstance(effect, RunFinished):
+            done = self._finished.pop(effect.run_id, None)
+            if done is not None:
+                done.set()
+            for listener in self._finish_listeners:
+                listener(effect.run_id, effect.phase)
+
+
+__all__ = ["Engine", "RequestRejected", "RunNotFound", "SubmitResult", "ValidationError"]

@@ -1,0 +1,329 @@
+"""Leaves: dispatch (SPEC §7.4), starts and results (§7.5), phase conditions (§6.5.1),
+retries (§9) and task deadlines (§10.2).
+
+Functions that can end a leaf return True when it became terminal, so the caller
+continues the walk up the tree (§7.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from aether.events.assignment import TaskAssignment
+from aether.events.catalog import (
+    InputsBound,
+    PhaseChanged,
+    RetryScheduled,
+    TaskCancelRequested,
+    TaskDispatched,
+    TaskResultRecorded,
+)
+from aether.events.times import format_ms
+from aether.events.values import BoundParameter, ResultParameter
+from aether.expr import ExpressionError, evaluate_condition
+from aether.model.types import DagTask, PhaseConditions, TaskTemplate
+from aether.reducers.state import NodeState
+from aether.scheduler.binding import bind, merge_payload
+from aether.scheduler.context import Ctx
+from aether.scheduler.effects import CancelTask, Dispatch
+from aether.scheduler.env import build_env, dag_children_resolver, result_context
+from aether.scheduler.hooks import call_site, task_hook, task_terminal_hooks
+from aether.scheduler.nodes import (
+    arm_timer,
+    complete,
+    duration_ms,
+    leaf_definition,
+    mark_dispatched_chain,
+    mark_started_chain,
+    node_timeout_text,
+)
+from aether.scheduler.outputs import leaf_outputs, merge_parameters
+from aether.scheduler.scope import binding_scope, declarations_of
+
+JSON = Any
+
+BASE_PHASE = {0: "Succeeded", 1: "Suspended", 2: "Failed", 3: "Error", 4: "Timeout"}
+DEADLINE_MESSAGE = "task deadline exceeded"
+
+
+def base_phase(code: int) -> str:
+    return BASE_PHASE.get(code, "Error")
+
+
+# --- dispatch ------------------------------------------------------------------------------
+
+
+def dispatch(ctx: Ctx, node: NodeState, reason: str) -> bool:
+    """Bind and dispatch the next attempt of a leaf (creation or retry). True if the leaf
+    ended instead (no executor)."""
+    definition, _site = leaf_definition(ctx, node)
+    executor = definition.executor
+    if executor is None or not executor.type:
+        complete(ctx, node, "Error", "task definition has no executor")
+        task_terminal_hooks(ctx, ctx.node(node.node_id), "Error")
+        return True
+    arguments, env = binding_scope(ctx.state, node)
+    params, warnings = bind(declarations_of(ctx.state, node), arguments, env, ctx.state.limits)
+    artifacts = _declared_artifacts(definition)
+    if params or warnings or artifacts:
+        ctx.emit(InputsBound(node.node_id, params, artifacts, warnings))
+    retry_count = node.retry_count  # RetryScheduled already counted a retry
+    timeout = node_timeout_text(ctx, node)
+    due = duration_ms(timeout)
+    deadline_ms = ctx.now_ms + due if due is not None else None
+    _send(ctx, ctx.node(node.node_id), reason, params, artifacts, retry_count, timeout, deadline_ms, None)
+    if due is not None:
+        arm_timer(ctx, f"task:{node.node_id}:{retry_count}", ctx.now_ms + due, "task", node.node_id)
+    return False
+
+
+def _declared_artifacts(definition: TaskTemplate | DagTask) -> tuple[dict[str, JSON], ...]:
+    from aether.model.converter import unstructure as dump_value  # knows the wire names
+
+    inputs = definition.inputs
+    if inputs is None or not inputs.artifacts:
+        return ()
+    return tuple(dump_value(artifact) for artifact in inputs.artifacts)
+
+
+def _send(
+    ctx: Ctx,
+    node: NodeState,
+    reason: str,
+    params: tuple[BoundParameter, ...],
+    artifacts: tuple[dict[str, JSON], ...],
+    retry_count: int,
+    timeout: str | None,
+    deadline_ms: int | None,
+    resume_payload: dict[str, JSON] | None,
+) -> None:
+    from aether.model.converter import unstructure as dump_value
+
+    definition, _site = leaf_definition(ctx, node)
+    executor = definition.executor
+    assert executor is not None and executor.type
+    state = ctx.state
+    attempt = node.attempt + 1
+    assignment = TaskAssignment(
+        id=TaskAssignment.attempt_id(state.run_id, node.node_id, attempt),
+        run_id=state.run_id,
+        node_id=node.node_id,
+        attempt=attempt,
+        retry_count=retry_count,
+        workflow_name=state.name,
+        namespace=state.namespace,
+        task_name=node.task_name,
+        template_name=node.template_name,
+        executor_type=executor.type,
+        executor_config=executor.config,
+        inputs=params,
+        artifacts=artifacts,
+        timeout=timeout,
+        deadline=format_ms(deadline_ms) if deadline_ms is not None else None,
+        resources=dump_value(definition.resources) if definition.resources is not None else None,
+        priority=state.plan.spec.priority or 500,
+        resume_payload=resume_payload,
+    )
+    ctx.emit(TaskDispatched(node.node_id, attempt, reason, assignment, deadline_ms))
+    ctx.effect(Dispatch(assignment))
+    mark_dispatched_chain(ctx, node)
+
+
+def resume(ctx: Ctx, node: NodeState, payload: dict[str, JSON]) -> None:
+    """SPEC §11.2: a new attempt with the payload merged into the inputs; no re-binding and
+    no new deadline."""
+    inputs = merge_payload(node.inputs, payload)
+    timeout = node_timeout_text(ctx, node)
+    task_hook(ctx, node, "onResume")
+    _send(ctx, ctx.node(node.node_id), "resume", inputs, node.artifacts, node.retry_count, timeout,
+          node.deadline_ms, payload)
+
+
+# --- starts and results ----------------------------------------------------------------------
+
+
+def accept_start(ctx: Ctx, node: NodeState) -> None:
+    ctx.emit(PhaseChanged(node.node_id, "Ready", "Running"))
+    node = ctx.node(node.node_id)
+    mark_started_chain(ctx, node)
+    task_hook(ctx, node, "onStart")
+
+
+def _result_too_large(params: tuple[ResultParameter, ...], ctx: Ctx) -> bool:
+    if not params:
+        return False
+    limits = ctx.state.limits
+    total = 0
+    for param in params:
+        size = len(orjson.dumps(param.value)) if param.has_value else 0
+        if size > limits.value_bytes:
+            return True
+        total += size
+    return total > limits.result_bytes
+
+
+def on_result(
+    ctx: Ctx,
+    node: NodeState,
+    code: int,
+    message: str,
+    parameters: tuple[ResultParameter, ...],
+    *,
+    synthetic: bool = False,
+) -> bool:
+    """SPEC §7.5 steps 1 to 6 for an accepted result of the current attempt (or, with
+    ``synthetic``, the deadline's code 4). True when the node became terminal."""
+    if not synthetic and _result_too_large(parameters, ctx):
+        code, message, parameters = 3, "result exceeds size limit", ()
+    definition, site = leaf_definition(ctx, node)
+    raw = merge_parameters(node.accumulated, parameters)
+    phase = base_phase(code)
+    declaration = definition.outputs.parameters if definition.outputs else None
+    outputs = leaf_outputs(raw, declaration)
+    phase, warnings = apply_phase_conditions(
+        ctx, node, definition.phase_conditions, phase, code, message, raw
+    )
+    attempt = node.current_attempt
+    attempt_open = attempt is not None and attempt.code is None
+    if phase == "Suspended":
+        ctx.emit(TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, raw, warnings,
+                                    synthetic))
+        task_hook(ctx, ctx.node(node.node_id), "onSuspend")
+        return False
+    if attempt_open:
+        ctx.emit(TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, (), warnings,
+                                    synthetic))
+    node = ctx.node(node.node_id)
+    retried, retry_warnings = _maybe_retry(ctx, node, site, phase, code, message, outputs)
+    if retried:
+        return False
+    complete(ctx, node, phase, message, outputs, warnings + retry_warnings)
+    task_terminal_hooks(ctx, ctx.node(node.node_id), phase)
+    return True
+
+
+def apply_phase_conditions(
+    ctx: Ctx,
+    node: NodeState,
+    conditions: PhaseConditions | None,
+    phase: str,
+    code: int,
+    message: str,
+    raw: tuple[ResultParameter, ...],
+) -> tuple[str, tuple[str, ...]]:
+    """SPEC §6.5.1: succeeded, then failed, then error; the first true one sets the phase."""
+    if conditions is None or conditions.is_empty:
+        return phase, ()
+    env = build_env(ctx.state, inputs=node.inputs, context=result_context(phase, code, message, raw))
+    return evaluate_phase_conditions(ctx, conditions, phase, env)
+
+
+def evaluate_phase_conditions(
+    ctx: Ctx, conditions: PhaseConditions, phase: str, env: Any
+) -> tuple[str, tuple[str, ...]]:
+    warnings: list[str] = []
+    for target, source in (
+        ("Succeeded", conditions.succeeded),
+        ("Failed", conditions.failed),
+        ("Error", conditions.error),
+    ):
+        if not source:
+            continue
+        try:
+            result = evaluate_condition(source, env, ctx.state.limits)
+        except ExpressionError as exc:
+            warnings.append(f"phaseConditions.{target.lower()}: {exc}")
+            continue
+        warnings.extend(result.warnings)
+        if result.value:
+            return target, tuple(warnings)
+    return phase, tuple(warnings)
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+def _maybe_retry(
+    ctx: Ctx,
+    node: NodeState,
+    site: DagTask | None,
+    phase: str,
+    code: int,
+    message: str,
+    outputs: tuple[ResultParameter, ...],
+) -> tuple[bool, tuple[str, ...]]:
+    """SPEC §9.1. Only a leaf that is a DAG task retries, with its call site's policy.
+    Returns (retried, warnings); an expression error means no retry, with a warning."""
+    no = (False, ())
+    if site is None or site.retry is None or node.parent_id is None:
+        return no
+    if ctx.node(node.parent_id).template_type != "dag":
+        return no
+    policy = site.retry
+    limit = policy.limit or 0
+    if limit <= 0 or phase == "Succeeded" or node.retry_count >= limit:
+        return no
+    warnings: tuple[str, ...] = ()
+    if policy.expression:
+        parent = ctx.node(node.parent_id)
+        name = node.task_name
+        context = result_context(phase, code, message, outputs)
+        context.update({f"tasks.{name}.phase": phase, f"tasks.{name}.msg": message, f"tasks.{name}.code": code})
+        for param in outputs:
+            if param.has_value:
+                context[f"tasks.{name}.outputs.parameters.{param.name}"] = param.value
+        context["retryCount"] = node.retry_count
+        env = build_env(ctx.state, inputs=parent.inputs, nodes=dag_children_resolver(ctx.state, parent),
+                        context=context)
+        try:
+            result = evaluate_condition(policy.expression, env, ctx.state.limits)
+        except ExpressionError as exc:
+            return False, (f"retry.expression failed; no retry: {exc}",)
+        warnings = result.warnings
+        if not result.value:
+            return False, warnings
+    elif phase not in ("Error", "Timeout"):
+        return no
+    k = node.retry_count + 1
+    delay = _backoff_ms(site, k)
+    ctx.emit(RetryScheduled(node.node_id, node.attempt + 1, k, delay, warnings))
+    node = ctx.node(node.node_id)
+    if delay > 0:
+        arm_timer(ctx, f"retry:{node.node_id}:{k}", ctx.now_ms + delay, "retry", node.node_id)
+        return True, ()
+    dispatch(ctx, node, "retry")
+    return True, ()
+
+
+def _backoff_ms(site: DagTask, k: int) -> int:
+    backoff = site.retry.backoff if site.retry else None
+    if backoff is None:
+        return 0
+    base = duration_ms(backoff.duration)
+    if base is None:
+        return 0
+    factor = backoff.factor if backoff.factor is not None else 1.0
+    delay = base * factor ** (k - 1)
+    cap = duration_ms(backoff.max_duration)
+    if cap is not None:
+        delay = min(delay, cap)
+    return round(delay)
+
+
+# --- deadlines -----------------------------------------------------------------------------
+
+
+def on_deadline(ctx: Ctx, node: NodeState) -> bool:
+    """SPEC §10.2: cancel the unfinished attempt, then handle code 4 as a result."""
+    attempt = node.current_attempt
+    if attempt is not None and attempt.code is None:
+        ctx.emit(TaskCancelRequested(attempt.assignment_id, node.node_id, attempt.number))
+        ctx.effect(CancelTask(attempt.assignment_id))
+    # An attempt that never started ends from Ready (§11.4); a suspended one has its
+    # result already, so only the node's outcome is decided.
+    return on_result(ctx, node, 4, DEADLINE_MESSAGE, (), synthetic=True)
+
+
+__all__ = ["accept_start", "base_phase", "call_site", "dispatch", "on_deadline", "on_result", "resume"]

@@ -1,0 +1,86 @@
+"""Whole-run and whole-scope endings: cancel (SPEC §11.3), the workflow deadline (§10.1),
+container deadlines (§10.3), and aborting a run that hit a limit (§3.2)."""
+
+from __future__ import annotations
+
+from aether.events.catalog import TaskCancelRequested, WorkflowCompleted
+from aether.reducers.state import NodeState
+from aether.scheduler.context import Ctx
+from aether.scheduler.effects import CancelTask, RunFinished
+from aether.scheduler.flow import collect_dag_outputs, walk_up
+from aether.scheduler.hooks import call_site, task_hook, task_terminal_hooks, workflow_hook
+from aether.scheduler.nodes import complete
+
+CANCEL_MESSAGE = "cancelled by user"
+WORKFLOW_DEADLINE_MESSAGE = "workflow deadline exceeded"
+
+
+def _cancel_open_attempt(ctx: Ctx, node: NodeState) -> None:
+    attempt = node.current_attempt
+    if attempt is not None and attempt.code is None and attempt.assignment_id in ctx.state.open_attempts:
+        ctx.emit(TaskCancelRequested(attempt.assignment_id, node.node_id, attempt.number))
+        ctx.effect(CancelTask(attempt.assignment_id))
+
+
+def _end_all(ctx: Ctx, phase: str, message: str) -> list[str]:
+    """Every non-terminal node, in creation order, to ``phase``; open attempts cancelled."""
+    ended: list[str] = []
+    for node in ctx.state.nodes_in_order():
+        if node.terminal:
+            continue
+        _cancel_open_attempt(ctx, node)
+        complete(ctx, ctx.node(node.node_id), phase, message)
+        ended.append(node.node_id)
+    return ended
+
+
+def _finish(ctx: Ctx, phase: str, message: str) -> None:
+    ctx.emit(WorkflowCompleted(ctx.state.phase, phase, message, ()))
+
+
+def cancel_run(ctx: Ctx, reason: str = CANCEL_MESSAGE) -> None:
+    ended = _end_all(ctx, "Cancelled", reason)
+    _finish(ctx, "Cancelled", reason)
+    for node_id in ended:
+        node = ctx.node(node_id)
+        site = call_site(ctx.state, node)
+        if site is not None and site.hooks is not None:
+            task_hook(ctx, node, "onCancel")
+            task_hook(ctx, node, "onExit", "Cancelled")
+    workflow_hook(ctx, "onCancel")
+    workflow_hook(ctx, "onExit", "Cancelled")
+    ctx.effect(RunFinished(ctx.state.run_id, "Cancelled"))
+
+
+def workflow_deadline(ctx: Ctx) -> None:
+    _end_all(ctx, "Timeout", WORKFLOW_DEADLINE_MESSAGE)
+    _finish(ctx, "Timeout", WORKFLOW_DEADLINE_MESSAGE)
+    workflow_hook(ctx, "onError")
+    workflow_hook(ctx, "onExit", "Timeout")
+    ctx.effect(RunFinished(ctx.state.run_id, "Timeout"))
+
+
+def abort_run(ctx: Ctx, message: str) -> None:
+    """L-NODES, L-EVENTS or an internal invariant: the run ends in Error."""
+    _end_all(ctx, "Error", message)
+    _finish(ctx, "Error", message)
+    workflow_hook(ctx, "onError")
+    workflow_hook(ctx, "onExit", "Error")
+    ctx.effect(RunFinished(ctx.state.run_id, "Error"))
+
+
+def container_deadline(ctx: Ctx, container: NodeState) -> None:
+    """SPEC §10.3: descendants to Timeout without conditions or retry, then the container."""
+    message = f"{container.template_type} deadline exceeded"
+    prefix = container.node_id + "/"
+    for node in ctx.state.nodes_in_order()[container.seq + 1 :]:
+        if node.terminal or not node.node_id.startswith(prefix):
+            continue
+        _cancel_open_attempt(ctx, node)
+        complete(ctx, ctx.node(node.node_id), "Timeout", message)
+        if node.is_leaf and call_site(ctx.state, node) is not None:
+            task_terminal_hooks(ctx, ctx.node(node.node_id), "Timeout")
+    container = ctx.node(container.node_id)
+    outputs = collect_dag_outputs(ctx, container)[0] if container.template_type == "dag" else None
+    complete(ctx, container, "Timeout", message, outputs)
+    walk_up(ctx, container.node_id)

@@ -1,0 +1,82 @@
+"""Small steps every part of the decider shares: phase chains up the tree, completing a
+node, arming timers, and finding what a node runs."""
+
+from __future__ import annotations
+
+from aether.events.catalog import NodeCompleted, PhaseChanged, TimerArmed
+from aether.events.times import format_ms
+from aether.events.values import ResultParameter
+from aether.model.durations import parse_duration_seconds
+from aether.model.types import DagTask, TaskTemplate
+from aether.reducers.state import NodeState
+from aether.scheduler.context import Ctx
+from aether.scheduler.effects import ArmTimer
+from aether.scheduler.hooks import call_site, workflow_hook
+
+
+def mark_dispatched_chain(ctx: Ctx, node: NodeState) -> None:
+    """A leaf was dispatched: every ``Created`` ancestor and the run become ``Ready``."""
+    parent_id = node.parent_id
+    while parent_id is not None:
+        parent = ctx.node(parent_id)
+        if parent.phase != "Created":
+            break
+        ctx.emit(PhaseChanged(parent.node_id, "Created", "Ready"))
+        parent_id = parent.parent_id
+    if ctx.state.phase == "Created":
+        ctx.emit(PhaseChanged(None, "Created", "Ready"))
+
+
+def mark_started_chain(ctx: Ctx, node: NodeState) -> None:
+    """A leaf started: every ``Ready`` ancestor and the run become ``Running``."""
+    parent_id = node.parent_id
+    while parent_id is not None:
+        parent = ctx.node(parent_id)
+        if parent.phase != "Ready":
+            break
+        ctx.emit(PhaseChanged(parent.node_id, "Ready", "Running"))
+        parent_id = parent.parent_id
+    if ctx.state.phase == "Ready":
+        ctx.emit(PhaseChanged(None, "Ready", "Running"))
+        workflow_hook(ctx, "onStart")
+
+
+def complete(
+    ctx: Ctx,
+    node: NodeState,
+    phase: str,
+    message: str = "",
+    outputs: tuple[ResultParameter, ...] | None = None,
+    warnings: tuple[str, ...] = (),
+) -> None:
+    ctx.emit(NodeCompleted(node.node_id, node.phase, phase, message, outputs, warnings))
+
+
+def arm_timer(ctx: Ctx, timer_id: str, due_ms: int, purpose: str, node_id: str | None) -> None:
+    ctx.emit(TimerArmed(timer_id, due_ms, format_ms(due_ms), purpose, node_id))
+    ctx.effect(ArmTimer(ctx.state.run_id, timer_id, due_ms))
+
+
+def duration_ms(text: str | None) -> int | None:
+    seconds = parse_duration_seconds(text)
+    return None if seconds is None else round(seconds * 1000)
+
+
+def leaf_definition(ctx: Ctx, node: NodeState) -> tuple[TaskTemplate | DagTask, DagTask | None]:
+    """(definition, call site): the task template a leaf runs, or the inline DAG task."""
+    site = call_site(ctx.state, node)
+    if node.template_key is None:
+        assert site is not None
+        return site, site
+    return ctx.state.plan.task_template(node.template_key), site
+
+
+def node_timeout_text(ctx: Ctx, node: NodeState) -> str | None:
+    """Call-site ``timeout`` if non-empty, else the definition's (SPEC §10.2, §10.3)."""
+    site = call_site(ctx.state, node)
+    if site is not None and site.timeout:
+        return site.timeout
+    if node.template_key is None:
+        return None
+    body = ctx.state.plan.template(node.template_key).body
+    return getattr(body, "timeout", None) if body is not None else None
