@@ -304,10 +304,21 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         inputs=assignment.inputs,
         deadline_ms=event.deadline_ms if event.reason != "resume" else node.deadline_ms,
     )
-    return evolve(
-        state.with_node(node),
-        open_attempts=state.open_attempts.set(assignment.id, node.node_id),
-    )
+    state = state.with_node(node)
+    if event.reason == "reuse":
+        return state
+    state = _mark_fresh(state, node.node_id)
+    return evolve(state, open_attempts=state.open_attempts.set(assignment.id, node.node_id))
+
+
+def _mark_fresh(state: RunState, node_id: str | None) -> RunState:
+    while node_id is not None:
+        node = state.node(node_id)
+        if node.fresh:
+            break
+        state = state.with_node(evolve(node, fresh=True))
+        node_id = node.parent_id
+    return state
 
 
 @handles(ev.TaskResultRecorded)

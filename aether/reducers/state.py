@@ -106,6 +106,9 @@ class NodeState:
     accumulated: tuple[ResultParameter, ...] = ()
     last_code: int | None = None
     deadline_ms: int | None = None
+    # True once this leaf, or a leaf below this container, was dispatched to a worker in
+    # this run (not reused from the run it was forked from).
+    fresh: bool = False
     # containers
     dag: DagProgress | None = None
     loop: LoopProgress | None = None

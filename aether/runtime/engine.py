@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
@@ -213,6 +213,36 @@ class Engine:
 
     def run_ids(self) -> list[str]:
         return [name[len(RUN_STREAM_PREFIX) :] for name in self.log.streams(RUN_STREAM_PREFIX)]
+
+    def events(self, run_id: str, from_version: int = 1, to_version: int | None = None) -> Iterator[tuple[int, ev.Event]]:
+        """The run's recorded events as (seq, event), streamed from the log."""
+        found = False
+        for stored in self.log.read(run_stream(run_id), from_version, to_version):
+            found = True
+            yield stored.version, decode(stored)
+        if not found and from_version == 1 and self.log.stream_version(run_stream(run_id)) == 0:
+            raise RunNotFound(run_id)
+
+    def fork(self, run_id: str, kind: str, at_seq: int | None = None) -> str:
+        """Start a new run from a recorded one (``retry``: reuse what succeeded; ``reset``:
+        reuse what had succeeded by event ``at_seq``). Returns the new run's id."""
+        from aether.history.fork import forked_submission
+
+        first = next(iter(self.events(run_id, 1, 1)))[1]
+        assert isinstance(first, ev.WorkflowSubmitted)
+        if at_seq is None:
+            state = self.get_state(run_id)
+        else:
+            folded: RunState | None = None
+            for _seq, event in self.events(run_id, 1, at_seq):
+                folded = apply(folded, event)
+            assert folded is not None
+            state = folded
+        with self._lock:
+            new_id = self.ids.new_id("run", {"name": state.name})
+            event = forked_submission(first, state, run_id=new_id, at=self._now(), kind=kind, at_seq=at_seq)
+            self._process([(new_id, event)], new_run=True)
+        return new_id
 
     def on_run_finished(self, listener: Callable[[str, str], None]) -> None:
         self._finish_listeners.append(listener)

@@ -69,6 +69,11 @@ def dispatch(ctx: Ctx, node: NodeState, reason: str) -> bool:
     artifacts = _declared_artifacts(definition)
     if params or warnings or artifacts:
         ctx.emit(InputsBound(node.node_id, params, artifacts, warnings))
+    if reason == "initial":
+        recorded = reusable_result(ctx, ctx.node(node.node_id), params)
+        if recorded is not None:
+            _reuse(ctx, ctx.node(node.node_id), params, recorded)
+            return True
     retry_count = node.retry_count  # RetryScheduled already counted a retry
     timeout = node_timeout_text(ctx, node)
     due = duration_ms(timeout)
@@ -129,6 +134,69 @@ def _send(
     ctx.emit(TaskDispatched(node.node_id, attempt, reason, assignment, deadline_ms))
     ctx.effect(Dispatch(assignment))
     mark_dispatched_chain(ctx, node)
+
+
+def reusable_result(ctx: Ctx, node: NodeState, params: tuple[BoundParameter, ...]) -> dict[str, JSON] | None:
+    """The result a forked run may take over from its origin (``aether retry``/``reset``):
+    the node succeeded there with exactly these inputs, and nothing it depends on (its own
+    dependencies, and those of every DAG task above it) ran anew in this run."""
+    origin = ctx.state.origin
+    if not origin:
+        return None
+    recorded: dict[str, JSON] | None = origin.get("reuse", {}).get(node.node_id)
+    if recorded is None or recorded.get("inputs", []) != [p.to_wire() for p in params]:
+        return None
+    state = ctx.state
+    current: NodeState | None = node
+    while current is not None and current.parent_id is not None:
+        site = call_site(state, current)
+        if site is not None:
+            parent = state.node(current.parent_id)
+            children = dag_children_resolver(state, parent)
+            for dependency in site.dependencies or ():
+                dep = children(dependency)
+                if dep is not None and dep.fresh:
+                    return None
+        current = state.node(current.parent_id)
+    return recorded
+
+
+def _reuse(ctx: Ctx, node: NodeState, params: tuple[BoundParameter, ...], recorded: dict[str, JSON]) -> None:
+    """Take over an origin run's successful result through the normal phases, without
+    dispatching anything; the attempt's reason ``reuse`` says where it came from."""
+    from aether.model.converter import unstructure as dump_value
+
+    definition, _site = leaf_definition(ctx, node)
+    executor = definition.executor
+    assert executor is not None
+    state = ctx.state
+    assignment = TaskAssignment(
+        id=TaskAssignment.attempt_id(state.run_id, node.node_id, 1),
+        run_id=state.run_id,
+        node_id=node.node_id,
+        attempt=1,
+        retry_count=0,
+        workflow_name=state.name,
+        namespace=state.namespace,
+        task_name=node.task_name,
+        template_name=node.template_name,
+        executor_type=executor.type or "",
+        executor_config=executor.config,
+        inputs=params,
+        resources=dump_value(definition.resources) if definition.resources is not None else None,
+        priority=state.plan.spec.priority or 500,
+    )
+    ctx.emit(TaskDispatched(node.node_id, 1, "reuse", assignment, None))
+    mark_dispatched_chain(ctx, ctx.node(node.node_id))
+    accept_start(ctx, ctx.node(node.node_id))
+    outputs = tuple(
+        ResultParameter(p["name"], p.get("value"), "value" in p, p.get("type")) for p in recorded.get("outputs", [])
+    )
+    message = str(recorded.get("message", ""))
+    ctx.emit(TaskResultRecorded(node.node_id, 1, 0, "Succeeded", message, outputs))
+    node = ctx.node(node.node_id)
+    complete(ctx, node, "Succeeded", message, outputs)
+    task_terminal_hooks(ctx, ctx.node(node.node_id), "Succeeded")
 
 
 def resume(ctx: Ctx, node: NodeState, payload: dict[str, JSON]) -> None:

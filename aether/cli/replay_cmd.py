@@ -1,0 +1,128 @@
+"""``aether replay``, ``aether export``, ``aether import``, ``aether retry`` and ``aether reset``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, print_json
+from aether.history.timetravel import diff_views, run_view, seq_at_time, state_at
+from aether.history.transfer import ImportError_, export_lines, import_history, parse_lines
+from aether.history.verify import verify_run
+from aether.runtime.engine import RunNotFound, run_stream
+
+
+def _seq(engine: object, run_id: str, text: str) -> int:
+    """``--at`` takes an event number or an RFC 3339 time."""
+    if text.isdigit():
+        return int(text)
+    try:
+        return seq_at_time(engine.events(run_id), text)  # type: ignore[attr-defined]
+    except ValueError:
+        fail(f'--at "{text}" is neither an event number nor an RFC 3339 time')
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay")
+    def replay(
+        run_id: str = typer.Argument(..., metavar="RUN", help="Run id."),
+        at: str | None = typer.Option(None, "--at", help="Event number (SEQ) or RFC 3339 time to stop after."),
+        diff: tuple[str, str] | None = typer.Option(None, "--diff", help="Show what changed between two points."),
+        verify: bool = typer.Option(False, "--verify", help="Re-run the decider and compare every decision."),
+        json_output: bool = typer.Option(False, "--json", help="JSON output."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Travel to any point of a run, compare two points, or check the run replays identically."""
+        engine = open_engine(db, workers=0, must_exist=True)
+        try:
+            if verify:
+                result = verify_run(engine.events(run_id))
+                if result.mismatch is not None:
+                    typer.echo(result.mismatch.describe(), err=True)
+                    raise typer.Exit(EXIT_RUN_NOT_SUCCEEDED)
+                typer.echo(f"verified {result.events} events ({result.inputs} inputs): every decision replays identically")
+                raise typer.Exit(EXIT_OK)
+            if diff is not None:
+                a, b = (_seq(engine, run_id, point) for point in diff)
+                before = state_at(engine.events(run_id), a)
+                after = state_at(engine.events(run_id), b)
+                if before is None or after is None:
+                    fail("both points must be at or after event 1")
+                print_json(diff_views(run_view(before), run_view(after)))
+                return
+            if at is None:
+                fail("give --at SEQ, --diff A B or --verify")
+            state = state_at(engine.events(run_id), _seq(engine, run_id, at))
+        except RunNotFound as exc:
+            fail(str(exc))
+        if state is None:
+            fail("the run had no events by then")
+        view = run_view(state)
+        if json_output:
+            print_json(view)
+        else:
+            typer.echo(f"run {view['runId']} at event {at}: {view['phase']} {view['progress']}")
+            for task in view["tasks"]:
+                typer.echo(f"  {task['id']}: {task['phase']}")
+
+    @app.command("export")
+    def export(
+        run_id: str = typer.Argument(..., metavar="RUN", help="Run id."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Write the run's history as JSON Lines on stdout (`aether import` reads it)."""
+        engine = open_engine(db, workers=0, must_exist=True)
+        stream = run_stream(run_id)
+        if engine.log.stream_version(stream) == 0:
+            fail(str(RunNotFound(run_id)))
+        out = sys.stdout.buffer
+        for line in export_lines(stream, engine.log.read(stream)):
+            out.write(line + b"\n")
+        out.flush()
+
+    @app.command("import")
+    def import_(
+        file: Path = typer.Argument(..., help="A history written by `aether export`."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Add an exported run history to this database."""
+        try:
+            with file.open("rb") as handle:
+                history = parse_lines(handle, str(file))
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror}")
+        except ImportError_ as exc:
+            fail(str(exc))
+        engine = open_engine(db, workers=0)
+        try:
+            run_id = import_history(engine.log, history)
+        except ImportError_ as exc:
+            fail(str(exc))
+        typer.echo(run_id)
+
+    @app.command("retry")
+    def retry(
+        run_id: str = typer.Argument(..., metavar="RUN", help="Run id."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Start a new run that reuses every result that succeeded and re-runs the rest."""
+        engine = open_engine(db, workers=0, must_exist=True)
+        try:
+            typer.echo(engine.fork(run_id, "retry"))
+        except RunNotFound as exc:
+            fail(str(exc))
+
+    @app.command("reset")
+    def reset(
+        run_id: str = typer.Argument(..., metavar="RUN", help="Run id."),
+        to: int = typer.Option(..., "--to", min=1, help="Event number: reuse what had succeeded by then."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Start a new run from the history up to event SEQ."""
+        engine = open_engine(db, workers=0, must_exist=True)
+        try:
+            typer.echo(engine.fork(run_id, "reset", at_seq=to))
+        except RunNotFound as exc:
+            fail(str(exc))

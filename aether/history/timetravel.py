@@ -1,0 +1,63 @@
+"""A run as it stood at any point of its history, and what changed between two points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aether.events.catalog import INPUT, Event
+from aether.events.times import parse_ms
+from aether.projections.views import node_view, run_view
+from aether.reducers.run import apply
+from aether.reducers.state import RunState
+
+JSON = Any
+
+
+def state_at(events: Iterable[tuple[int, Event]], seq: int, start: RunState | None = None) -> RunState | None:
+    """Fold events with version ≤ ``seq`` (``start`` is the state before the first of them)."""
+    state = start
+    for version, event in events:
+        if version > seq:
+            break
+        state = apply(state, event)
+    return state
+
+
+def seq_at_time(events: Iterable[tuple[int, Event]], at: str) -> int:
+    """The last event recorded at or before ``at``: an input's time is its ``at``; a
+    decision shares the time of the input it answers."""
+    limit = parse_ms(at)
+    last = 0
+    for version, event in events:
+        if event.KIND == INPUT:
+            when = getattr(event, "at", None)
+            if when is not None and parse_ms(when) > limit:
+                break
+        last = version
+    return last
+
+
+def diff_views(before: dict[str, JSON], after: dict[str, JSON]) -> dict[str, JSON]:
+    """Nodes whose phase, attempts or outputs changed, nodes that appeared, and the run's
+    own phase change."""
+    old = {t["id"]: t for t in before["tasks"]}
+    changed: list[dict[str, JSON]] = []
+    for task in after["tasks"]:
+        previous = old.get(task["id"])
+        if previous is None:
+            changed.append({"id": task["id"], "change": "created", "phase": [None, task["phase"]]})
+            continue
+        fields = {}
+        for key in ("phase", "attempts", "retryCount", "outputs", "message"):
+            if previous[key] != task[key]:
+                fields[key] = [previous[key], task[key]]
+        if fields:
+            changed.append({"id": task["id"], "change": "updated", **fields})
+    result: dict[str, JSON] = {"runId": after["runId"], "nodes": changed}
+    if before["phase"] != after["phase"]:
+        result["phase"] = [before["phase"], after["phase"]]
+    return result
+
+
+__all__ = ["diff_views", "node_view", "run_view", "seq_at_time", "state_at"]
