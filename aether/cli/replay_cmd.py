@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
                 if result.mismatch is not None:
                     typer.echo(result.mismatch.describe(), err=True)
                     raise typer.Exit(EXIT_RUN_NOT_SUCCEEDED)
-                typer.echo(f"verified {result.events} events ({result.inputs} inputs): every decision replays identically")
+                typer.echo(
+                    f"verified {result.events} events ({result.inputs} inputs): every decision replays identically"
+                )
                 raise typer.Exit(EXIT_OK)
             if diff is not None:
                 a, b = (_seq(engine, run_id, point) for point in diff)

@@ -214,7 +214,9 @@ class Engine:
     def run_ids(self) -> list[str]:
         return [name[len(RUN_STREAM_PREFIX) :] for name in self.log.streams(RUN_STREAM_PREFIX)]
 
-    def events(self, run_id: str, from_version: int = 1, to_version: int | None = None) -> Iterator[tuple[int, ev.Event]]:
+    def events(
+        self, run_id: str, from_version: int = 1, to_version: int | None = None
+    ) -> Iterator[tuple[int, ev.Event]]:
         """The run's recorded events as (seq, event), streamed from the log."""
         found = False
         for stored in self.log.read(run_stream(run_id), from_version, to_version):
