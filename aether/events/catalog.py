@@ -134,6 +134,7 @@ class NodeCreated(Event):
     message: str = ""
     index: int | None = None  # iterations
     task_index: int | None = None  # position of the call site in its DAG
+    warnings: tuple[str, ...] = ()  # from evaluating the task's `when`
 
 
 @event("PhaseChanged", DECISION)

@@ -503,6 +503,15 @@ class Engine:
         raise AssertionError("unreachable")
 
     CONFLICT_RETRIES = 5
+    # Runs kept in memory between triggers; finished runs are dropped first (they are
+    # reloaded from the log on demand), so a long-lived engine does not grow without bound.
+    CACHE_LIMIT = 10_000
+
+    def _evict_finished(self) -> None:
+        for run_id in [run_id for run_id, cached in self._cache.items() if cached.state.terminal]:
+            del self._cache[run_id]
+            if len(self._cache) <= self.CACHE_LIMIT // 2:
+                break
     TAIL_INTERVAL = 0.2
 
     def _process_once(
@@ -549,6 +558,8 @@ class Engine:
                     self._cache.pop(run_id, None)
                 raise
         self._cache.update(touched)
+        if len(self._cache) > self.CACHE_LIMIT:
+            self._evict_finished()
         for effect in effects:
             self._perform(effect)
         return rejections

@@ -144,6 +144,7 @@ def _advance_dag(ctx: Ctx, node: NodeState) -> bool:
         _ensure_capacity(ctx, len(ready))
         skipped: list[tuple[int, str]] = []
         created: list[int] = []
+        notes: dict[int, tuple[str, ...]] = {}
         env = build_env(ctx.state, inputs=node.inputs, nodes=dag_children_resolver(ctx.state, node))
         for index in ready:
             when = plan.tasks[index].when
@@ -155,13 +156,15 @@ def _advance_dag(ctx: Ctx, node: NodeState) -> bool:
             except ExpressionError as exc:
                 skipped.append((index, f'when condition "{when}" failed: {exc}'))
                 continue
+            if result.warnings:
+                notes[index] = result.warnings
             if result.value:
                 created.append(index)
             else:
                 skipped.append((index, f'when condition "{when}" evaluated to false'))
         for index, message in skipped:
-            _create_dag_child(ctx, node, index, "Skipped", message)
-        new_ids = [_create_dag_child(ctx, node, index, "Created", "") for index in created]
+            _create_dag_child(ctx, node, index, "Skipped", message, notes.get(index, ()))
+        new_ids = [_create_dag_child(ctx, node, index, "Created", "", notes.get(index, ())) for index in created]
         for child_id in new_ids:
             child = ctx.node(child_id)
             if child.phase == "Created":
@@ -174,7 +177,9 @@ def _advance_dag(ctx: Ctx, node: NodeState) -> bool:
     return True
 
 
-def _create_dag_child(ctx: Ctx, parent: NodeState, index: int, phase: str, message: str) -> str:
+def _create_dag_child(
+    ctx: Ctx, parent: NodeState, index: int, phase: str, message: str, warnings: tuple[str, ...] = ()
+) -> str:
     assert parent.template_key is not None
     plan = ctx.state.plan.dag(parent.template_key)
     task = plan.tasks[index]
@@ -193,6 +198,7 @@ def _create_dag_child(ctx: Ctx, parent: NodeState, index: int, phase: str, messa
             message,
             None,
             index,
+            warnings,
         )
     )
     return node_id
