@@ -68,7 +68,8 @@ class EventLog(Protocol):
 
         ``expected_version`` is the version the caller last saw (``NO_STREAM`` for a new
         stream, ``ANY_VERSION`` to skip the check). A mismatch raises
-        :class:`ConcurrencyConflict` and writes nothing.
+        :class:`ConcurrencyConflict` and writes nothing. An empty ``events`` writes
+        nothing and returns the current version (the expected version is still checked).
         """
         ...
 
@@ -81,8 +82,14 @@ class EventLog(Protocol):
         """
         ...
 
-    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
-        """The stream's events with ``from_version <= version <= to_version``, in order."""
+    def read(
+        self, stream: str, from_version: int = 1, to_version: int | None = None
+    ) -> Iterator[StoredEvent]:
+        """The stream's events with ``from_version <= version <= to_version``, in order.
+
+        ``to_version=None`` means the stream's version when ``read`` is called; events
+        appended while the caller iterates are not included.
+        """
         ...
 
     def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:

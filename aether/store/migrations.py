@@ -1,0 +1,128 @@
+"""Schema of the SQLite event log: a version table and the ordered migrations that reach it.
+
+``aether_schema`` holds one row per applied migration. Opening a log applies, in order,
+every migration newer than the file's highest row, inside one ``BEGIN IMMEDIATE``
+transaction, so two processes opening a fresh file at once cannot both migrate it and a
+crash mid-migration leaves the previous schema intact. A file whose schema is newer than
+this code knows is refused: old code writing into a newer layout could break invariants
+it does not know about.
+
+A migration is append-only history, like the log: never edit a released one, add the
+next.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from attrs import frozen
+from sqlite_utils import Database
+
+from aether.store.base import StoreError
+
+SCHEMA_TABLE = "aether_schema"
+
+
+@frozen
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Database], None]
+
+
+def _create_event_tables(db: Database) -> None:
+    # position is INTEGER PRIMARY KEY (the rowid): assigned max+1 inside the writer's
+    # IMMEDIATE transaction, and rows are never deleted, so positions grow in commit order.
+    db.table("events").create(
+        {
+            "position": int,
+            "stream": str,
+            "version": int,
+            "type": str,
+            "schema_version": int,
+            "data": bytes,
+            "recorded_at": float,
+        },
+        pk="position",
+        not_null={"stream", "version", "type", "schema_version", "data", "recorded_at"},
+    )
+    # UNIQUE(stream, version): the last line of defence against a duplicate version, and
+    # the index that read(stream, from, to) walks.
+    db.table("events").create_index(["stream", "version"], index_name="events_stream_version", unique=True)
+    # One row per stream with its current version: stream_version() is one key lookup and
+    # streams(prefix) walks distinct names instead of every event.
+    db.table("streams").create({"stream": str, "version": int}, pk="stream", not_null={"version"})
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "events and streams tables", _create_event_tables),)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def _check_ordered() -> None:
+    # A gap or a reordering would skip or repeat a step on some file: fail at import.
+    versions = [m.version for m in MIGRATIONS]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n in order: {versions}")
+
+
+_check_ordered()
+
+
+def schema_version(db: Database) -> int:
+    """The file's schema version: the highest applied migration, 0 for a fresh file."""
+    if not db.table(SCHEMA_TABLE).exists():
+        return 0
+    row = db.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: Database, clock: Callable[[], float] = time.time) -> int:
+    """Bring the file to :data:`LATEST_VERSION`; return the version it is at.
+
+    The connection must be in autocommit mode (``isolation_level=None``): this opens its
+    own ``BEGIN IMMEDIATE`` transaction. Raises :class:`StoreError` if the file's schema
+    is newer than this code.
+    """
+    # A read first: the common case (already current) must not queue behind a writer.
+    current = schema_version(db)
+    _refuse_newer(current)
+    if current == LATEST_VERSION:
+        return current
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        current = schema_version(db)
+        _refuse_newer(current)
+        if not db.table(SCHEMA_TABLE).exists():
+            db.table(SCHEMA_TABLE).create(
+                {"version": int, "description": str, "applied_at": float},
+                pk="version",
+                not_null={"description", "applied_at"},
+            )
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            migration.apply(db)
+            db.conn.execute(
+                f"INSERT INTO {SCHEMA_TABLE} (version, description, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.description, clock()),
+            )
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    return LATEST_VERSION
+
+
+def _refuse_newer(current: int) -> None:
+    if current > LATEST_VERSION:
+        raise StoreError(
+            f"the event log's schema is version {current}, but this Aether knows only up to "
+            f"version {LATEST_VERSION}: upgrade Aether to open it (refusing to write to a newer schema)"
+        )
+
+
+__all__ = ["LATEST_VERSION", "MIGRATIONS", "SCHEMA_TABLE", "Migration", "migrate", "schema_version"]

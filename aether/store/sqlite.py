@@ -1,0 +1,279 @@
+"""The SQLite ``EventLog``: the embedded default.
+
+Layout (see :mod:`aether.store.migrations`): ``events`` holds one row per event with
+``position INTEGER PRIMARY KEY`` and ``UNIQUE(stream, version)``; ``streams`` holds each
+stream's current version so ``stream_version`` is one key lookup.
+
+Writing. Every append runs in one ``BEGIN IMMEDIATE`` transaction: the write lock is
+taken *before* the expected versions are read, so the check and the insert are atomic
+even against another process appending to the same file (a deferred transaction would
+read a snapshot that another process could invalidate before our write). The lock also
+makes positions (the rowid, max+1) follow commit order: no reader can ever see position
+``p + 1`` before ``p``. ``append_batch`` is group commit: many streams, one transaction,
+one WAL sync. Inside one process a mutex serializes the threads that share the
+connection; between processes SQLite's lock does, and ``busy_timeout`` makes a second
+process wait for it instead of failing with "database is locked".
+
+Durability. The file runs in WAL mode. ``synchronous`` defaults to ``NORMAL``: in WAL mode
+a commit appends to the WAL without an fsync (the WAL is synced at checkpoints), so a
+commit that returned survives a crash or SIGKILL of the process (the OS holds the pages)
+and the database is never corrupted, but the last commits before a power loss or OS
+crash may be rolled back. ``FULL`` fsyncs the WAL on every commit and survives power
+loss too, at the cost of one fsync per transaction (group commit with ``append_batch``
+amortises it). ``OFF`` and ``EXTRA`` are accepted for completeness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlite_utils import Database
+
+from aether.store.base import AppendRequest, PendingEvent, StoredEvent, StoreError
+from aether.store.memory import plan_appends
+from aether.store.migrations import migrate
+
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+# Rows fetched per query when read() or streams() page through a result, so the lock is
+# never held for a whole long stream and memory stays bounded.
+PAGE_SIZE = 1000
+
+# Bound parameters per statement when looking up a batch's streams (SQLite's default
+# limit is 32766 since 3.32, 999 before).
+_MAX_PARAMS = 500
+
+_EVENT_COLUMNS = "stream, version, position, type, schema_version, data, recorded_at"
+_INSERT_EVENT = (
+    "INSERT INTO events (stream, version, type, schema_version, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_STREAM = (
+    "INSERT INTO streams (stream, version) VALUES (?, ?) "
+    "ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
+)
+_SELECT_VERSION = "SELECT version FROM streams WHERE stream = ?"
+_SELECT_RANGE = (
+    f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = ? AND version BETWEEN ? AND ? ORDER BY version"
+)
+_SELECT_AFTER = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+
+
+class SqliteEventLog:
+    """An ``EventLog`` in one SQLite file, safe for several threads and several processes."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        mode = synchronous.upper()
+        if mode not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
+        if busy_timeout_ms < 0:
+            raise ValueError(f"busy_timeout_ms must be >= 0, not {busy_timeout_ms}")
+        self.path = os.fspath(path)
+        self.synchronous = mode
+        self._clock = clock
+        self._lock = threading.Lock()
+        # isolation_level=None: the driver opens no implicit transactions, so the
+        # BEGIN IMMEDIATE / COMMIT below are the only ones. check_same_thread=False: the
+        # mutex above, not the driver, keeps threads off each other.
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+        try:
+            db = Database(conn, execute_plugins=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            db.enable_wal()
+            conn.execute(f"PRAGMA synchronous = {mode}")
+            migrate(db, clock)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open the event log {self.path!r}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn: sqlite3.Connection | None = conn
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
+        return self.append_batch([(stream, events, expected_version)])[0]
+
+    def append_batch(self, requests: Sequence[AppendRequest]) -> list[int]:
+        """Append every request in one transaction; see :class:`aether.store.base.EventLog`.
+
+        An empty request (no events) writes nothing but its expected version is still
+        checked, so a caller can assert a stream has not moved.
+        """
+        requests = list(requests)  # iterated several times below
+        writes = any(events for _, events, _ in requests)
+        with self._lock:
+            conn = self._open_conn()
+            try:
+                # Nothing to write: a read transaction gives one consistent snapshot for
+                # the checks without queueing for the write lock.
+                conn.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot start a transaction on {self.path!r}: {exc}") from exc
+            try:
+                known = self._committed_versions(conn, {stream for stream, _, _ in requests})
+                plans, versions = plan_appends(requests, lambda stream: known.get(stream, 0))
+                if writes:
+                    at = self._clock()  # commit time, shared by the batch
+                    conn.executemany(
+                        _INSERT_EVENT,
+                        [
+                            (plan.stream, plan.first_version + i, e.type, e.schema_version, e.data, at)
+                            for plan in plans
+                            for i, e in enumerate(plan.events)
+                        ],
+                    )
+                    touched = {plan.stream for plan in plans if plan.events}
+                    conn.executemany(_UPSERT_STREAM, [(s, versions[s]) for s in touched])
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"append to {self.path!r} failed, nothing written: {exc}") from exc
+                raise
+            return [plan.new_version for plan in plans]
+
+    @staticmethod
+    def _committed_versions(conn: sqlite3.Connection, streams: set[str]) -> dict[str, int]:
+        """The versions of ``streams`` that exist, a few queries for a whole batch."""
+        names = [s for s in streams if isinstance(s, str)]  # plan_appends reports the rest
+        found: dict[str, int] = {}
+        for i in range(0, len(names), _MAX_PARAMS):
+            chunk = names[i : i + _MAX_PARAMS]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                conn.execute(f"SELECT stream, version FROM streams WHERE stream IN ({marks})", chunk)
+            )
+        return found
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            # A failure here means SQLite already rolled back (e.g. after an I/O error).
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read(
+        self, stream: str, from_version: int = 1, to_version: int | None = None
+    ) -> Iterator[StoredEvent]:
+        """The stream's events in ``[from_version, to_version]``, fetched a page at a time.
+
+        The upper end is fixed when ``read`` is called (the stream's version then, if
+        ``to_version`` is None), so events appended during the iteration are not included.
+        """
+        last = self.stream_version(stream)
+        high = last if to_version is None else min(to_version, last)
+        return self._read_pages(stream, max(from_version, 1), high)
+
+    def _read_pages(self, stream: str, low: int, high: int) -> Iterator[StoredEvent]:
+        # Versions are contiguous, so a page is a version range: no OFFSET, no LIMIT.
+        while low <= high:
+            top = min(low + PAGE_SIZE - 1, high)
+            rows = self._query(_SELECT_RANGE, (stream, low, top))
+            for row in rows:
+                yield StoredEvent(*row)
+            low = top + 1
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        if limit == 0:
+            self._query("SELECT 1", ())  # still refuses a closed log
+            return []
+        return [StoredEvent(*row) for row in self._query(_SELECT_AFTER, (after_position, limit))]
+
+    def stream_version(self, stream: str) -> int:
+        rows = self._query(_SELECT_VERSION, (stream,))
+        return int(rows[0][0]) if rows else 0
+
+    def streams(self, prefix: str = "") -> Iterator[str]:
+        """Stream names starting with ``prefix`` in sorted order, fetched a page at a time."""
+        self._query("SELECT 1", ())  # refuse a closed log now, not at the first next()
+        return self._stream_pages(prefix)
+
+    def _stream_pages(self, prefix: str) -> Iterator[str]:
+        # [prefix, upper) is exactly the names starting with prefix, since SQLite compares
+        # TEXT as UTF-8 bytes and UTF-8 byte order is code point order (Python's order).
+        upper = _prefix_upper_bound(prefix)
+        sql = "SELECT stream FROM streams WHERE stream >= ? AND stream > ?"
+        params: list[Any] = [prefix, ""]
+        if upper is not None:
+            sql += " AND stream < ?"
+            params.append(upper)
+        sql += " ORDER BY stream LIMIT ?"
+        params.append(PAGE_SIZE)
+        while True:
+            rows = self._query(sql, tuple(params))
+            for (name,) in rows:
+                yield name
+            if len(rows) < PAGE_SIZE:
+                return
+            params[1] = rows[-1][0]
+
+    def last_position(self) -> int:
+        rows = self._query("SELECT max(position) FROM events", ())
+        return int(rows[0][0] or 0)
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        # fetchall under the lock: an unfinished cursor would keep a read transaction
+        # open, which pins the WAL and blocks checkpoints.
+        with self._lock:
+            conn = self._open_conn()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"reading {self.path!r} failed: {exc}") from exc
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (idempotent); any later call raises :class:`StoreError`."""
+        with self._lock:
+            if self._conn is None:
+                return
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def __enter__(self) -> SqliteEventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open_conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the event log {self.path!r} is closed")
+        return self._conn
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn is None else "open"
+        return f"SqliteEventLog({self.path!r}, synchronous={self.synchronous!r}, {state})"
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix``; None if unbounded."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if code <= 0x10FFFF:
+            # Surrogates cannot be stored as UTF-8, so no name contains one: skip them.
+            chars[-1] = chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
+            return "".join(chars)
+        chars.pop()
+    return None
