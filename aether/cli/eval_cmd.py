@@ -1,0 +1,66 @@
+"""``aether eval``: evaluate one expression (SPEC §5) against variables given
+on the command line. For trying out conditions before putting them in a
+workflow."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from aether.expr import ExpressionError, evaluate, evaluate_condition, to_compact_json
+
+_EXIT_ERROR = 2
+
+
+def _parse_vars(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"--vars is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _fail('--vars must be a JSON object of flat dotted keys, e.g. \'{"tasks.a.phase": "Succeeded"}\'')
+    return data
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(_EXIT_ERROR)
+
+
+def eval_command(
+    expression: str = typer.Argument(..., help="The expression, e.g. \"tasks.a.phase == 'Succeeded'\"."),
+    vars_json: str | None = typer.Option(
+        None,
+        "--vars",
+        help='Variables as a JSON object of flat dotted keys, e.g. \'{"tasks.a.phase": "Succeeded"}\'.',
+    ),
+    condition: bool = typer.Option(
+        False, "--condition", help="Evaluate as a condition (like `when`): the result is true or false."
+    ),
+) -> None:
+    """Evaluate an expression and print its value as compact JSON.
+
+    Warnings (such as unresolved names) go to stderr. An expression error is
+    printed with its code and position, and the exit status is 2.
+    """
+    env = _parse_vars(vars_json)
+    try:
+        result = evaluate_condition(expression, env) if condition else evaluate(expression, env)
+    except ExpressionError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(_EXIT_ERROR) from None
+    for warning in result.warnings:
+        typer.echo(warning, err=True)
+    try:
+        text = to_compact_json(result.value)
+    except (TypeError, ValueError) as exc:
+        raise _fail(f"the value cannot be written as JSON: {exc}") from None
+    typer.echo(text)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval", help=eval_command.__doc__)(eval_command)
