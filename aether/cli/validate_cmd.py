@@ -1,0 +1,74 @@
+"""``aether validate FILE... [--json] [--strict]``: load and validate documents.
+
+Text output is one line per problem, ``FILE:JSONPATH: CODE message`` on stderr (errors
+and warnings alike; the code's ``E-``/``W-`` prefix tells them apart), then one summary
+line per file on stdout. ``--json`` prints only a JSON array on stdout. Exit status 0
+when every file is valid, 2 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aether.model import LoadResult, Problem, load_file
+
+# The built-in executor types (SPEC §14); the CLI has no worker registry to ask.
+BUILTIN_EXECUTORS = ("echo", "shell", "script", "python", "http", "await")
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+
+def _no_config_problems(_config: dict | None) -> list[str]:
+    return []
+
+
+def _load(path: Path, strict: bool) -> LoadResult:
+    checks = {kind: _no_config_problems for kind in BUILTIN_EXECUTORS}
+    try:
+        return load_file(path, strict=strict, executor_checks=checks)
+    except Exception as exc:  # the CLI never shows a traceback
+        return LoadResult(None, (Problem("E-INTERNAL", "error", "$", f"internal error: {exc}"),))
+
+
+def problem_line(name: str, problem: Problem) -> str:
+    return f"{name}:{problem.path}: {problem.code} {problem.message}"
+
+
+def _report_text(name: str, result: LoadResult) -> None:
+    for problem in result.problems:
+        typer.echo(problem_line(name, problem), err=True)
+    if result.ok:
+        typer.echo(f"{name}: valid")
+    else:
+        errors = sum(1 for p in result.problems if p.is_error)
+        typer.echo(f"{name}: invalid ({errors} error{'s' if errors != 1 else ''})")
+
+
+def validate_command(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Workflow documents (JSON or YAML).")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array of {file, valid, problems} on stdout.")
+    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat every warning as an error.")] = False,
+) -> None:
+    """Validate aether/v1 documents and print every problem with its JSON path."""
+    results = [(str(path), _load(path, strict)) for path in files]
+    if json_output:
+        report = [
+            {"file": name, "valid": result.ok, "problems": [p.to_json() for p in result.problems]}
+            for name, result in results
+        ]
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        for name, result in results:
+            _report_text(name, result)
+    raise typer.Exit(EXIT_OK if all(result.ok for _, result in results) else EXIT_INVALID)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate_command)
