@@ -1,0 +1,295 @@
+"""The projector: keeps the read-model tables in step with the log.
+
+It reads the log in position order (``read_all``), folds each run event with the real
+reducer and hands the change to every read model. Each batch of events, its rows and the
+new position are committed in one transaction, so the tables always reflect exactly the
+events up to the stored position: a crash repeats a batch, it never skips or doubles one.
+
+Run states are kept in a bounded LRU cache while catching up. A run that fell out of it
+is reloaded from the newest snapshot plus the tail of its stream, so memory does not grow
+with the number of runs; with a ``Snapshotter`` the projector also writes those snapshots
+(after the batch commits: a snapshot store on the same SQLite file must not wait for the
+projector's own write lock).
+
+The stored position row also records a fingerprint of the tables' layout; a projector
+whose read models changed since the tables were built rebuilds them from position 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+
+import orjson
+from sqlite_utils import Database
+
+from aether.events.catalog import WorkflowSubmitted
+from aether.events.codec import decode
+from aether.projections.loading import load_run_state
+from aether.projections.read_models import (
+    ReadModel,
+    RowSink,
+    RunChange,
+    TableSpec,
+    all_tables,
+    default_read_models,
+)
+from aether.projections.snapshots import SnapshotStore, Snapshotter, TemplatesSnapshot
+from aether.projections.transitions import RUN, phase_transitions
+from aether.reducers.run import apply
+from aether.reducers.state import TERMINAL_PHASES, RunState
+from aether.store.base import EventLog, StoredEvent
+
+# The runtime names run streams "run:<runId>" (aether.runtime.engine.run_stream); this
+# layer cannot import the runtime, so the prefix is repeated here.
+RUN_STREAM_PREFIX = "run:"
+POSITION_TABLE = "projector_position"
+DEFAULT_BATCH = 1000
+DEFAULT_CACHE = 1024
+
+_CREATE_POSITION = (
+    f"CREATE TABLE IF NOT EXISTS {POSITION_TABLE} ("
+    "name TEXT PRIMARY KEY, position INTEGER NOT NULL, schema TEXT NOT NULL, tables TEXT NOT NULL)"
+)
+
+
+class ProjectionError(Exception):
+    """An event of the log could not be projected (the history or the reducer is wrong)."""
+
+
+class _RunEntry:
+    __slots__ = ("state", "templates", "terminal", "version")
+
+    def __init__(self, state: RunState, version: int, terminal: int, templates: TemplatesSnapshot | None) -> None:
+        self.state = state
+        self.version = version
+        self.terminal = terminal
+        self.templates = templates
+
+
+def _schema_fingerprint(tables: Sequence[TableSpec]) -> str:
+    text = "\n".join(sql for spec in tables for sql in spec.create_sql())
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Projector:
+    """Materialises read models from ``log`` into the SQLite database ``db``.
+
+    ``db`` is a path (the log's own SQLite file is the usual choice: the tables sit next
+    to the log's) or an open ``sqlite_utils.Database``. Not thread-safe: one projector
+    per database, driven by one thread.
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        db: str | os.PathLike[str] | Database,
+        *,
+        read_models: Sequence[ReadModel] | None = None,
+        name: str = "read-models",
+        batch_size: int = DEFAULT_BATCH,
+        cache_size: int = DEFAULT_CACHE,
+        snapshots: SnapshotStore | None = None,
+        snapshotter: Snapshotter | None = None,
+        busy_timeout_ms: int = 10_000,
+    ) -> None:
+        if batch_size < 1 or cache_size < 1:
+            raise ValueError("batch_size and cache_size must be >= 1")
+        self.log = log
+        self.name = name
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.snapshots = snapshots
+        self.snapshotter = snapshotter
+        self.read_models: tuple[ReadModel, ...] = tuple(
+            read_models if read_models is not None else default_read_models()
+        )
+        self.tables = all_tables(self.read_models)
+        self._schema = _schema_fingerprint(self.tables)
+        self._owns_db = not isinstance(db, Database)
+        self.db = db if isinstance(db, Database) else _open(db, busy_timeout_ms)
+        self._upserts = {spec.name: spec.upsert_sql() for spec in self.tables}
+        self._cache: OrderedDict[str, _RunEntry] = OrderedDict()
+        self._position = 0
+        self._open_position()
+
+    # --- public API -------------------------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """The log position of the last event reflected in the tables."""
+        return self._position
+
+    def behind(self) -> int:
+        return self.log.last_position() - self._position
+
+    def catch_up(self) -> int:
+        """Project every event after the position, batch by batch; return how many.
+
+        Stops at the log's last position as of the call, so a busy writer cannot keep it
+        running forever.
+        """
+        target = self.log.last_position()
+        done = 0
+        while self._position < target:
+            events = self.log.read_all(self._position, self.batch_size)
+            if not events:
+                break
+            self._project_batch(events)
+            done += len(events)
+        return done
+
+    def rebuild(self) -> int:
+        """Drop the tables, recreate them and project the whole log again."""
+        self._reset()
+        return self.catch_up()
+
+    def close(self) -> None:
+        if self._owns_db:
+            self.db.conn.close()
+
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- position and schema ----------------------------------------------------------------
+
+    def _open_position(self) -> None:
+        conn = self.db.conn
+        conn.execute(_CREATE_POSITION)
+        row = conn.execute(
+            f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?", (self.name,)
+        ).fetchone()
+        if row is None or row[1] != self._schema:
+            self._reset()
+        else:
+            self._position = int(row[0])
+
+    def _reset(self) -> None:
+        conn = self.db.conn
+        row = conn.execute(f"SELECT tables FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
+        old_tables: list[str] = orjson.loads(row[0]) if row is not None else []
+        names = [spec.name for spec in self.tables]
+        with self._transaction():
+            for table in dict.fromkeys([*old_tables, *names]):
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for spec in self.tables:
+                for sql in spec.create_sql():
+                    conn.execute(sql)
+            conn.execute(
+                f"INSERT OR REPLACE INTO {POSITION_TABLE} (name, position, schema, tables) VALUES (?, 0, ?, ?)",
+                (self.name, self._schema, orjson.dumps(names).decode()),
+            )
+        self._position = 0
+        self._cache.clear()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # --- projecting -------------------------------------------------------------------------
+
+    def _project_batch(self, events: list[StoredEvent]) -> None:
+        sink = RowSink()
+        due: list[tuple[str, int, RunState, TemplatesSnapshot | None]] = []
+        try:
+            for stored in events:
+                if stored.stream.startswith(RUN_STREAM_PREFIX):
+                    self._project_run_event(stored, sink, due)
+            with self._transaction():
+                conn = self.db.conn
+                for spec in self.tables:
+                    rows = sink.rows(spec.name)
+                    if rows:
+                        conn.executemany(self._upserts[spec.name], rows)
+                conn.execute(
+                    f"UPDATE {POSITION_TABLE} SET position = ? WHERE name = ?", (events[-1].position, self.name)
+                )
+        except BaseException:
+            # The cached states ran ahead of the tables: forget them, reload on demand.
+            self._cache.clear()
+            raise
+        self._position = events[-1].position
+        if self.snapshots is not None:
+            for stream, version, state, templates in due:
+                self.snapshots.save(stream, version, state, templates_snapshot=templates)
+
+    def _project_run_event(
+        self,
+        stored: StoredEvent,
+        sink: RowSink,
+        due: list[tuple[str, int, RunState, TemplatesSnapshot | None]],
+    ) -> None:
+        stream, version = stored.stream, stored.version
+        entry = self._entry(stream, version - 1)
+        before = entry.state if entry is not None else None
+        try:
+            event = decode(stored)
+            after = apply(before, event)
+        except Exception as exc:
+            raise ProjectionError(f"{stream} version {version} ({stored.type}): {exc}") from exc
+        transitions = tuple(phase_transitions(before, after, event))
+        terminal = (entry.terminal if entry is not None else 0) + sum(
+            1 for t in transitions if t.node_id != RUN and t.to_phase in TERMINAL_PHASES
+        )
+        templates = event.templates_snapshot if isinstance(event, WorkflowSubmitted) else (
+            entry.templates if entry is not None else None
+        )
+        self._remember(stream, _RunEntry(after, version, terminal, templates))
+        change = RunChange(after.run_id, version, event, before, after, transitions, terminal)
+        for model in self.read_models:
+            model.on_run_change(change, sink)
+        if self.snapshotter is not None and self.snapshotter.due(version - 1, version):
+            due.append((stream, version, after, templates))
+
+    def _entry(self, stream: str, version: int) -> _RunEntry | None:
+        """The cached state of ``stream`` after ``version`` events, reloading it if needed."""
+        if version == 0:
+            return None
+        entry = self._cache.get(stream)
+        if entry is not None and entry.version == version:
+            self._cache.move_to_end(stream)
+            return entry
+        state, loaded = load_run_state(self.log, stream, self.snapshots, to_version=version)
+        if state is None or loaded != version:
+            raise ProjectionError(f"{stream}: cannot load version {version} (the stream has {loaded})")
+        terminal = sum(1 for node in state.nodes.values() if node.terminal)
+        entry = _RunEntry(state, version, terminal, None)
+        self._remember(stream, entry)
+        return entry
+
+    def _remember(self, stream: str, entry: _RunEntry) -> None:
+        self._cache[stream] = entry
+        self._cache.move_to_end(stream)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+
+def _open(path: str | os.PathLike[str], busy_timeout_ms: int) -> Database:
+    # Autocommit mode: the projector issues its own BEGIN IMMEDIATE / COMMIT.
+    conn = sqlite3.connect(
+        os.fspath(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # Derived data, rebuildable from the log: a commit need not survive power loss.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return Database(conn, execute_plugins=False)

@@ -1,0 +1,269 @@
+"""The read models people query, as SQLite tables: ``runs``, ``tasks``, ``phase_history``.
+
+A read model is a handler: it declares its tables and turns each change of a run (the
+event, the states before and after it, the phase transitions it caused) into rows. The
+projector owns reading the log, folding, batching and transactions; adding a table
+(``cron_history`` once cron streams are projected) is one more handler.
+
+Rows are built from the reducer's state and the run view (``views.py``), never from the
+event's fields alone, so a table can only say what the state says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import orjson
+from attrs import frozen
+
+from aether.events.catalog import Event
+from aether.events.times import format_ms
+from aether.projections.transitions import PhaseTransition, changed_node_ids
+from aether.projections.views import node_view, run_view
+from aether.reducers.records import replace
+from aether.reducers.state import EMPTY_MAP, NodeState, RunState
+
+JSON = Any
+Row = tuple[Any, ...]
+
+
+@frozen
+class TableSpec:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, SQLite type), in row order
+    primary_key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def create_sql(self) -> list[str]:
+        cols = ", ".join(f"{name} {kind}" for name, kind in self.columns)
+        out = [f"CREATE TABLE {self.name} ({cols}, PRIMARY KEY ({', '.join(self.primary_key)}))"]
+        for index in self.indexes:
+            out.append(f"CREATE INDEX {self.name}_{'_'.join(index)} ON {self.name} ({', '.join(index)})")
+        return out
+
+    def upsert_sql(self) -> str:
+        marks = ", ".join("?" * len(self.columns))
+        return f"INSERT OR REPLACE INTO {self.name} ({', '.join(self.column_names)}) VALUES ({marks})"
+
+
+@frozen
+class RunChange:
+    """One event of a run stream, folded."""
+
+    run_id: str
+    version: int  # the event's version in the run's stream
+    event: Event
+    before: RunState | None
+    after: RunState
+    transitions: tuple[PhaseTransition, ...]
+    terminal_nodes: int  # nodes in a terminal phase after the event
+
+
+class RowSink:
+    """The rows of one batch. A keyed row is built once, from the last change that put it,
+    so a run touched by a thousand events of a batch is written once."""
+
+    def __init__(self) -> None:
+        self._keyed: dict[str, dict[tuple[Any, ...], Callable[[], Row]]] = {}
+        self._appended: dict[str, list[Row]] = {}
+
+    def put(self, table: str, key: tuple[Any, ...], build: Callable[[], Row]) -> None:
+        self._keyed.setdefault(table, {})[key] = build
+
+    def append(self, table: str, row: Row) -> None:
+        self._appended.setdefault(table, []).append(row)
+
+    def rows(self, table: str) -> list[Row]:
+        return [build() for build in self._keyed.get(table, {}).values()] + self._appended.get(table, [])
+
+
+class ReadModel(Protocol):
+    tables: tuple[TableSpec, ...]
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None: ...
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _json(value: JSON) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _time(text: str) -> str | None:
+    # The view writes "" for "not yet"; a table says NULL so "IS NULL" queries work.
+    return text or None
+
+
+def _time_ms(ms: int | None) -> str | None:
+    return format_ms(ms) if ms is not None else None
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+RUNS = TableSpec(
+    "runs",
+    (
+        ("run_id", "TEXT NOT NULL"),
+        ("name", "TEXT NOT NULL"),
+        ("namespace", "TEXT NOT NULL"),
+        ("phase", "TEXT NOT NULL"),
+        ("message", "TEXT NOT NULL"),
+        ("created_at", "TEXT"),
+        ("started_at", "TEXT"),
+        ("finished_at", "TEXT"),
+        ("progress", "TEXT NOT NULL"),
+        ("cron_name", "TEXT"),
+        ("labels", "TEXT NOT NULL"),
+        ("last_version", "INTEGER NOT NULL"),
+    ),
+    ("run_id",),
+    (("phase",), ("namespace", "name")),
+)
+
+
+def run_row(state: RunState, version: int, terminal_nodes: int) -> Row:
+    # run_view of a node-less copy: every run field exactly as the view shows it, without
+    # the O(nodes) node list; progress comes from the projector's running count instead.
+    view = run_view(replace(state, nodes=EMPTY_MAP, order=EMPTY_MAP, node_count=0))
+    metadata = state.document.get("metadata") or {}
+    cron_name = (state.cron or {}).get("name")
+    return (
+        view["runId"],
+        view["name"],
+        view["namespace"],
+        view["phase"],
+        view["message"],
+        _time(view["createdAt"]),
+        _time(view["startedAt"]),
+        _time(view["finishedAt"]),
+        f"{terminal_nodes}/{state.node_count}" if state.node_count else "",
+        cron_name if isinstance(cron_name, str) else None,
+        _json(metadata.get("labels") or {}),
+        version,
+    )
+
+
+class RunsModel:
+    tables: tuple[TableSpec, ...] = (RUNS,)
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        state, version, terminal = change.after, change.version, change.terminal_nodes
+        sink.put(RUNS.name, (change.run_id,), lambda: run_row(state, version, terminal))
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+TASKS = TableSpec(
+    "tasks",
+    (
+        ("run_id", "TEXT NOT NULL"),
+        ("node_id", "TEXT NOT NULL"),
+        ("seq", "INTEGER NOT NULL"),
+        ("parent_id", "TEXT"),
+        ("task_name", "TEXT NOT NULL"),
+        ("template_name", "TEXT NOT NULL"),
+        ("template_type", "TEXT NOT NULL"),
+        ("phase", "TEXT NOT NULL"),
+        ("message", "TEXT NOT NULL"),
+        ("depth", "INTEGER NOT NULL"),
+        ("idx", "INTEGER"),
+        ("retry_count", "INTEGER NOT NULL"),
+        ("attempts", "INTEGER NOT NULL"),
+        ("inputs", "TEXT NOT NULL"),
+        ("outputs", "TEXT NOT NULL"),
+        ("created_at", "TEXT"),
+        ("started_at", "TEXT"),
+        ("finished_at", "TEXT"),
+    ),
+    ("run_id", "node_id"),
+    (("run_id", "seq"), ("phase",)),
+)
+
+
+def task_row(run_id: str, node: NodeState) -> Row:
+    view = node_view(node)
+    return (
+        run_id,
+        view["id"],
+        node.seq,
+        view["parentId"],
+        view["taskName"],
+        view["templateName"],
+        view["templateType"],
+        view["phase"],
+        view["message"],
+        view["depth"],
+        view["index"],
+        view["retryCount"],
+        view["attempts"],
+        _json(view["inputs"]),
+        _json(view["outputs"]),
+        _time(view["createdAt"]),
+        _time(view["startedAt"]),
+        _time(view["finishedAt"]),
+    )
+
+
+def _task_builder(run_id: str, node: NodeState) -> Callable[[], Row]:
+    return lambda: task_row(run_id, node)
+
+
+class TasksModel:
+    tables: tuple[TableSpec, ...] = (TASKS,)
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        after = change.after
+        for node_id in changed_node_ids(change.before, after, change.event):
+            sink.put(TASKS.name, (change.run_id, node_id), _task_builder(change.run_id, after.node(node_id)))
+
+
+# --- phase history ----------------------------------------------------------------------------
+
+PHASE_HISTORY = TableSpec(
+    "phase_history",
+    (
+        ("run_id", "TEXT NOT NULL"),
+        ("seq", "INTEGER NOT NULL"),
+        ("at", "TEXT"),
+        ("node_id", "TEXT NOT NULL"),
+        ("from_phase", "TEXT"),
+        ("to_phase", "TEXT NOT NULL"),
+        ("message", "TEXT NOT NULL"),
+        ("event_type", "TEXT NOT NULL"),
+    ),
+    ("run_id", "seq", "node_id"),
+    (("run_id", "node_id", "seq"),),
+)
+
+
+class PhaseHistoryModel:
+    tables: tuple[TableSpec, ...] = (PHASE_HISTORY,)
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        if not change.transitions:
+            return
+        at = _time_ms(change.after.now_ms)
+        for t in change.transitions:
+            sink.append(
+                PHASE_HISTORY.name,
+                (change.run_id, change.version, at, t.node_id, t.from_phase, t.to_phase, t.message,
+                 change.event.TYPE),
+            )
+
+
+def default_read_models() -> list[ReadModel]:
+    return [RunsModel(), TasksModel(), PhaseHistoryModel()]
+
+
+def all_tables(models: Sequence[ReadModel]) -> list[TableSpec]:
+    tables = [spec for model in models for spec in model.tables]
+    names = [spec.name for spec in tables]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two read models declare the same table: {names}")
+    return tables

@@ -1,0 +1,212 @@
+"""Run-state snapshots: a cache of "the state after version N of a stream" (ARCHITECTURE layer 5).
+
+A snapshot is never the truth: the log is. So a snapshot that cannot be used (written by
+code with other state classes or other reducer semantics, unreadable, from another log)
+is ignored and the caller folds from an older one or from the start.
+
+Serialization is pickle, tagged with :data:`SNAPSHOT_FORMAT`. The format contains a
+fingerprint of every record class a ``RunState`` holds, so adding, removing or renaming
+a field retires old snapshots without anyone remembering to bump a number; bump
+:data:`SNAPSHOT_SCHEMA` by hand when the reducers change what the same fields mean.
+Pickle executes code on load: snapshots live in the same file as the log, and whoever
+can write that file can already rewrite history, so this adds no new trust boundary.
+
+``RunState.plan`` is not pickled: it is derived from the document (kept in the state)
+and the WorkflowTemplate snapshot of ``WorkflowSubmitted``. ``RunState`` does not keep
+the latter, so the snapshot stores it alongside the state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from aether.events import assignment as _assignment
+from aether.events import values as _values
+from aether.model import limits as _limits
+from aether.reducers import state as _state
+from aether.reducers.plan import ROOT_SCOPE, RunPlan
+from aether.reducers.records import replace
+from aether.reducers.state import RunState
+
+JSON = Any
+TemplatesSnapshot = Mapping[str, JSON]
+
+# Bump when the reducers give existing fields a different meaning (a counter counted
+# differently, a phase set by another event): old snapshots would then fold wrongly.
+SNAPSHOT_SCHEMA = 1
+DEFAULT_EVERY = 1000
+DEFAULT_KEEP = 2
+_PICKLE_PROTOCOL = 5
+# replace does not check types: a plan-less copy is only ever pickled, never used as a state.
+_NO_PLAN: Any = None
+
+
+def _fingerprint() -> str:
+    """A digest of the field layout of every attrs class a pickled ``RunState`` can hold."""
+    parts: list[str] = []
+    for module in (_state, _values, _assignment, _limits):
+        for name, obj in sorted(vars(module).items()):
+            if isinstance(obj, type) and attrs.has(obj) and obj.__module__ == module.__name__:
+                fields = ",".join(f"{f.name}:{f.type}" for f in attrs.fields(obj))
+                parts.append(f"{obj.__module__}.{name}({fields})")
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()[:16]
+
+
+SNAPSHOT_FORMAT = f"runstate-pickle{_PICKLE_PROTOCOL}/{SNAPSHOT_SCHEMA}/{_fingerprint()}"
+
+
+class SnapshotUnusable(Exception):
+    """A stored snapshot that cannot be turned back into a state (callers skip it)."""
+
+
+# --- serialization ---------------------------------------------------------------------------
+
+
+def templates_of(plan: RunPlan) -> dict[str, JSON]:
+    """The WorkflowTemplate snapshot a plan was built from, in wire form.
+
+    Used when the caller does not have the recorded one at hand. ``RunPlan`` keeps the
+    first template of each name per scope and only those are ever looked up, so the
+    structured templates round-trip to an equivalent snapshot.
+    """
+    from aether.model.converter import unstructure
+
+    return {
+        scope: [unstructure(template) for template in templates.values()]
+        for scope, templates in plan.scopes.items()
+        if scope != ROOT_SCOPE
+    }
+
+
+def build_plan(document: Mapping[str, JSON], templates_snapshot: TemplatesSnapshot) -> RunPlan:
+    """The plan exactly as ``reducers.run._submitted`` builds it."""
+    from aether.model.converter import structure
+    from aether.model.types import Workflow
+
+    return RunPlan(structure(dict(document), Workflow), templates_snapshot)
+
+
+def dump_state(state: RunState, templates_snapshot: TemplatesSnapshot | None = None) -> bytes:
+    templates = dict(templates_snapshot) if templates_snapshot is not None else templates_of(state.plan)
+    bare = replace(state, plan=_NO_PLAN)
+    return pickle.dumps((bare, templates), protocol=_PICKLE_PROTOCOL)
+
+
+def load_state(data: bytes) -> RunState:
+    """Raises :class:`SnapshotUnusable` for anything that is not a snapshot of this format."""
+    try:
+        bare, templates = pickle.loads(data)
+    except Exception as exc:  # unpickling can fail in many ways: all mean "unusable"
+        raise SnapshotUnusable(f"cannot unpickle snapshot: {exc}") from exc
+    if not isinstance(bare, RunState) or not isinstance(templates, dict):
+        raise SnapshotUnusable(f"snapshot holds {type(bare).__name__}, not RunState")
+    return replace(bare, plan=build_plan(bare.document, templates))
+
+
+# --- the store interface -----------------------------------------------------------------------
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    def save(
+        self,
+        stream: str,
+        version: int,
+        state: RunState,
+        *,
+        templates_snapshot: TemplatesSnapshot | None = None,
+    ) -> None:
+        """Keep ``state`` as the state of ``stream`` after ``version`` events.
+
+        ``templates_snapshot`` is the one ``WorkflowSubmitted`` recorded; when omitted it is
+        derived from ``state.plan``. Saving a version again replaces it.
+        """
+        ...
+
+    def latest(self, stream: str, at_or_before: int | None = None) -> tuple[int, RunState] | None:
+        """The newest usable snapshot with ``version <= at_or_before`` (any version if None)."""
+        ...
+
+    def delete(self, stream: str) -> None:
+        """Forget every snapshot of ``stream``."""
+        ...
+
+
+class InMemorySnapshotStore:
+    """Snapshots held as live objects.
+
+    States are immutable and persistent, so keeping a reference is a snapshot: nothing
+    is serialized, and the format check is moot inside one process.
+    """
+
+    def __init__(self, *, keep: int | None = DEFAULT_KEEP) -> None:
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be >= 1 or None, not {keep}")
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._streams: dict[str, dict[int, RunState]] = {}
+
+    def save(
+        self,
+        stream: str,
+        version: int,
+        state: RunState,
+        *,
+        templates_snapshot: TemplatesSnapshot | None = None,
+    ) -> None:
+        check_version(version)
+        with self._lock:
+            versions = self._streams.setdefault(stream, {})
+            versions[version] = state
+            if self.keep is not None and len(versions) > self.keep:
+                for old in sorted(versions)[: -self.keep]:
+                    del versions[old]
+
+    def latest(self, stream: str, at_or_before: int | None = None) -> tuple[int, RunState] | None:
+        with self._lock:
+            versions = self._streams.get(stream, {})
+            usable = [v for v in versions if at_or_before is None or v <= at_or_before]
+            if not usable:
+                return None
+            version = max(usable)
+            return version, versions[version]
+
+    def delete(self, stream: str) -> None:
+        with self._lock:
+            self._streams.pop(stream, None)
+
+    def versions(self, stream: str) -> list[int]:
+        with self._lock:
+            return sorted(self._streams.get(stream, {}))
+
+
+def check_version(version: int) -> None:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"a snapshot version must be an int >= 1, not {version!r}")
+
+
+# --- when to take one --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Snapshotter:
+    """Snapshot policy: one each time a stream crosses a multiple of ``every`` events.
+
+    Crossing, not landing on: one append of many events can jump over a multiple, and
+    the state after that append is then the one to keep.
+    """
+
+    every: int = DEFAULT_EVERY
+
+    def __attrs_post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1, not {self.every}")
+
+    def due(self, old_version: int, new_version: int) -> bool:
+        return new_version // self.every > old_version // self.every

@@ -1,0 +1,62 @@
+"""Phase transitions of one event, found by comparing the state before and after it.
+
+The audit trail is not a second phase machine: the real reducer decides what an event
+does, and this module only reads the difference. That covers the transitions the
+catalog records implicitly (``NodeCreated`` to Created/Skipped, ``TaskDispatched`` to
+Ready, ``NodeCompleted`` and ``WorkflowCompleted`` to a terminal phase) exactly like
+``PhaseChanged``.
+
+Only the event's node and its ancestors are compared, not every node: the reducer
+changes no other node (a child's creation or completion updates its parent's counters, a
+dispatch marks its ancestors), and a full scan would make the cost per event grow with
+the run (ARCHITECTURE rule 7); the chain is as long as the nesting, which is bounded.
+Persistent maps make the comparison an identity check: an untouched node is the very
+same object before and after. The projection tests check all this against a scan of
+every node.
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from aether.events.catalog import Event
+from aether.reducers.state import NodeState, RunState
+
+RUN = ""  # the node id the audit trail uses for the run itself
+
+
+@frozen
+class PhaseTransition:
+    node_id: str  # RUN for the run
+    from_phase: str | None  # None: the node or run was created by this event
+    to_phase: str
+    message: str
+
+
+def changed_node_ids(before: RunState | None, after: RunState, event: Event) -> list[str]:
+    """The nodes ``event`` changed, from its own node up through its ancestors."""
+    node_id = getattr(event, "node_id", None)
+    out: list[str] = []
+    current = node_id if isinstance(node_id, str) else None
+    while current is not None:
+        new = after.get_node(current)
+        if new is None:
+            break
+        if before is None or before.get_node(current) is not new:
+            out.append(current)
+        current = new.parent_id
+    return out
+
+
+def phase_transitions(before: RunState | None, after: RunState, event: Event) -> list[PhaseTransition]:
+    """Every phase change ``event`` caused: nodes first (bottom up), then the run."""
+    out: list[PhaseTransition] = []
+    for node_id in changed_node_ids(before, after, event):
+        old: NodeState | None = before.get_node(node_id) if before is not None else None
+        new = after.node(node_id)
+        if old is None or old.phase != new.phase:
+            out.append(PhaseTransition(node_id, old.phase if old is not None else None, new.phase, new.message))
+    old_run = before.phase if before is not None else None
+    if old_run != after.phase:
+        out.append(PhaseTransition(RUN, old_run, after.phase, after.message))
+    return out

@@ -1,0 +1,334 @@
+"""The projector: tables equal to what the states say, live == rebuild, position, atomicity."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from projection_support import (
+    History,
+    brute_force_transitions,
+    decoded_stream,
+    example_histories,
+    fill,
+    history_named,
+    interleaved,
+    states_by_version,
+    template_ref_history,
+)
+from sqlite_utils import Database
+
+from aether.events.catalog import NodeCreated
+from aether.events.codec import encode
+from aether.projections.projector import POSITION_TABLE, ProjectionError, Projector
+from aether.projections.read_models import (
+    PHASE_HISTORY,
+    RowSink,
+    RunChange,
+    RunsModel,
+    TableSpec,
+    default_read_models,
+)
+from aether.projections.snapshots import InMemorySnapshotStore, Snapshotter
+from aether.projections.sqlite_snapshots import SqliteSnapshotStore
+from aether.projections.views import node_view, run_view
+from aether.reducers.state import RunState
+from aether.store.base import ANY_VERSION, NO_STREAM, EventLog
+from aether.store.memory import InMemoryEventLog
+from aether.store.sqlite import SqliteEventLog
+
+Tables = dict[str, list[tuple[Any, ...]]]
+
+
+def histories() -> list[History]:
+    return [*example_histories(), template_ref_history()]
+
+
+def dump(db_path: Path | Database) -> Tables:
+    conn = db_path.conn if isinstance(db_path, Database) else sqlite3.connect(db_path)
+    out: Tables = {}
+    for spec in (t for model in default_read_models() for t in model.tables):
+        order = ", ".join(spec.primary_key)
+        out[spec.name] = list(conn.execute(f"SELECT * FROM {spec.name} ORDER BY {order}"))
+    return out
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def log_and_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[EventLog, Path]]:
+    """An event log and the SQLite file the projector writes (the log's own, for SQLite)."""
+    if request.param == "memory":
+        log: EventLog = InMemoryEventLog()
+        db = tmp_path / "views.db"
+    else:
+        db = tmp_path / "aether.db"
+        log = SqliteEventLog(db)
+    yield log, db
+    log.close()
+
+
+# --- the tables say what the states say -----------------------------------------------------
+
+
+def final_states(log: EventLog) -> dict[str, tuple[RunState, int]]:
+    out = {}
+    for stream in log.streams("run:"):
+        states = states_by_version(decoded_stream(log, stream))
+        out[states[-1].run_id] = (states[-1], len(states))
+    return out
+
+
+def test_tables_match_run_view_node_view_and_a_brute_force_phase_scan(
+    log_and_db: tuple[EventLog, Path],
+) -> None:
+    log, db = log_and_db
+    fill(log, histories())
+    with Projector(log, db, batch_size=50) as projector:
+        assert projector.catch_up() == log.last_position()
+    tables = dump(db)
+    states = final_states(log)
+
+    runs = {row[0]: row for row in tables["runs"]}
+    assert set(runs) == set(states)
+    for run_id, (state, version) in states.items():
+        view = run_view(state)
+        row = runs[run_id]
+        assert row[:5] == (view["runId"], view["name"], view["namespace"], view["phase"], view["message"])
+        assert row[5:9] == (view["createdAt"] or None, view["startedAt"] or None, view["finishedAt"] or None,
+                            view["progress"])
+        assert row[9] == ((state.cron or {}).get("name"))
+        assert orjson.loads(row[10]) == (state.document.get("metadata") or {}).get("labels", {})
+        assert row[11] == version
+    assert orjson.loads(runs["template-ref"][10]) == {"team": "a"}
+
+    tasks = {(row[0], row[1]): row for row in tables["tasks"]}
+    expected_tasks = {(run_id, node.node_id): (run_id, node) for run_id, (state, _) in states.items()
+                      for node in state.nodes_in_order()}
+    assert set(tasks) == set(expected_tasks)
+    for key, (_, node) in expected_tasks.items():
+        view = node_view(node)
+        row = tasks[key]
+        assert row[2] == node.seq
+        assert row[3:13] == (view["parentId"], view["taskName"], view["templateName"], view["templateType"],
+                             view["phase"], view["message"], view["depth"], view["index"],
+                             view["retryCount"], view["attempts"])
+        assert orjson.loads(row[13]) == view["inputs"]
+        assert orjson.loads(row[14]) == view["outputs"]
+        assert row[15:] == (view["createdAt"] or None, view["startedAt"] or None, view["finishedAt"] or None)
+
+    expected_history = []
+    for stream in log.streams("run:"):
+        events = decoded_stream(log, stream)
+        expected_history += brute_force_transitions(states_by_version(events)[0].run_id, events)
+    got_history = sorted(tables["phase_history"], key=lambda r: (r[0], r[1], r[3]))
+    assert got_history == sorted(expected_history, key=lambda r: (r[0], r[1], r[3]))
+
+
+def test_phase_history_has_the_implied_transitions() -> None:
+    log = InMemoryEventLog()
+    history = history_named("09-dag-retry+dup")
+    log.append(history.stream, list(history.events), NO_STREAM)
+    db = Database(memory=True)
+    Projector(log, db).catch_up()
+    rows = list(db.conn.execute(
+        "SELECT node_id, from_phase, to_phase, event_type FROM phase_history ORDER BY seq, node_id"))
+    by_type: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_type.setdefault(row[3], []).append(row[:3])
+    assert ("", None, "Created") in by_type["WorkflowSubmitted"]
+    assert all(to == "Created" and frm is None for _, frm, to in by_type["NodeCreated"])
+    assert all(to == "Ready" for _, _, to in by_type["TaskDispatched"])
+    assert ("", "Running", "Succeeded") in by_type["WorkflowCompleted"]
+    assert {to for _, _, to in by_type["NodeCompleted"]} <= {"Succeeded", "Failed", "Error"}
+    assert "InputIgnored" not in by_type and "TaskStarted" not in by_type
+
+
+# --- live == rebuild -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cache_size", "every"),
+    [(1024, None), (2, 4), (1, None)],
+    ids=["cached", "evicting-with-snapshots", "evicting-refolding"],
+)
+def test_live_projection_equals_rebuild(log_and_db: tuple[EventLog, Path], cache_size: int,
+                                        every: int | None) -> None:
+    log, db = log_and_db
+    snapshots: Any = None
+    if every is not None:
+        snapshots = SqliteSnapshotStore(db) if isinstance(log, SqliteEventLog) else InMemorySnapshotStore()
+    live = Projector(log, db, batch_size=7, cache_size=cache_size, snapshots=snapshots,
+                     snapshotter=Snapshotter(every) if every else None)
+    for i, (stream, events) in enumerate(interleaved(histories(), seed=11)):
+        log.append(stream, events, ANY_VERSION)
+        if i % 3 == 0:
+            live.catch_up()
+    live.catch_up()
+    assert live.behind() == 0
+    if snapshots is not None:  # the eviction path really had snapshots to start from
+        assert sum(snapshots.latest(s) is not None for s in log.streams("run:")) > 20
+    live_tables = dump(db)
+    live.close()
+
+    rebuilt = Projector(log, db)
+    assert rebuilt.position == log.last_position()  # resumed from the stored position
+    assert rebuilt.rebuild() == log.last_position()
+    assert dump(db) == live_tables
+    assert sum(len(rows) for rows in live_tables.values()) > 900  # not vacuous
+    rebuilt.close()
+
+    # A projector on a separate, fresh database agrees too.
+    fresh = Database(memory=True)
+    Projector(log, fresh, batch_size=1000).catch_up()
+    assert dump(fresh) == live_tables
+    if isinstance(snapshots, SqliteSnapshotStore):
+        snapshots.close()
+
+
+def test_restarted_projector_continues_where_it_stopped(tmp_path: Path) -> None:
+    log = InMemoryEventLog()
+    requests = interleaved(histories(), seed=3)
+    half = len(requests) // 2
+    for stream, events in requests[:half]:
+        log.append(stream, events, ANY_VERSION)
+    first = Projector(log, tmp_path / "views.db", batch_size=13)
+    first.catch_up()
+    stopped_at = first.position
+    first.close()
+    for stream, events in requests[half:]:
+        log.append(stream, events, ANY_VERSION)
+    second = Projector(log, tmp_path / "views.db", batch_size=13)
+    assert second.position == stopped_at
+    assert second.behind() == log.last_position() - stopped_at
+    second.catch_up()
+    resumed = dump(tmp_path / "views.db")
+    second.rebuild()
+    assert dump(tmp_path / "views.db") == resumed
+    second.close()
+
+
+# --- position and behind() ----------------------------------------------------------------------
+
+
+def test_behind_and_catch_up_after_new_appends() -> None:
+    log = InMemoryEventLog()
+    first, second = history_named("01"), history_named("02")
+    projector = Projector(log, Database(memory=True), batch_size=4)
+    assert projector.behind() == 0 and projector.catch_up() == 0
+    log.append(first.stream, list(first.events), NO_STREAM)
+    assert projector.behind() == len(first.events)
+    assert projector.catch_up() == len(first.events)
+    assert projector.behind() == 0 and projector.position == log.last_position()
+    log.append(second.stream, list(second.events[:5]), NO_STREAM)
+    assert projector.behind() == 5
+    assert projector.catch_up() == 5
+    row = projector.db.conn.execute("SELECT phase, last_version FROM runs WHERE run_id = ?",
+                                    (second.run_id,)).fetchone()
+    assert row[1] == 5
+    log.append(second.stream, list(second.events[5:]), 5)
+    assert projector.catch_up() == len(second.events) - 5
+    row = projector.db.conn.execute("SELECT phase, last_version FROM runs WHERE run_id = ?",
+                                    (second.run_id,)).fetchone()
+    assert row == ("Succeeded", len(second.events))
+    stored = projector.db.conn.execute(f"SELECT position FROM {POSITION_TABLE}").fetchone()
+    assert stored[0] == log.last_position()
+
+
+def test_streams_other_than_runs_are_skipped_but_counted() -> None:
+    log = InMemoryEventLog()
+    history = history_named("01")
+    log.append("submit-key:abc", [history.events[0]], NO_STREAM)  # any payload: never decoded
+    log.append(history.stream, list(history.events), NO_STREAM)
+    projector = Projector(log, Database(memory=True))
+    assert projector.catch_up() == len(history.events) + 1
+    assert projector.behind() == 0
+    assert projector.db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+class Exploding:
+    tables: tuple[TableSpec, ...] = ()
+
+    def __init__(self, at_version: int) -> None:
+        self.at_version = at_version
+        self.armed = True
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        if self.armed and change.version == self.at_version:
+            raise RuntimeError("boom")
+
+
+def test_a_failing_batch_writes_nothing_and_the_next_attempt_recovers() -> None:
+    log = InMemoryEventLog()
+    history = history_named("02-dag-linear")
+    log.append(history.stream, list(history.events), NO_STREAM)
+    db = Database(memory=True)
+    exploding = Exploding(at_version=15)
+    projector = Projector(log, db, batch_size=10, read_models=[*default_read_models(), exploding])
+    with pytest.raises(RuntimeError, match="boom"):
+        projector.catch_up()
+    assert projector.position == 10  # the first batch committed, the second did not
+    assert db.conn.execute("SELECT max(seq) FROM phase_history").fetchone()[0] <= 10
+    assert db.conn.execute("SELECT last_version FROM runs").fetchone()[0] == 10
+    exploding.armed = False
+    projector.catch_up()
+    want = Database(memory=True)
+    Projector(log, want).catch_up()
+    assert dump(db) == dump(want)
+
+
+def test_an_illegal_history_is_a_projection_error() -> None:
+    log = InMemoryEventLog()
+    log.append("run:bad", [encode(NodeCreated("main", None, "main", "main", "dag", 0))], NO_STREAM)
+    projector = Projector(log, Database(memory=True))
+    with pytest.raises(ProjectionError, match="run:bad version 1"):
+        projector.catch_up()
+    assert projector.position == 0
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+class EventCounts:
+    """A read model added by a test: one handler, one table."""
+
+    tables: tuple[TableSpec, ...] = (
+        TableSpec("event_counts", (("event_type", "TEXT NOT NULL"), ("n", "INTEGER NOT NULL")), ("event_type",)),
+    )
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        kind = change.event.TYPE
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        n = self.counts[kind]
+        sink.put("event_counts", (kind,), lambda: (kind, n))
+
+
+def test_a_new_read_model_is_one_handler_and_changing_models_rebuilds(tmp_path: Path) -> None:
+    log = InMemoryEventLog()
+    fill(log, [history_named("01"), history_named("02")])
+    path = tmp_path / "views.db"
+    Projector(log, path).catch_up()
+
+    counts = EventCounts()
+    projector = Projector(log, path, read_models=[RunsModel(), counts])
+    assert projector.position == 0  # another layout: the tables are rebuilt from the start
+    projector.catch_up()
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "tasks" not in tables and PHASE_HISTORY.name not in tables
+    assert dict(conn.execute("SELECT event_type, n FROM event_counts")) == counts.counts
+    assert sum(counts.counts.values()) == log.last_position()
+    projector.close()
+
+
+def test_duplicate_table_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="same table"):
+        Projector(InMemoryEventLog(), Database(memory=True), read_models=[RunsModel(), RunsModel()])
