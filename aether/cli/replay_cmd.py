@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, print_json
+from aether.events.streams import run_stream
 from aether.history.timetravel import diff_views, run_view, seq_at_time, state_at
 from aether.history.transfer import ImportError_, export_lines, import_history, parse_lines
 from aether.history.verify import verify_run
-from aether.runtime.engine import RunNotFound, run_stream
+from aether.runtime.engine import RunNotFound
 
 
 def _seq(engine: object, run_id: str, text: str) -> int:

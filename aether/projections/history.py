@@ -1,4 +1,4 @@
-"""A run's history as readable lines (``aether history``), streamed from the log.
+"""A run's history as readable lines (``aether history``), computed as the events stream in.
 
 Events are read and summarised one at a time; nothing loads the whole stream first, so a
 run with millions of events prints with constant memory. ``at`` is the time of the
@@ -11,22 +11,18 @@ found by comparing the state before and after each event, exactly as the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from attrs import frozen
 
 from aether.events import catalog as ev
-from aether.events.codec import decode
 from aether.events.times import format_ms, parse_ms
 from aether.model.durations import format_go_duration
 from aether.projections.transitions import RUN, PhaseTransition, phase_transitions
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
-from aether.store.base import EventLog
 
-# Repeated from aether.runtime.engine.run_stream, which this layer cannot import.
-RUN_STREAM_PREFIX = "run:"
 _MAX_TEXT = 120
 
 
@@ -45,17 +41,16 @@ class HistoryEntry:
 
 
 def iter_history(
-    log: EventLog, run_id: str, *, phases_only: bool = False, node: str | None = None
+    events: Iterable[tuple[int, ev.Event]], *, phases_only: bool = False, node: str | None = None
 ) -> Iterator[HistoryEntry]:
-    """The history of run ``run_id``, in order. Yields nothing for an unknown run.
+    """A run's history entries, in order, from its (seq, event) pairs as they stream in.
 
     ``node`` keeps only entries about that node or a node below it (node ids are paths).
     """
     now_ms: int | None = None
     state: RunState | None = None
     timer_nodes: dict[str, str | None] = {}  # TimerFired names a timer; TimerArmed named its node
-    for stored in log.read(RUN_STREAM_PREFIX + run_id):
-        event = decode(stored)
+    for seq, event in events:
         if event.KIND == ev.INPUT:
             at_ms = parse_ms(event.at)  # type: ignore[attr-defined]  # every input has ``at``
             now_ms = at_ms if now_ms is None else max(now_ms, at_ms)
@@ -65,13 +60,13 @@ def iter_history(
         if phases_only:
             before, state = state, apply(state, event)
             for change in phase_transitions(before, state, event):
-                entry = _phase_entry(stored.version, at, event, change)
+                entry = _phase_entry(seq, at, event, change)
                 if _matches(entry.node_id, node):
                     yield entry
             continue
         node_id = _node_of(event, timer_nodes)
         if _matches(node_id, node):
-            yield HistoryEntry(stored.version, at, event.TYPE, event.KIND, node_id, summarize(event))
+            yield HistoryEntry(seq, at, event.TYPE, event.KIND, node_id, summarize(event))
 
 
 def _matches(node_id: str | None, wanted: str | None) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import threading
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,7 +29,7 @@ from aether.events import assignment as _assignment
 from aether.events import values as _values
 from aether.model import limits as _limits
 from aether.reducers import state as _state
-from aether.reducers.plan import ROOT_SCOPE, RunPlan
+from aether.reducers.plan import build_plan
 from aether.reducers.records import replace
 from aether.reducers.state import RunState
 
@@ -68,45 +67,23 @@ class SnapshotUnusable(Exception):
 # --- serialization ---------------------------------------------------------------------------
 
 
-def templates_of(plan: RunPlan) -> dict[str, JSON]:
-    """The WorkflowTemplate snapshot a plan was built from, in wire form.
-
-    Used when the caller does not have the recorded one at hand. ``RunPlan`` keeps the
-    first template of each name per scope and only those are ever looked up, so the
-    structured templates round-trip to an equivalent snapshot.
-    """
-    from aether.model.converter import unstructure
-
-    return {
-        scope: [unstructure(template) for template in templates.values()]
-        for scope, templates in plan.scopes.items()
-        if scope != ROOT_SCOPE
-    }
-
-
-def build_plan(document: Mapping[str, JSON], templates_snapshot: TemplatesSnapshot) -> RunPlan:
-    """The plan exactly as ``reducers.run._submitted`` builds it."""
-    from aether.model.converter import structure
-    from aether.model.types import Workflow
-
-    return RunPlan(structure(dict(document), Workflow), templates_snapshot)
-
-
 def dump_state(state: RunState, templates_snapshot: TemplatesSnapshot | None = None) -> bytes:
-    templates = dict(templates_snapshot) if templates_snapshot is not None else templates_of(state.plan)
+    """The state without its plan, which is rebuilt from the recorded document and
+    templates (``state.templates_snapshot``) when the snapshot is loaded. The
+    ``templates_snapshot`` argument is accepted for callers that still pass it."""
     bare = replace(state, plan=_NO_PLAN)
-    return pickle.dumps((bare, templates), protocol=_PICKLE_PROTOCOL)
+    return pickle.dumps(bare, protocol=_PICKLE_PROTOCOL)
 
 
 def load_state(data: bytes) -> RunState:
     """Raises :class:`SnapshotUnusable` for anything that is not a snapshot of this format."""
     try:
-        bare, templates = pickle.loads(data)
+        bare = pickle.loads(data)
     except Exception as exc:  # unpickling can fail in many ways: all mean "unusable"
         raise SnapshotUnusable(f"cannot unpickle snapshot: {exc}") from exc
-    if not isinstance(bare, RunState) or not isinstance(templates, dict):
+    if not isinstance(bare, RunState):
         raise SnapshotUnusable(f"snapshot holds {type(bare).__name__}, not RunState")
-    return replace(bare, plan=build_plan(bare.document, templates))
+    return replace(bare, plan=build_plan(bare.document, bare.templates_snapshot))
 
 
 # --- the store interface -----------------------------------------------------------------------
@@ -136,54 +113,6 @@ class SnapshotStore(Protocol):
     def delete(self, stream: str) -> None:
         """Forget every snapshot of ``stream``."""
         ...
-
-
-class InMemorySnapshotStore:
-    """Snapshots held as live objects.
-
-    States are immutable and persistent, so keeping a reference is a snapshot: nothing
-    is serialized, and the format check is moot inside one process.
-    """
-
-    def __init__(self, *, keep: int | None = DEFAULT_KEEP) -> None:
-        if keep is not None and keep < 1:
-            raise ValueError(f"keep must be >= 1 or None, not {keep}")
-        self.keep = keep
-        self._lock = threading.Lock()
-        self._streams: dict[str, dict[int, RunState]] = {}
-
-    def save(
-        self,
-        stream: str,
-        version: int,
-        state: RunState,
-        *,
-        templates_snapshot: TemplatesSnapshot | None = None,
-    ) -> None:
-        check_version(version)
-        with self._lock:
-            versions = self._streams.setdefault(stream, {})
-            versions[version] = state
-            if self.keep is not None and len(versions) > self.keep:
-                for old in sorted(versions)[: -self.keep]:
-                    del versions[old]
-
-    def latest(self, stream: str, at_or_before: int | None = None) -> tuple[int, RunState] | None:
-        with self._lock:
-            versions = self._streams.get(stream, {})
-            usable = [v for v in versions if at_or_before is None or v <= at_or_before]
-            if not usable:
-                return None
-            version = max(usable)
-            return version, versions[version]
-
-    def delete(self, stream: str) -> None:
-        with self._lock:
-            self._streams.pop(stream, None)
-
-    def versions(self, stream: str) -> list[int]:
-        with self._lock:
-            return sorted(self._streams.get(stream, {}))
 
 
 def check_version(version: int) -> None:

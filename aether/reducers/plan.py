@@ -193,6 +193,14 @@ class RunPlan:
         )
 
 
+def build_plan(document: Mapping[str, Any], templates_snapshot: Mapping[str, Any] | None) -> RunPlan:
+    """The plan of a run from what its ``WorkflowSubmitted`` recorded (the one way to build one,
+    so a snapshot's rebuilt plan and a fold's plan cannot differ)."""
+    from aether.model.converter import structure
+
+    return RunPlan(structure(dict(document), Workflow), templates_snapshot)
+
+
 def _first_wins(templates: tuple[Template, ...]) -> dict[str, Template]:
     index: dict[str, Template] = {}
     for template in templates:

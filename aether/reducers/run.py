@@ -17,10 +17,9 @@ from immutables import Map
 from aether.events import catalog as ev
 from aether.events.times import parse_ms
 from aether.model.limits import Limits
-from aether.model.types import Workflow
 from aether.reducers.errors import IllegalTransition
 from aether.reducers.phases import INITIAL_NODE_PHASES, node_allows, run_allows
-from aether.reducers.plan import ROOT_SCOPE, RunPlan
+from aether.reducers.plan import ROOT_SCOPE, build_plan
 from aether.reducers.records import replace as evolve
 from aether.reducers.state import (
     AttemptState,
@@ -68,11 +67,8 @@ def fold(events: Iterable[ev.Event], state: RunState | None = None) -> RunState 
 
 
 def _submitted(event: ev.WorkflowSubmitted) -> RunState:
-    from aether.model.converter import structure  # the model's one converter
-
-    workflow: Workflow = structure(event.document, Workflow)
-    plan = RunPlan(workflow, event.templates_snapshot)
-    metadata = workflow.metadata
+    plan = build_plan(event.document, event.templates_snapshot)
+    metadata = plan.workflow.metadata
     at = parse_ms(event.at)
     return RunState(
         run_id=event.run_id,
@@ -84,6 +80,7 @@ def _submitted(event: ev.WorkflowSubmitted) -> RunState:
         arguments=event.arguments,
         limits=Limits.from_json(event.limits) if event.limits else Limits(),
         submitted_ms=at,
+        templates_snapshot=event.templates_snapshot,
         warnings=event.warnings,
         cron=event.cron,
         origin=event.origin,

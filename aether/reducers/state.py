@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 from immutables import Map
 
 from aether.events.assignment import TaskAssignment
@@ -141,12 +141,14 @@ class RunState:
     run_id: str
     name: str
     namespace: str
-    plan: RunPlan
-    document: dict[str, JSON]
-    variables: dict[str, JSON]
-    arguments: dict[str, JSON]
-    limits: Limits
-    submitted_ms: int
+    # Derived from ``document`` and ``templates_snapshot``; compared through them.
+    plan: RunPlan = field(eq=False, repr=False)
+    document: dict[str, JSON] = field(factory=dict)
+    variables: dict[str, JSON] = field(factory=dict)
+    arguments: dict[str, JSON] = field(factory=dict)
+    limits: Limits = field(factory=Limits)
+    submitted_ms: int = 0
+    templates_snapshot: dict[str, JSON] = field(factory=dict)
     phase: str = "Created"
     message: str = ""
     started_ms: int | None = None

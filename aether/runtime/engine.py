@@ -25,6 +25,7 @@ from attrs import frozen
 from aether.events import catalog as ev
 from aether.events.assignment import TaskResultReport, TaskStartReport
 from aether.events.codec import decode, encode
+from aether.events.streams import RUN_PREFIX, run_stream, submit_key_stream
 from aether.events.times import datetime_to_ms, format_ms
 from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.problems import Problem, ValidationError
@@ -48,12 +49,7 @@ from aether.store.memory import InMemoryEventLog
 JSON = Any
 log = logging.getLogger("aether.engine")
 
-RUN_STREAM_PREFIX = "run:"
-SUBMIT_KEY_PREFIX = "submit-key:"
-
-
-def run_stream(run_id: str) -> str:
-    return RUN_STREAM_PREFIX + run_id
+RUN_STREAM_PREFIX = RUN_PREFIX
 
 
 class RunNotFound(LookupError):
@@ -188,7 +184,7 @@ class Engine:
             extra: list[tuple[str, Sequence[PendingEvent], int]] = []
             if idempotency_key is not None:
                 claim = ev.SubmissionKeyClaimed(run_id, event.at)
-                extra.append((SUBMIT_KEY_PREFIX + idempotency_key, [encode(claim)], NO_STREAM))
+                extra.append((submit_key_stream(idempotency_key), [encode(claim)], NO_STREAM))
             try:
                 self._process([(run_id, event)], extra_appends=extra, new_run=True)
             except ConcurrencyConflict:
@@ -365,7 +361,7 @@ class Engine:
         return globals_layer(cached.state) if cached is not None else {}
 
     def _run_for_key(self, key: str) -> str | None:
-        for stored in self.log.read(SUBMIT_KEY_PREFIX + key, 1, 1):
+        for stored in self.log.read(submit_key_stream(key), 1, 1):
             claim = decode(stored)
             assert isinstance(claim, ev.SubmissionKeyClaimed)
             return claim.run_id

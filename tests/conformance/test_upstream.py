@@ -10,7 +10,7 @@ import pytest
 from aether.events.assignment import TaskResultReport, TaskStartReport
 from aether.events.catalog import InputIgnored
 from aether.events.codec import decode
-from aether.runtime.engine import run_stream
+from aether.events.streams import run_stream
 from aether.store.base import EventLog
 from tests.conformance.harness import Harness, example_names, load_example, submit_error, verify_run
 

@@ -16,6 +16,7 @@ from attrs import evolve, frozen
 
 from aether.events.catalog import Event, TaskResultReported, TaskStarted, WorkflowSubmitted
 from aether.events.codec import decode
+from aether.events.streams import run_stream
 from aether.events.times import datetime_to_ms, format_ms
 from aether.model.converter import structure
 from aether.model.limits import DEFAULT_LIMITS
@@ -23,7 +24,6 @@ from aether.model.problems import ValidationError
 from aether.model.types import WorkflowTemplate
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
-from aether.runtime.engine import run_stream
 from aether.runtime.executors.echo import EchoExecutor
 from aether.runtime.submission import load_workflow, submitted_event
 from aether.runtime.worker import run_assignment

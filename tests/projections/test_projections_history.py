@@ -18,14 +18,23 @@ from sqlite_utils import Database
 from aether.events.catalog import EVENT_TYPES, CancelRequested, InputIgnored, TaskResultReported
 from aether.events.times import format_ms
 from aether.projections.history import iter_history, oneline, summarize, summarized_types
-from aether.projections.projector import Projector
 from aether.reducers import run as run_reducer
 from aether.store.base import NO_STREAM, StoredEvent
+from aether.store.loading import read_run_events
 from aether.store.memory import InMemoryEventLog
+from aether.store.projector import Projector
 
 NOT_IN_RUN_STREAMS = {
-    "SubmissionKeyClaimed", "CronRegistered", "CronUpdated", "CronDeleted", "CronTicked", "CronRunFinished",
-    "CronTickSkipped", "CronRunSubmitted", "CronRunReplaced", "RunPruned",
+    "SubmissionKeyClaimed",
+    "CronRegistered",
+    "CronUpdated",
+    "CronDeleted",
+    "CronTicked",
+    "CronRunFinished",
+    "CronTickSkipped",
+    "CronRunSubmitted",
+    "CronRunReplaced",
+    "RunPruned",
 }
 
 
@@ -38,7 +47,7 @@ def logged(*histories: History) -> InMemoryEventLog:
 
 def test_summaries_of_a_retried_run_with_late_duplicate_reports() -> None:
     history = history_named("09-dag-retry+dup")
-    lines = [entry.summary for entry in iter_history(logged(history), history.run_id)]
+    lines = [entry.summary for entry in iter_history(read_run_events(logged(history), history.run_id))]
     assert len(lines) == len(history.events)
     assert lines[0] == "WorkflowSubmitted dag-retry as run 09-dag-retry+dup"
     for expected in (
@@ -61,11 +70,12 @@ def test_summaries_of_a_retried_run_with_late_duplicate_reports() -> None:
 
 def test_entries_carry_seq_type_kind_and_node() -> None:
     history = history_named("09-dag-retry+dup")
-    entries = list(iter_history(logged(history), history.run_id))
+    entries = list(iter_history(read_run_events(logged(history), history.run_id)))
     assert [e.seq for e in entries] == list(range(1, len(history.events) + 1))
     assert [e.type for e in entries] == [e.type for e in history.events]
     assert {e.kind for e in entries if e.type in ("TaskStarted", "TaskResultReported", "WorkflowSubmitted")} == {
-        "input"}
+        "input"
+    }
     assert {e.kind for e in entries if e.type in ("NodeCreated", "InputIgnored")} == {"decision"}
     assert {e.node_id for e in entries if e.type in ("WorkflowSubmitted", "WorkflowCompleted")} == {None}
     assert all(e.summary.startswith(e.type) for e in entries)
@@ -92,12 +102,15 @@ def test_at_is_the_time_of_the_latest_input_so_far() -> None:
     for history in [*example_histories(), template_ref_history()]:
         states = states_by_version(history.decoded())
         log = logged(history)
-        for entries in (iter_history(log, history.run_id), iter_history(log, history.run_id, phases_only=True)):
+        for entries in (
+            iter_history(read_run_events(log, history.run_id)),
+            iter_history(read_run_events(log, history.run_id), phases_only=True),
+        ):
             for entry in entries:
                 assert entry.at == format_ms(states[entry.seq - 1].now_ms)
     # Not vacuous: some example's clock moves (a task deadline fires a second in).
     timeout = history_named("12-task-timeout")
-    assert len({e.at for e in iter_history(logged(timeout), timeout.run_id)}) > 1
+    assert len({e.at for e in iter_history(read_run_events(logged(timeout), timeout.run_id))}) > 1
 
 
 def test_phase_entries_are_the_phase_history_rows() -> None:
@@ -107,12 +120,16 @@ def test_phase_entries_are_the_phase_history_rows() -> None:
     db = Database(memory=True)
     Projector(log, db).catch_up()
     for history in histories:
-        rows = list(db.conn.execute(
-            "SELECT run_id, seq, at, node_id, from_phase, to_phase, message, event_type FROM phase_history "
-            "WHERE run_id = ? ORDER BY seq, node_id", (history.run_id,)))
+        rows = list(
+            db.conn.execute(
+                "SELECT run_id, seq, at, node_id, from_phase, to_phase, message, event_type FROM phase_history "
+                "WHERE run_id = ? ORDER BY seq, node_id",
+                (history.run_id,),
+            )
+        )
         entries = [
             (history.run_id, e.seq, e.at, e.node_id or "", e.from_phase, e.to_phase, e.message, e.type)
-            for e in iter_history(log, history.run_id, phases_only=True)
+            for e in iter_history(read_run_events(log, history.run_id), phases_only=True)
         ]
         key = lambda r: (r[1], r[3])  # noqa: E731
         assert sorted(entries, key=key) == rows
@@ -121,7 +138,7 @@ def test_phase_entries_are_the_phase_history_rows() -> None:
 
 def test_phase_entry_summaries() -> None:
     history = history_named("12-task-timeout")
-    lines = [e.summary for e in iter_history(logged(history), history.run_id, phases_only=True)]
+    lines = [e.summary for e in iter_history(read_run_events(logged(history), history.run_id), phases_only=True)]
     assert lines[0] == "run (new) -> Created [WorkflowSubmitted]"
     assert "pipeline/prepare Created -> Ready [TaskDispatched]" in lines
     assert "pipeline/wait-external Suspended -> Timeout: task deadline exceeded [NodeCompleted]" in lines
@@ -131,22 +148,30 @@ def test_phase_entry_summaries() -> None:
 def test_node_filter_keeps_the_node_and_its_subtree() -> None:
     history = history_named("12-task-timeout")
     log = logged(history)
-    waiting = list(iter_history(log, history.run_id, node="pipeline/wait-external"))
+    waiting = list(iter_history(read_run_events(log, history.run_id), node="pipeline/wait-external"))
     assert waiting and {e.node_id for e in waiting} == {"pipeline/wait-external"}
     # The task deadline timer names only its timer id; the filter knows its node.
     assert "TimerFired" in {e.type for e in waiting}
-    subtree = list(iter_history(log, history.run_id, node="pipeline"))
-    assert {e.node_id for e in subtree} == {"pipeline", "pipeline/prepare", "pipeline/wait-external",
-                                           "pipeline/finalize"}
+    subtree = list(iter_history(read_run_events(log, history.run_id), node="pipeline"))
+    assert {e.node_id for e in subtree} == {
+        "pipeline",
+        "pipeline/prepare",
+        "pipeline/wait-external",
+        "pipeline/finalize",
+    }
     assert not any(e.type == "WorkflowCompleted" for e in subtree)
-    assert list(iter_history(log, history.run_id, node="pipe")) == []  # a path, not a text prefix
-    phases = list(iter_history(log, history.run_id, phases_only=True, node="pipeline/finalize"))
+    assert list(iter_history(read_run_events(log, history.run_id), node="pipe")) == []  # a path, not a text prefix
+    phases = list(iter_history(read_run_events(log, history.run_id), phases_only=True, node="pipeline/finalize"))
     assert [(e.from_phase, e.to_phase) for e in phases] == [
-        (None, "Created"), ("Created", "Ready"), ("Ready", "Running"), ("Running", "Succeeded")]
+        (None, "Created"),
+        ("Created", "Ready"),
+        ("Ready", "Running"),
+        ("Running", "Succeeded"),
+    ]
 
 
 def test_unknown_run_has_no_history() -> None:
-    assert list(iter_history(InMemoryEventLog(), "nope")) == []
+    assert list(iter_history(read_run_events(InMemoryEventLog(), "nope"))) == []
 
 
 class CountingLog(InMemoryEventLog):
@@ -166,12 +191,12 @@ def test_history_is_streamed_not_loaded_first() -> None:
     history = history_named("07-loop-aggregate")
     log = CountingLog()
     log.append(history.stream, list(history.events), NO_STREAM)
-    entries = iter_history(log, history.run_id)
+    entries = iter_history(read_run_events(log, history.run_id))
     first = next(entries)
     assert first.seq == 1 and log.handed_out == 1
     next(entries)
     assert log.handed_out == 2
-    phases = iter_history(log, history.run_id, phases_only=True)
+    phases = iter_history(read_run_events(log, history.run_id), phases_only=True)
     log.handed_out = 0
     next(phases)
     assert log.handed_out == 1

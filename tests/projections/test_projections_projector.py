@@ -24,7 +24,6 @@ from sqlite_utils import Database
 
 from aether.events.catalog import NodeCreated
 from aether.events.codec import encode
-from aether.projections.projector import POSITION_TABLE, ProjectionError, Projector
 from aether.projections.read_models import (
     PHASE_HISTORY,
     RowSink,
@@ -33,13 +32,15 @@ from aether.projections.read_models import (
     TableSpec,
     default_read_models,
 )
-from aether.projections.snapshots import InMemorySnapshotStore, Snapshotter
-from aether.projections.sqlite_snapshots import SqliteSnapshotStore
+from aether.projections.snapshots import Snapshotter
 from aether.projections.views import node_view, run_view
 from aether.reducers.state import RunState
 from aether.store.base import ANY_VERSION, NO_STREAM, EventLog
 from aether.store.memory import InMemoryEventLog
+from aether.store.memory_snapshots import InMemorySnapshotStore
+from aether.store.projector import POSITION_TABLE, ProjectionError, Projector
 from aether.store.sqlite import SqliteEventLog
+from aether.store.sqlite_snapshots import SqliteSnapshotStore
 
 Tables = dict[str, list[tuple[Any, ...]]]
 

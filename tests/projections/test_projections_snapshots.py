@@ -15,20 +15,20 @@ from projection_support import (
     template_ref_history,
 )
 
-from aether.projections.loading import load_run_state
 from aether.projections.snapshots import (
     SNAPSHOT_FORMAT,
-    InMemorySnapshotStore,
     SnapshotStore,
     Snapshotter,
     dump_state,
     load_state,
 )
-from aether.projections.sqlite_snapshots import SqliteSnapshotStore
 from aether.reducers.run import apply
 from aether.store.base import NO_STREAM, EventLog
+from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
+from aether.store.memory_snapshots import InMemorySnapshotStore
 from aether.store.sqlite import SqliteEventLog
+from aether.store.sqlite_snapshots import SqliteSnapshotStore
 
 
 def all_histories() -> list[History]:
@@ -74,17 +74,15 @@ def test_pickled_snapshot_then_the_rest_of_the_run_equals_a_full_fold() -> None:
             assert_same_state(restored, states[-1])
 
 
-def test_templates_snapshot_is_derived_from_the_plan_or_taken_as_given() -> None:
+def test_a_snapshot_rebuilds_the_referenced_templates_from_the_state() -> None:
     history = template_ref_history()
     submitted = history.decoded()[0]
     state = states_by_version(history.decoded())[-1]
     assert set(state.plan.scopes) == {"", "lib"}
-    derived = load_state(dump_state(state))
-    given = load_state(dump_state(state, submitted.templates_snapshot))  # type: ignore[attr-defined]
-    assert derived.plan.scopes == given.plan.scopes == state.plan.scopes
-    # Without the templates the plan would not know "lib": the snapshot must carry them.
-    bare = load_state(dump_state(state, {}))
-    assert "lib" not in bare.plan.scopes
+    assert state.templates_snapshot == submitted.templates_snapshot  # type: ignore[attr-defined]
+    restored = load_state(dump_state(state))
+    assert restored.plan.scopes == state.plan.scopes
+    assert restored == state
 
 
 def test_sqlite_store_round_trips_every_version_of_a_real_history(tmp_path: Path) -> None:

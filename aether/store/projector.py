@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import decode
-from aether.projections.loading import load_run_state
+from aether.events.streams import RUN_PREFIX
 from aether.projections.read_models import (
     ReadModel,
     RowSink,
@@ -43,10 +43,8 @@ from aether.projections.transitions import RUN, phase_transitions
 from aether.reducers.run import apply
 from aether.reducers.state import TERMINAL_PHASES, RunState
 from aether.store.base import EventLog, StoredEvent
+from aether.store.loading import load_run_state
 
-# The runtime names run streams "run:<runId>" (aether.runtime.engine.run_stream); this
-# layer cannot import the runtime, so the prefix is repeated here.
-RUN_STREAM_PREFIX = "run:"
 POSITION_TABLE = "projector_position"
 DEFAULT_BATCH = 1000
 DEFAULT_CACHE = 1024
@@ -208,7 +206,7 @@ class Projector:
         due: list[tuple[str, int, RunState, TemplatesSnapshot | None]] = []
         try:
             for stored in events:
-                if stored.stream.startswith(RUN_STREAM_PREFIX):
+                if stored.stream.startswith(RUN_PREFIX):
                     self._project_run_event(stored, sink, due)
             with self._transaction():
                 conn = self.db.conn

@@ -5,8 +5,11 @@ The result must equal folding the whole stream; snapshots only make it cheaper.
 
 from __future__ import annotations
 
-from aether.events.catalog import WorkflowSubmitted
+from collections.abc import Iterator
+
+from aether.events.catalog import Event, WorkflowSubmitted
 from aether.events.codec import decode
+from aether.events.streams import run_stream
 from aether.projections.snapshots import SnapshotStore, Snapshotter, TemplatesSnapshot
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
@@ -49,3 +52,9 @@ def load_run_state(
             snapshots.save(stream, stored.version, state, templates_snapshot=templates)
         version = stored.version
     return state, version
+
+
+def read_run_events(log: EventLog, run_id: str) -> Iterator[tuple[int, Event]]:
+    """A run's events as (seq, event), decoded as they stream from the log."""
+    for stored in log.read(run_stream(run_id)):
+        yield stored.version, decode(stored)
