@@ -12,7 +12,8 @@ import typer
 
 from aether.model.problems import Problem, ValidationError
 from aether.runtime.engine import Engine
-from aether.store.sqlite import SqliteEventLog
+from aether.runtime.setup import sqlite_engine
+from aether.store.base import StoreError
 
 JSON = Any
 DEFAULT_DB = "aether.db"
@@ -37,7 +38,10 @@ def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, *
     path = db_path(db)
     if must_exist and not path.exists():
         fail(f"no database at {path} (use --db or AETHER_DB)")
-    return Engine(SqliteEventLog(path), workers=workers, **kwargs)
+    try:
+        return sqlite_engine(path, workers=workers, **kwargs)
+    except StoreError as exc:
+        fail(f"cannot open {path}: {exc}")
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:

@@ -29,6 +29,7 @@ from aether.events.streams import RUN_PREFIX, run_stream, submit_key_stream
 from aether.events.times import datetime_to_ms, format_ms
 from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.problems import Problem, ValidationError
+from aether.projections.snapshots import SnapshotStore
 from aether.projections.views import run_view
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
@@ -44,7 +45,9 @@ from aether.scheduler.decide import decide
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
 from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent
+from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
+from aether.store.projector import Projector
 
 JSON = Any
 log = logging.getLogger("aether.engine")
@@ -101,6 +104,8 @@ class Engine:
         workers: int = 4,
         template_lookup: TemplateLookup | None = None,
         batch_size: int = 2000,
+        snapshots: SnapshotStore | None = None,
+        projector: Projector | None = None,
     ) -> None:
         self.log = log_store if log_store is not None else InMemoryEventLog()
         self.executors: dict[str, ExecutorPlugin] = dict(executors) if executors is not None else builtin_executors()
@@ -115,6 +120,8 @@ class Engine:
         self.worker_count = workers
         self.template_lookup = template_lookup
         self.batch_size = batch_size
+        self.snapshots = snapshots
+        self.projector = projector
         self.diagnostics: list[str] = []
         self._cache: dict[str, _Cached] = {}
         self._timers: list[tuple[int, int, str, str]] = []  # (due_ms, seq, run_id, timer_id)
@@ -292,6 +299,7 @@ class Engine:
         from aether.runtime.workers import WorkerPool
 
         self._log_position = self.log.last_position()
+        self.catch_up_projections()
         self.recover()
         self._stopping.clear()
         if self.worker_count > 0:
@@ -316,6 +324,10 @@ class Engine:
         if self._pool is not None:
             self._pool.stop(timeout)
             self._pool = None
+        try:
+            self.catch_up_projections()
+        except Exception:
+            log.exception("projecting the log failed")
 
     def __enter__(self) -> Engine:
         self.start()
@@ -371,11 +383,7 @@ class Engine:
         cached = self._cache.get(run_id)
         if cached is not None:
             return cached
-        state: RunState | None = None
-        version = 0
-        for stored in self.log.read(run_stream(run_id)):
-            state = apply(state, decode(stored))
-            version = stored.version
+        state, version = load_run_state(self.log, run_stream(run_id), self.snapshots)
         if state is None:
             raise RunNotFound(run_id)
         cached = _Cached(state, version)
@@ -423,6 +431,12 @@ class Engine:
             return None
         return max(0.0, (self._timers[0][0] - self._now_ms()) / 1000)
 
+    def catch_up_projections(self) -> int:
+        """Bring the read models (and their snapshots) up to the log; 0 without a projector."""
+        if self.projector is None:
+            return 0
+        return self.projector.catch_up()
+
     def absorb_foreign_events(self) -> int:
         """Catch up with events other writers appended (a CLI ``resume`` or ``cancel``, a
         second engine): refresh those runs and perform what their events ask for, each
@@ -462,8 +476,9 @@ class Engine:
                 last_tail = time.monotonic()
                 try:
                     self.absorb_foreign_events()
+                    self.catch_up_projections()
                 except Exception:
-                    log.exception("reading the log failed")
+                    log.exception("reading the log or projecting it failed")
             delay = self._next_timer_delay()
             wait = 0.05 if delay is None else min(delay, 0.05)
             try:

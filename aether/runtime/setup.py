@@ -1,0 +1,31 @@
+"""Assembling an engine on the embedded default: one SQLite file holds the event log, the
+read models and the snapshots."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aether.projections.snapshots import Snapshotter
+from aether.runtime.engine import Engine
+from aether.store.projector import Projector
+from aether.store.sqlite import SqliteEventLog
+from aether.store.sqlite_snapshots import SqliteSnapshotStore
+
+DEFAULT_SNAPSHOT_EVERY = 1000
+
+
+def sqlite_engine(
+    path: str | os.PathLike[str],
+    *,
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    synchronous: str = "NORMAL",
+    **engine_options: Any,
+) -> Engine:
+    """An engine whose log, read models (runs, tasks, phase history) and snapshots live in
+    ``path``. The projector keeps the read models and a snapshot every ``snapshot_every``
+    events of each run; loading a run is then its newest snapshot plus the tail."""
+    log = SqliteEventLog(path, synchronous=synchronous)
+    snapshots = SqliteSnapshotStore(path)
+    projector = Projector(log, path, snapshots=snapshots, snapshotter=Snapshotter(every=snapshot_every))
+    return Engine(log, snapshots=snapshots, projector=projector, **engine_options)
