@@ -25,6 +25,7 @@ from aether.cli.progress import PlainProgress, RichProgress
 from aether.model.durations import parse_duration_seconds
 from aether.model.limits import DEFAULT_LIMITS
 from aether.model.problems import Problem, ValidationError
+from aether.runtime.cron import attach_cron_ticker
 from aether.runtime.executors import builtin_executors
 from aether.runtime.submission import PreparedRun, load_workflow, parse_argument
 
@@ -132,11 +133,12 @@ def register(app: typer.Typer) -> None:
         until_idle: bool = typer.Option(False, "--until-idle", help="Exit once no run is active."),
         db: str | None = DbOption,
     ) -> None:
-        """Run the engine, workers and timers for every active run in the database."""
+        """Run the engine, workers, timers and the cron ticker for every active run in the database."""
         path = db_path(db)
         engine = open_engine(db, workers=workers)
         typer.echo(f"aether: serving {path} with {workers} workers (pid {os.getpid()})", err=True)
         with engine:
+            ticker = attach_cron_ticker(engine)
             try:
                 idle_since = None
                 while True:
@@ -152,5 +154,7 @@ def register(app: typer.Typer) -> None:
                         break
             except KeyboardInterrupt:
                 typer.echo("aether: stopping", err=True)
+            finally:
+                ticker.stop()
         raise typer.Exit(EXIT_OK)
 
