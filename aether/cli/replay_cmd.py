@@ -12,7 +12,7 @@ from aether.events.streams import run_stream
 from aether.history.timetravel import diff_views, run_view, seq_at_time, state_at
 from aether.history.transfer import ImportError_, export_lines, import_history, parse_lines
 from aether.history.verify import verify_run
-from aether.runtime.engine import RunNotFound
+from aether.runtime.engine import HistoryDecodeError, RunNotFound
 
 
 def _seq(engine: object, run_id: str, text: str) -> int:
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             if at is None:
                 fail("give --at SEQ, --diff A B or --verify")
             state = state_at(engine.events(run_id), _seq(engine, run_id, at))
-        except RunNotFound as exc:
+        except (RunNotFound, HistoryDecodeError) as exc:
             fail(str(exc))
         if state is None:
             fail("the run had no events by then")
@@ -127,5 +127,5 @@ def register(app: typer.Typer) -> None:
         engine = open_engine(db, workers=0, must_exist=True)
         try:
             typer.echo(engine.fork(run_id, "reset", at_seq=to))
-        except RunNotFound as exc:
+        except (RunNotFound, ValueError) as exc:
             fail(str(exc))

@@ -39,8 +39,8 @@ def seq_at_time(events: Iterable[tuple[int, Event]], at: str) -> int:
 
 
 def diff_views(before: dict[str, JSON], after: dict[str, JSON]) -> dict[str, JSON]:
-    """Nodes whose phase, attempts or outputs changed, nodes that appeared, and the run's
-    own phase change."""
+    """Nodes whose phase, attempts or outputs changed, nodes that appeared (or, comparing
+    backwards, disappeared), and the run's own phase change."""
     old = {t["id"]: t for t in before["tasks"]}
     changed: list[dict[str, JSON]] = []
     for task in after["tasks"]:
@@ -54,6 +54,10 @@ def diff_views(before: dict[str, JSON], after: dict[str, JSON]) -> dict[str, JSO
                 fields[key] = [previous[key], task[key]]
         if fields:
             changed.append({"id": task["id"], "change": "updated", **fields})
+    now = {t["id"] for t in after["tasks"]}
+    for task in before["tasks"]:
+        if task["id"] not in now:  # a backwards diff: the node did not exist yet at the later point
+            changed.append({"id": task["id"], "change": "removed", "phase": [task["phase"], None]})
     result: dict[str, JSON] = {"runId": after["runId"], "nodes": changed}
     if before["phase"] != after["phase"]:
         result["phase"] = [before["phase"], after["phase"]]

@@ -16,6 +16,8 @@ from attrs import frozen
 from aether import __version__
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import EventDecodeError, UnknownEventType, decode_raw
+from aether.reducers.run import apply
+from aether.reducers.state import RunState
 from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent, StoredEvent
 
 JSON = Any
@@ -47,12 +49,16 @@ class ParsedHistory:
     stream: str
     run_id: str
     events: tuple[PendingEvent, ...]
+    source: str = "<input>"
+    first_event_line: int = 2
 
 
 def parse_lines(lines: Iterable[bytes | str], source: str = "<input>") -> ParsedHistory:
     header: dict[str, JSON] | None = None
     events: list[PendingEvent] = []
     run_id = ""
+    state: RunState | None = None
+    first_line = 0
     for number, raw in enumerate(lines, start=1):
         if isinstance(raw, str):
             raw = raw.encode()
@@ -85,12 +91,18 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<input>") -> Parsed
             if not isinstance(event, WorkflowSubmitted):
                 raise ImportError_(f"{source}:{number}: a run history starts with WorkflowSubmitted")
             run_id = event.run_id
+            first_line = number
+        try:
+            # Fold as it is read: a history that does not fold would break every reader.
+            state = apply(state, event)
+        except Exception as exc:
+            raise ImportError_(f"{source}:{number}: event {seq} ({type_name}) does not fold: {exc}") from exc
         events.append(PendingEvent(type_name, schema, data))
     if header is None:
         raise ImportError_(f"{source}: empty file")
     if not events:
         raise ImportError_(f"{source}: the history has no events")
-    return ParsedHistory(str(header.get("stream") or f"run:{run_id}"), run_id, tuple(events))
+    return ParsedHistory(str(header.get("stream") or f"run:{run_id}"), run_id, tuple(events), source, first_line)
 
 
 def import_history(log: EventLog, history: ParsedHistory) -> str:
@@ -99,5 +111,7 @@ def import_history(log: EventLog, history: ParsedHistory) -> str:
     try:
         log.append(stream, list(history.events), NO_STREAM)
     except ConcurrencyConflict as exc:
-        raise ImportError_(f"run {history.run_id} already exists in this log") from exc
+        raise ImportError_(
+            f"{history.source}:{history.first_event_line}: run {history.run_id} already exists in this log"
+        ) from exc
     return history.run_id

@@ -22,6 +22,7 @@ from aether.reducers.phases import INITIAL_NODE_PHASES, node_allows, run_allows
 from aether.reducers.plan import ROOT_SCOPE, build_plan
 from aether.reducers.records import replace as evolve
 from aether.reducers.state import (
+    TERMINAL_PHASES,
     AttemptState,
     DagProgress,
     LoopProgress,
@@ -326,6 +327,8 @@ def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
         raise IllegalTransition(f"node {node.node_id}: result for attempt {event.attempt} is not current")
     if attempt.code is not None:
         raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} finished twice")
+    if node.terminal:
+        raise IllegalTransition(f"node {node.node_id} is {node.phase}: no result can be recorded for it")
     attempt = evolve(
         attempt, code=event.code, phase=event.phase, message=event.message, finished_ms=state.now_ms
     )
@@ -348,6 +351,8 @@ def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
 @handles(ev.RetryScheduled)
 def _retry_scheduled(state: RunState, event: ev.RetryScheduled) -> RunState:
     node = state.node(event.node_id)
+    if node.terminal or not node.is_leaf:
+        raise IllegalTransition(f"node {node.node_id} ({node.template_type}, {node.phase}) cannot be retried")
     changes: dict[str, Any] = {"accumulated": (), "retry_count": event.retry_count}
     if event.delay_ms > 0:
         _check_node_move(node, "Created")
@@ -379,6 +384,8 @@ def _repeat_evaluated(state: RunState, event: ev.RepeatConditionEvaluated) -> Ru
 @handles(ev.NodeCompleted)
 def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
     node = state.node(event.node_id)
+    if event.phase not in TERMINAL_PHASES or event.phase == "Skipped":
+        raise IllegalTransition(f"node {node.node_id}: NodeCompleted to {event.phase}, which is not a terminal phase")
     if node.phase != event.from_phase:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
     _check_node_move(node, event.phase)

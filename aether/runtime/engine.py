@@ -63,6 +63,14 @@ class RunNotFound(LookupError):
         self.run_id = run_id
 
 
+class HistoryDecodeError(Exception):
+    """A recorded event that this Aether cannot decode (no upcaster, or a damaged payload)."""
+
+    def __init__(self, run_id: str, seq: int, type_name: str, cause: Exception) -> None:
+        super().__init__(f"run {run_id}: event {seq} ({type_name}) cannot be decoded: {cause}")
+        self.seq = seq
+
+
 class RequestRejected(Exception):
     """A resume or cancel that the run refused (recorded as ``InputRejected``)."""
 
@@ -220,11 +228,16 @@ class Engine:
     def events(
         self, run_id: str, from_version: int = 1, to_version: int | None = None
     ) -> Iterator[tuple[int, ev.Event]]:
-        """The run's recorded events as (seq, event), streamed from the log."""
+        """The run's recorded events as (seq, event), streamed from the log. An event that no
+        longer decodes raises :class:`HistoryDecodeError` naming it."""
         found = False
         for stored in self.log.read(run_stream(run_id), from_version, to_version):
             found = True
-            yield stored.version, decode(stored)
+            try:
+                event = decode(stored)
+            except Exception as exc:  # a payload that does not decode, for whatever reason
+                raise HistoryDecodeError(run_id, stored.version, stored.type, exc) from exc
+            yield stored.version, event
         if not found and from_version == 1 and self.log.stream_version(run_stream(run_id)) == 0:
             raise RunNotFound(run_id)
 
@@ -235,6 +248,9 @@ class Engine:
 
         first = next(iter(self.events(run_id, 1, 1)))[1]
         assert isinstance(first, ev.WorkflowSubmitted)
+        last = self.log.stream_version(run_stream(run_id))
+        if at_seq is not None and not 1 <= at_seq <= last:
+            raise ValueError(f"event {at_seq} is outside run {run_id}, whose events are 1 to {last}")
         if at_seq is None:
             state = self.get_state(run_id)
         else:
