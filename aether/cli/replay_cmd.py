@@ -9,7 +9,7 @@ import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, print_json
 from aether.events.streams import run_stream
-from aether.history.timetravel import diff_views, run_view, seq_at_time, state_at
+from aether.history.timetravel import diff_views, run_view, seq_at_time
 from aether.history.transfer import ImportError_, export_lines, import_history, parse_lines
 from aether.history.verify import verify_run
 from aether.runtime.engine import HistoryDecodeError, RunNotFound
@@ -49,15 +49,16 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(EXIT_OK)
             if diff is not None:
                 a, b = (_seq(engine, run_id, point) for point in diff)
-                before = state_at(engine.events(run_id), a)
-                after = state_at(engine.events(run_id), b)
-                if before is None or after is None:
+                if a < 1 or b < 1:
                     fail("both points must be at or after event 1")
+                before = engine.state_at(run_id, a)
+                after = engine.state_at(run_id, b)
                 print_json(diff_views(run_view(before), run_view(after)))
                 return
             if at is None:
                 fail("give --at SEQ, --diff A B or --verify")
-            state = state_at(engine.events(run_id), _seq(engine, run_id, at))
+            seq = _seq(engine, run_id, at)
+            state = engine.state_at(run_id, seq) if seq >= 1 else None
         except (RunNotFound, HistoryDecodeError) as exc:
             fail(str(exc))
         if state is None:

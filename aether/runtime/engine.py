@@ -31,7 +31,6 @@ from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.problems import Problem, ValidationError
 from aether.projections.snapshots import SnapshotStore
 from aether.projections.views import run_view
-from aether.reducers.run import apply
 from aether.reducers.state import RunState
 from aether.runtime.broker import LocalBroker
 from aether.runtime.clock import Clock, SystemClock
@@ -241,6 +240,13 @@ class Engine:
         if not found and from_version == 1 and self.log.stream_version(run_stream(run_id)) == 0:
             raise RunNotFound(run_id)
 
+    def state_at(self, run_id: str, seq: int) -> RunState:
+        """The run as it stood right after event ``seq`` (nearest snapshot, then the tail)."""
+        state, _version = load_run_state(self.log, run_stream(run_id), self.snapshots, to_version=seq)
+        if state is None:
+            raise RunNotFound(run_id)
+        return state
+
     def fork(self, run_id: str, kind: str, at_seq: int | None = None) -> str:
         """Start a new run from a recorded one (``retry``: reuse what succeeded; ``reset``:
         reuse what had succeeded by event ``at_seq``). Returns the new run's id."""
@@ -251,14 +257,7 @@ class Engine:
         last = self.log.stream_version(run_stream(run_id))
         if at_seq is not None and not 1 <= at_seq <= last:
             raise ValueError(f"event {at_seq} is outside run {run_id}, whose events are 1 to {last}")
-        if at_seq is None:
-            state = self.get_state(run_id)
-        else:
-            folded: RunState | None = None
-            for _seq, event in self.events(run_id, 1, at_seq):
-                folded = apply(folded, event)
-            assert folded is not None
-            state = folded
+        state = self.get_state(run_id) if at_seq is None else self.state_at(run_id, at_seq)
         with self._lock:
             new_id = self.ids.new_id("run", {"name": state.name})
             event = forked_submission(first, state, run_id=new_id, at=self._now(), kind=kind, at_seq=at_seq)

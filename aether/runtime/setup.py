@@ -13,6 +13,8 @@ from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
 
 DEFAULT_SNAPSHOT_EVERY = 1000
+# Older snapshots are thinned to one per this many events (time travel's milestones).
+DEFAULT_MILESTONE_EVERY = 10_000
 
 
 def sqlite_engine(
@@ -24,8 +26,9 @@ def sqlite_engine(
 ) -> Engine:
     """An engine whose log, read models (runs, tasks, phase history) and snapshots live in
     ``path``. The projector keeps the read models and a snapshot every ``snapshot_every``
-    events of each run; loading a run is then its newest snapshot plus the tail."""
+    events of each run (the two newest, and one per 10,000 events before them for time
+    travel); loading a run, or a point of it, is the nearest snapshot plus the tail."""
     log = SqliteEventLog(path, synchronous=synchronous)
-    snapshots = SqliteSnapshotStore(path)
+    snapshots = SqliteSnapshotStore(path, keep_every=DEFAULT_MILESTONE_EVERY)
     projector = Projector(log, path, snapshots=snapshots, snapshotter=Snapshotter(every=snapshot_every))
     return Engine(log, snapshots=snapshots, projector=projector, **engine_options)

@@ -40,6 +40,13 @@ _PRUNE_OLD = (
     "DELETE FROM snapshots WHERE stream = ? AND version NOT IN "
     "(SELECT version FROM snapshots WHERE stream = ? ORDER BY version DESC LIMIT ?)"
 )
+# Milestones for time travel: the earliest snapshot of every ``keep_every`` events stays, so a
+# point anywhere in a long run has a snapshot at most one bucket behind it.
+_PRUNE_OLD_KEEPING_MILESTONES = (
+    "DELETE FROM snapshots WHERE stream = ? AND version NOT IN "
+    "(SELECT version FROM snapshots WHERE stream = ? ORDER BY version DESC LIMIT ?) "
+    "AND version NOT IN (SELECT MIN(version) FROM snapshots WHERE stream = ? GROUP BY version / ?)"
+)
 _CANDIDATES = (
     "SELECT version FROM snapshots WHERE stream = ? AND format = ? AND version <= ? ORDER BY version DESC"
 )
@@ -54,13 +61,17 @@ class SqliteSnapshotStore:
         path: str | os.PathLike[str],
         *,
         keep: int | None = DEFAULT_KEEP,
+        keep_every: int | None = None,
         format: str = SNAPSHOT_FORMAT,
         busy_timeout_ms: int = 10_000,
     ) -> None:
         if keep is not None and keep < 1:
             raise ValueError(f"keep must be >= 1 or None, not {keep}")
+        if keep_every is not None and keep_every < 1:
+            raise ValueError(f"keep_every must be >= 1 or None, not {keep_every}")
         self.path = os.fspath(path)
         self.keep = keep
+        self.keep_every = keep_every
         # Overridable so tests can play an older Aether writing the same file.
         self.format = format
         self._lock = threading.Lock()
@@ -91,7 +102,9 @@ class SqliteSnapshotStore:
         with self._transaction() as conn:
             conn.execute(_UPSERT, (stream, version, self.format, data))
             conn.execute(_PRUNE_FORMAT, (stream, self.format))
-            if self.keep is not None:
+            if self.keep is not None and self.keep_every is not None:
+                conn.execute(_PRUNE_OLD_KEEPING_MILESTONES, (stream, stream, self.keep, stream, self.keep_every))
+            elif self.keep is not None:
                 conn.execute(_PRUNE_OLD, (stream, stream, self.keep))
 
     def latest(self, stream: str, at_or_before: int | None = None) -> tuple[int, RunState] | None:
