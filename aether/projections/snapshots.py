@@ -18,7 +18,9 @@ the latter, so the snapshot stores it alongside the state.
 
 from __future__ import annotations
 
+import copyreg
 import hashlib
+import operator
 import pickle
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -58,6 +60,40 @@ def _fingerprint() -> str:
 
 
 SNAPSHOT_FORMAT = f"runstate-pickle{_PICKLE_PROTOCOL}/{SNAPSHOT_SCHEMA}/{_fingerprint()}"
+
+
+def _record_classes() -> list[type]:
+    return [
+        obj
+        for module in (_state, _values, _assignment, _limits)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and attrs.has(obj) and obj.__module__ == module.__name__
+    ]
+
+
+def _register_compact_pickling() -> None:
+    """Pickle each state record as its class and a tuple of its fields.
+
+    attrs' default for slotted classes builds a dict per object through Python code;
+    a run of 100,000 nodes holds several hundred thousand records, so that dominated
+    taking and loading a snapshot. A C ``attrgetter`` reads the fields and the class's
+    own ``__init__`` rebuilds the record (every field is an init argument).
+    """
+    for cls in _record_classes():
+        fields = attrs.fields(cls)
+        if not all(f.init for f in fields):
+            continue
+        getter = operator.attrgetter(*(f.name for f in fields))
+        single = len(fields) == 1
+
+        def reduce(obj: Any, cls: type = cls, getter: Any = getter, single: bool = single) -> tuple[Any, ...]:
+            values = getter(obj)
+            return cls, ((values,) if single else values)
+
+        copyreg.pickle(cls, reduce)
+
+
+_register_compact_pickling()
 
 
 class SnapshotUnusable(Exception):
@@ -129,13 +165,23 @@ class Snapshotter:
 
     Crossing, not landing on: one append of many events can jump over a multiple, and
     the state after that append is then the one to keep.
+
+    With ``per_node`` set and ``size`` (the run's node count) given, the interval
+    stretches to ``per_node`` events per node when that is longer: taking a snapshot costs time in proportion to the
+    state's size, so a large run is snapshotted less often and the cost of snapshots
+    stays a bounded share of the cost of projecting its events.
     """
 
     every: int = DEFAULT_EVERY
+    per_node: int = 0
 
     def __attrs_post_init__(self) -> None:
         if self.every < 1:
             raise ValueError(f"every must be >= 1, not {self.every}")
 
-    def due(self, old_version: int, new_version: int) -> bool:
-        return new_version // self.every > old_version // self.every
+    def interval(self, size: int = 0) -> int:
+        return max(self.every, size * self.per_node)
+
+    def due(self, old_version: int, new_version: int, size: int = 0) -> bool:
+        interval = self.interval(size)
+        return new_version // interval > old_version // interval

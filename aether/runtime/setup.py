@@ -15,6 +15,9 @@ from aether.store.sqlite_snapshots import SqliteSnapshotStore
 DEFAULT_SNAPSHOT_EVERY = 1000
 # Older snapshots are thinned to one per this many events (time travel's milestones).
 DEFAULT_MILESTONE_EVERY = 10_000
+# A large run is snapshotted at most every 2 events per node: a snapshot costs time in
+# proportion to the run's size, and the projector shares a thread with the engine loop.
+SNAPSHOT_EVENTS_PER_NODE = 2
 
 
 def sqlite_engine(
@@ -30,5 +33,6 @@ def sqlite_engine(
     travel); loading a run, or a point of it, is the nearest snapshot plus the tail."""
     log = SqliteEventLog(path, synchronous=synchronous)
     snapshots = SqliteSnapshotStore(path, keep_every=DEFAULT_MILESTONE_EVERY)
-    projector = Projector(log, path, snapshots=snapshots, snapshotter=Snapshotter(every=snapshot_every))
+    snapshotter = Snapshotter(every=snapshot_every, per_node=SNAPSHOT_EVENTS_PER_NODE)
+    projector = Projector(log, path, snapshots=snapshots, snapshotter=snapshotter)
     return Engine(log, snapshots=snapshots, projector=projector, **engine_options)

@@ -48,7 +48,8 @@ def load_run_state(
         if isinstance(event, WorkflowSubmitted):
             templates = event.templates_snapshot
         state = apply(state, event)
-        if snapshots is not None and snapshotter is not None and snapshotter.due(version, stored.version):
+        size = state.node_count
+        if snapshots is not None and snapshotter is not None and snapshotter.due(version, stored.version, size):
             snapshots.save(stream, stored.version, state, templates_snapshot=templates)
         version = stored.version
     return state, version

@@ -251,7 +251,7 @@ class Projector:
         change = RunChange(after.run_id, version, event, before, after, transitions, terminal)
         for model in self.read_models:
             model.on_run_change(change, sink)
-        if self.snapshotter is not None and self.snapshotter.due(version - 1, version):
+        if self.snapshotter is not None and self.snapshotter.due(version - 1, version, after.node_count):
             due.append((stream, version, after, templates))
 
     def _entry(self, stream: str, version: int) -> _RunEntry | None:
