@@ -67,7 +67,8 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print_json(view)
         else:
-            typer.echo(f"run {view['runId']} at event {at}: {view['phase']} {view['progress']}")
+            when = "" if at.isdigit() else f" (the last event at or before {at})"
+            typer.echo(f"run {view['runId']} after event {seq}{when}: {view['phase']} {view['progress']}")
             for task in view["tasks"]:
                 typer.echo(f"  {task['id']}: {task['phase']}")
 

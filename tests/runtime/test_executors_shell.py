@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from aether.events.assignment import TaskAssignment
@@ -206,9 +207,7 @@ def test_failure_message_carries_the_last_kib_of_stderr() -> None:
 
 
 def test_streams_are_capped_at_one_mib() -> None:
-    result = run(
-        {"command": "head -c 1100000 /dev/zero | tr '\\0' a; head -c 1100000 /dev/zero | tr '\\0' b >&2"}
-    )
+    result = run({"command": "head -c 1100000 /dev/zero | tr '\\0' a; head -c 1100000 /dev/zero | tr '\\0' b >&2"})
     assert result.code == 0
     values = outputs(result)
     assert len(values["stdout"]) == MAX_STREAM_BYTES
@@ -254,9 +253,7 @@ def test_missing_working_dir_is_code_3(tmp_path: Path) -> None:
     assert result.code == 3
 
 
-@pytest.mark.parametrize(
-    "config", [{}, {"command": 3}, {"command": []}, {"command": "true", "env": {"A": 1}}]
-)
+@pytest.mark.parametrize("config", [{}, {"command": 3}, {"command": []}, {"command": "true", "env": {"A": 1}}])
 def test_bad_config_is_code_3(config: dict[str, Any]) -> None:
     assert run(config).code == 3
 
@@ -366,3 +363,16 @@ def test_failing_cancel_flag_still_kills_the_process(tmp_path: Path) -> None:
     with pytest.raises(ConnectionError):
         run({"command": f"echo $$ > {pidfile}; exec sleep 30"}, ctx=context(cancelled))
     assert wait_for(lambda: not alive(read_pid(pidfile)), 5.0)
+
+
+def test_the_command_knows_which_run_task_and_attempt_it_is() -> None:
+    request = attrs.evolve(
+        assignment(
+            {"command": 'echo "$AETHER_RUN_ID $AETHER_NODE_ID $AETHER_ATTEMPT $AETHER_RETRY_COUNT $AETHER_TASK_NAME"'}
+        ),
+        attempt=3,
+        retry_count=2,
+    )
+    result = ShellExecutor().execute(request, context())
+    assert result.code == 0
+    assert outputs(result)["stdout"] == f"{request.run_id} {request.node_id} 3 2 {request.task_name}"

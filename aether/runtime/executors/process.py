@@ -22,6 +22,7 @@ from typing import IO, Any, Literal
 
 from attrs import frozen
 
+from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
 from aether.runtime.executors.base import ExecContext
 
@@ -52,6 +53,19 @@ def render_env_value(value: Any) -> str:
 def input_env(inputs: Iterable[BoundParameter]) -> dict[str, str]:
     """``AETHER_INPUT_<NAME>`` for every input that has a value, in input order."""
     return {input_env_name(p.name): render_env_value(p.value) for p in inputs if p.has_value}
+
+
+def identity_env(request: TaskAssignment) -> dict[str, str]:
+    """Which run, task and attempt a process is executing, so a command can tell a retry
+    or a re-dispatch after a crash from its first execution."""
+    return {
+        "AETHER_RUN_ID": request.run_id,
+        "AETHER_WORKFLOW_NAME": request.workflow_name,
+        "AETHER_NODE_ID": request.node_id,
+        "AETHER_TASK_NAME": request.task_name,
+        "AETHER_ATTEMPT": str(request.attempt),
+        "AETHER_RETRY_COUNT": str(request.retry_count),
+    }
 
 
 def inherited_env() -> dict[str, str]:

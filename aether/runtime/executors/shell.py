@@ -30,6 +30,7 @@ from aether.runtime.executors.process import (
     ProcessOutcome,
     StartFailed,
     decode,
+    identity_env,
     inherited_env,
     input_env,
     run_process,
@@ -105,6 +106,7 @@ def _environment(config: Mapping[str, JSON], request: TaskAssignment) -> dict[st
             if not isinstance(value, str):
                 raise ConfigError(f'"env.{key}" must be a string')
             env[str(key)] = value
+    env.update(identity_env(request))
     env.update(input_env(request.inputs))
     return env
 
