@@ -137,7 +137,7 @@ def test_the_text_form_lists_every_task_with_its_phase(recorded: Path) -> None:
     result = cli(recorded, "replay", RUN, "--at", "20")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == f"run {RUN} at event 20: {view['phase']} {view['progress']}"
+    assert lines[0] == f"run {RUN} after event 20: {view['phase']} {view['progress']}"
     assert lines[1:] == [f"  {t['id']}: {t['phase']}" for t in view["tasks"]]
 
 
