@@ -14,10 +14,10 @@ from cron_helpers import T0, Env, at, cron_doc, history, of_type, step_ticker
 
 from aether.events import catalog as ev
 from aether.events.cron_events import CronCatchupStarted, CronRunStartFailed
+from aether.events.streams import run_stream
 from aether.model.limits import Limits
 from aether.model.problems import ValidationError, error
 from aether.runtime.cron import CronError, CronService, attach_cron_ticker
-from aether.events.streams import run_stream
 from aether.store.base import EventLog
 from aether.store.sqlite import SqliteEventLog
 
