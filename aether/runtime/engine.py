@@ -113,6 +113,8 @@ class Engine:
         batch_size: int = 2000,
         snapshots: SnapshotStore | None = None,
         projector: Projector | None = None,
+        process_types: Sequence[str] = (),
+        processes: int | None = None,
     ) -> None:
         self.log = log_store if log_store is not None else InMemoryEventLog()
         self.executors: dict[str, ExecutorPlugin] = dict(executors) if executors is not None else builtin_executors()
@@ -129,6 +131,8 @@ class Engine:
         self.batch_size = batch_size
         self.snapshots = snapshots
         self.projector = projector
+        self.process_types = tuple(process_types)
+        self.processes = processes
         self.diagnostics: list[str] = []
         self._cache: dict[str, _Cached] = {}
         self._timers: list[tuple[int, int, str, str]] = []  # (due_ms, seq, run_id, timer_id)
@@ -325,6 +329,8 @@ class Engine:
                 secrets=self.secrets,
                 vars_env_for=self._vars_env_for,
                 now=self.clock.now,
+                process_types=self.process_types,
+                processes=self.processes,
             )
             self._pool.start()
         self._thread = threading.Thread(target=self._loop, name="aether-engine", daemon=True)

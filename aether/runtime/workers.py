@@ -11,6 +11,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -56,11 +58,19 @@ class WorkerPool:
         executor_types: Collection[str] | None = None,
         artifacts: Any = None,
         poll_seconds: float = 0.5,
+        process_types: Collection[str] = (),
+        processes: int | None = None,
     ) -> None:
         """``executor_types`` limits what the pool fetches; by default it fetches every
         type, so that an assignment of a type nobody runs gets SPEC §14.1's code 3
         ``unknown executor type`` instead of waiting forever. ``poll_seconds`` bounds how
-        long ``stop`` waits for an idle thread."""
+        long ``stop`` waits for an idle thread.
+
+        ``process_types`` names executor types whose assignments run in a pool of
+        ``processes`` child processes (default: one per CPU) instead of on the worker
+        thread, for executors that are CPU-bound. Such an executor and the secret provider
+        must be picklable; a cancel that arrives while the child runs is honoured by
+        ignoring its result (the child process itself finishes its work)."""
         if size < 1:
             raise ValueError("a worker pool needs at least one thread")
         self._broker = broker
@@ -75,6 +85,9 @@ class WorkerPool:
         self._poll_seconds = poll_seconds
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._process_types = frozenset(process_types)
+        self._processes = processes
+        self._process_pool: ProcessPoolExecutor | None = None
 
     @property
     def worker_ids(self) -> list[str]:
@@ -84,6 +97,8 @@ class WorkerPool:
         if self._threads:
             raise RuntimeError("worker pool already started")
         self._stopping.clear()
+        if self._process_types and self._process_pool is None:
+            self._process_pool = ProcessPoolExecutor(max_workers=self._processes)
         for worker_id in self.worker_ids:
             thread = threading.Thread(
                 target=self._loop, args=(worker_id,), name=f"aether-{worker_id}", daemon=True
@@ -100,6 +115,9 @@ class WorkerPool:
             thread.join(None if give_up is None else max(0.0, give_up - time.monotonic()))
         alive = [t for t in self._threads if t.is_alive()]
         self._threads = alive
+        if self._process_pool is not None and not alive:
+            self._process_pool.shutdown(wait=False, cancel_futures=True)
+            self._process_pool = None
         return not alive
 
     def _loop(self, worker_id: str) -> None:
@@ -137,19 +155,38 @@ class WorkerPool:
         except Exception:
             _log.exception("worker %s: report_started %s failed", worker_id, assignment.id)
         try:
-            result = run_assignment(
-                assignment,
-                self._executors,
-                secrets=self._secrets,
-                vars_env=self._vars_env_for(assignment.run_id),
-                now=self._now,
-                cancelled=cancelled,
-                artifacts=self._artifacts,
-                log=lambda msg: _log.info("%s: %s", assignment.id, msg),
-            )
+            if self._process_pool is not None and assignment.executor_type in self._process_types:
+                result = self._run_in_process(assignment, cancelled)
+            else:
+                result = run_assignment(
+                    assignment,
+                    self._executors,
+                    secrets=self._secrets,
+                    vars_env=self._vars_env_for(assignment.run_id),
+                    now=self._now,
+                    cancelled=cancelled,
+                    artifacts=self._artifacts,
+                    log=lambda msg: _log.info("%s: %s", assignment.id, msg),
+                )
         except Exception as exc:  # run_assignment does not raise; vars_env_for might
             result = ExecResult(CODE_ERROR, f"worker failure: {str(exc) or type(exc).__name__}")
         self._report(worker_id, assignment, result)
+
+    def _run_in_process(self, assignment: TaskAssignment, cancelled: Callable[[], bool]) -> ExecResult:
+        assert self._process_pool is not None
+        plugin = {assignment.executor_type: self._executors[assignment.executor_type]}
+        future = self._process_pool.submit(
+            _execute_in_child, assignment, plugin, self._secrets, dict(self._vars_env_for(assignment.run_id))
+        )
+        while True:
+            try:
+                return future.result(timeout=self._poll_seconds)
+            except FuturesTimeout:
+                if cancelled():
+                    future.cancel()
+                    return ExecResult(CODE_ERROR, "task cancelled")
+            except Exception as exc:  # the child died, or the plugin could not be pickled
+                return ExecResult(CODE_ERROR, f"worker process failure: {str(exc) or type(exc).__name__}")
 
     def _report(self, worker_id: str, assignment: TaskAssignment, result: ExecResult) -> None:
         report = TaskResultReport(
@@ -167,3 +204,13 @@ class WorkerPool:
             self._broker.report_result(report)
         except Exception:
             _log.exception("worker %s: report_result %s failed", worker_id, assignment.id)
+
+
+def _execute_in_child(
+    assignment: TaskAssignment,
+    executors: Mapping[str, ExecutorPlugin],
+    secrets: SecretProvider | None,
+    vars_env: Mapping[str, JSON],
+) -> ExecResult:
+    """Runs in a pool process: the same worker rules, on the real clock."""
+    return run_assignment(assignment, executors, secrets=secrets, vars_env=vars_env)
