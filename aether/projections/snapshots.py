@@ -107,7 +107,7 @@ def dump_state(state: RunState, templates_snapshot: TemplatesSnapshot | None = N
     """The state without its plan, which is rebuilt from the recorded document and
     templates (``state.templates_snapshot``) when the snapshot is loaded. The
     ``templates_snapshot`` argument is accepted for callers that still pass it."""
-    bare = replace(state, plan=_NO_PLAN)
+    bare = replace(state, info=replace(state.info, plan=_NO_PLAN))
     return pickle.dumps(bare, protocol=_PICKLE_PROTOCOL)
 
 
@@ -119,7 +119,7 @@ def load_state(data: bytes) -> RunState:
         raise SnapshotUnusable(f"cannot unpickle snapshot: {exc}") from exc
     if not isinstance(bare, RunState):
         raise SnapshotUnusable(f"snapshot holds {type(bare).__name__}, not RunState")
-    return replace(bare, plan=build_plan(bare.document, bare.templates_snapshot))
+    return replace(bare, info=replace(bare.info, plan=build_plan(bare.document, bare.templates_snapshot)))
 
 
 # --- the store interface -----------------------------------------------------------------------

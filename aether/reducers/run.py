@@ -27,6 +27,7 @@ from aether.reducers.state import (
     DagProgress,
     LoopProgress,
     NodeState,
+    RunInfo,
     RunState,
     TimerState,
 )
@@ -55,7 +56,12 @@ def apply(state: RunState | None, event: ev.Event) -> RunState:
     if handler is None:
         raise IllegalTransition(f"{event.TYPE} does not belong in a run's history")
     new_state = handler(state, event)
-    return evolve(new_state, event_count=state.event_count + 1)
+    if new_state is state:
+        return evolve(state, event_count=state.event_count + 1)
+    # The handler built a new record that nothing else has seen yet: counting the event
+    # on it directly saves copying the whole state a second time for every event.
+    object.__setattr__(new_state, "event_count", state.event_count + 1)
+    return new_state
 
 
 def fold(events: Iterable[ev.Event], state: RunState | None = None) -> RunState | None:
@@ -71,7 +77,7 @@ def _submitted(event: ev.WorkflowSubmitted) -> RunState:
     plan = build_plan(event.document, event.templates_snapshot)
     metadata = plan.workflow.metadata
     at = parse_ms(event.at)
-    return RunState(
+    info = RunInfo(
         run_id=event.run_id,
         name=(metadata.name if metadata else None) or "",
         namespace=(metadata.namespace if metadata else None) or "default",
@@ -86,9 +92,8 @@ def _submitted(event: ev.WorkflowSubmitted) -> RunState:
         cron=event.cron,
         origin=event.origin,
         idempotency_key=event.idempotency_key,
-        now_ms=at,
-        event_count=1,
     )
+    return RunState(info=info, now_ms=at, event_count=1)
 
 
 def _at_input(state: RunState, event: Any) -> RunState:

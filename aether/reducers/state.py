@@ -137,7 +137,10 @@ class TimerState:
 
 
 @frozen
-class RunState:
+class RunInfo:
+    """What a run is, fixed when it is submitted: kept apart from the fields that change
+    with every event so that copying the state for an event stays cheap."""
+
     run_id: str
     name: str
     namespace: str
@@ -149,15 +152,20 @@ class RunState:
     limits: Limits = field(factory=Limits)
     submitted_ms: int = 0
     templates_snapshot: dict[str, JSON] = field(factory=dict)
+    warnings: tuple[str, ...] = ()
+    cron: dict[str, JSON] | None = None
+    origin: dict[str, JSON] | None = None
+    idempotency_key: str | None = None
+
+
+@frozen
+class RunState:
+    info: RunInfo
     phase: str = "Created"
     message: str = ""
     started_ms: int | None = None
     finished_ms: int | None = None
     outputs: tuple[ResultParameter, ...] = ()
-    warnings: tuple[str, ...] = ()
-    cron: dict[str, JSON] | None = None
-    origin: dict[str, JSON] | None = None
-    idempotency_key: str | None = None
     nodes: Map = EMPTY_MAP  # node id -> NodeState
     order: Map = EMPTY_MAP  # creation seq -> node id
     node_count: int = 0
@@ -167,6 +175,64 @@ class RunState:
     hook_counts: Map = EMPTY_MAP  # (node id or "-", hook type) -> firings
     now_ms: int = 0  # time of the latest input
     event_count: int = 0
+
+    # --- what the run is (RunInfo), read through the state -------------------------------
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def namespace(self) -> str:
+        return self.info.namespace
+
+    @property
+    def plan(self) -> RunPlan:
+        return self.info.plan
+
+    @property
+    def document(self) -> dict[str, JSON]:
+        return self.info.document
+
+    @property
+    def variables(self) -> dict[str, JSON]:
+        return self.info.variables
+
+    @property
+    def arguments(self) -> dict[str, JSON]:
+        return self.info.arguments
+
+    @property
+    def limits(self) -> Limits:
+        return self.info.limits
+
+    @property
+    def submitted_ms(self) -> int:
+        return self.info.submitted_ms
+
+    @property
+    def templates_snapshot(self) -> dict[str, JSON]:
+        return self.info.templates_snapshot
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.info.warnings
+
+    @property
+    def cron(self) -> dict[str, JSON] | None:
+        return self.info.cron
+
+    @property
+    def origin(self) -> dict[str, JSON] | None:
+        return self.info.origin
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.info.idempotency_key
 
     @property
     def terminal(self) -> bool:
