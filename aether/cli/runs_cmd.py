@@ -10,9 +10,27 @@ from rich.console import Console
 from rich.table import Table
 
 from aether.cli.common import DbOption, fail, open_engine, print_json
-from aether.runtime.engine import RequestRejected, RunNotFound
+from aether.runtime.engine import Engine, RequestRejected, RunNotFound
 
 JSON = Any
+
+
+LIST_COLUMNS = ("runId", "name", "namespace", "phase", "createdAt", "finishedAt", "progress")
+
+
+def listed_runs(engine: Engine) -> list[dict[str, JSON]]:
+    """Every run in creation order from the read models (brought up to the log first),
+    without the runs a cron's history limits pruned (SPEC §12.4)."""
+    assert engine.projector is not None
+    engine.catch_up_projections()
+    query = (
+        "SELECT run_id, name, namespace, phase, created_at, finished_at, progress FROM runs "
+        "WHERE run_id NOT IN (SELECT run_id FROM pruned_runs) ORDER BY created_at, run_id"
+    )
+    return [
+        {column: value if value is not None else "" for column, value in zip(LIST_COLUMNS, row, strict=True)}
+        for row in engine.projector.db.conn.execute(query)
+    ]
 
 
 def register(app: typer.Typer) -> None:
@@ -52,11 +70,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List every run in the database."""
         engine = open_engine(db, workers=0, must_exist=True)
-        rows = []
-        for run_id in engine.run_ids():
-            view = engine.get(run_id)
-            rows.append({k: view[k] for k in ("runId", "name", "namespace", "phase", "createdAt", "finishedAt",
-                                               "progress")})
+        rows = listed_runs(engine)
         if json_output:
             print_json(rows)
             return

@@ -252,13 +252,62 @@ class PhaseHistoryModel:
         for t in change.transitions:
             sink.append(
                 PHASE_HISTORY.name,
-                (change.run_id, change.version, at, t.node_id, t.from_phase, t.to_phase, t.message,
-                 change.event.TYPE),
+                (change.run_id, change.version, at, t.node_id, t.from_phase, t.to_phase, t.message, change.event.TYPE),
             )
 
 
+# --- cron history -----------------------------------------------------------------------------
+
+CRON_HISTORY = TableSpec(
+    "cron_history",
+    (
+        ("cron", "TEXT NOT NULL"),  # <namespace>/<name>
+        ("scheduled_time", "TEXT NOT NULL"),
+        ("trigger", "TEXT NOT NULL"),
+        ("outcome", "TEXT NOT NULL"),  # submitted | skipped
+        ("reason", "TEXT"),  # why a tick was skipped
+        ("skipped_count", "INTEGER NOT NULL"),  # ticks one "missed" record stands for
+        ("run_id", "TEXT"),
+        ("seq", "INTEGER NOT NULL"),
+    ),
+    ("cron", "seq"),
+    (("cron", "scheduled_time"), ("run_id",)),
+)
+
+PRUNED_RUNS = TableSpec(
+    "pruned_runs",
+    (("run_id", "TEXT NOT NULL"), ("cron", "TEXT NOT NULL"), ("phase", "TEXT NOT NULL"), ("seq", "INTEGER NOT NULL")),
+    ("run_id",),
+)
+
+
+class CronHistoryModel:
+    """Every processed tick of every cron (submitted or skipped, and why), and the runs
+    its history limits pruned (SPEC §12.4: they leave the listings)."""
+
+    tables: tuple[TableSpec, ...] = (CRON_HISTORY, PRUNED_RUNS)
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        return None
+
+    def on_cron_event(self, cron: str, seq: int, event: Event, sink: RowSink) -> None:
+        from aether.events import catalog as ev
+
+        if isinstance(event, ev.CronRunSubmitted):
+            sink.append(
+                CRON_HISTORY.name, (cron, event.scheduled_time, event.trigger, "submitted", None, 1, event.run_id, seq)
+            )
+        elif isinstance(event, ev.CronTickSkipped):
+            sink.append(
+                CRON_HISTORY.name,
+                (cron, event.scheduled_time, event.trigger, "skipped", event.reason, event.count, None, seq),
+            )
+        elif isinstance(event, ev.RunPruned):
+            sink.put(PRUNED_RUNS.name, (event.run_id,), lambda: (event.run_id, cron, event.phase, seq))
+
+
 def default_read_models() -> list[ReadModel]:
-    return [RunsModel(), TasksModel(), PhaseHistoryModel()]
+    return [RunsModel(), TasksModel(), PhaseHistoryModel(), CronHistoryModel()]
 
 
 def all_tables(models: Sequence[ReadModel]) -> list[TableSpec]:

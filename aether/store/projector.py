@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import decode
-from aether.events.streams import RUN_PREFIX
+from aether.events.streams import CRON_PREFIX, RUN_PREFIX
 from aether.projections.read_models import (
     ReadModel,
     RowSink,
@@ -208,6 +208,8 @@ class Projector:
             for stored in events:
                 if stored.stream.startswith(RUN_PREFIX):
                     self._project_run_event(stored, sink, due)
+                elif stored.stream.startswith(CRON_PREFIX):
+                    self._project_cron_event(stored, sink)
             with self._transaction():
                 conn = self.db.conn
                 for spec in self.tables:
@@ -253,6 +255,19 @@ class Projector:
             model.on_run_change(change, sink)
         if self.snapshotter is not None and self.snapshotter.due(version - 1, version, after.node_count):
             due.append((stream, version, after, templates))
+
+    def _project_cron_event(self, stored: StoredEvent, sink: RowSink) -> None:
+        """Cron facts are self-contained: no state to fold, one call per model that reads them."""
+        readers = [model for model in self.read_models if hasattr(model, "on_cron_event")]
+        if not readers:
+            return
+        try:
+            event = decode(stored)
+        except Exception as exc:
+            raise ProjectionError(f"{stored.stream} version {stored.version} ({stored.type}): {exc}") from exc
+        cron = stored.stream[len(CRON_PREFIX) :]
+        for model in readers:
+            model.on_cron_event(cron, stored.version, event, sink)
 
     def _entry(self, stream: str, version: int) -> _RunEntry | None:
         """The cached state of ``stream`` after ``version`` events, reloading it if needed."""
