@@ -13,6 +13,7 @@ import orjson
 
 from aether.events.values import BoundParameter, SecretRef
 from aether.expr import ExpressionError, evaluate, lookup
+from aether.model.decode import json_type
 from aether.model.limits import Limits
 from aether.model.types import Parameter, ValueFrom
 
@@ -40,22 +41,6 @@ def _is_int(value: JSON) -> bool:
 
 def _is_number(value: JSON) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def json_type_name(value: JSON) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def type_mismatch(param_type: str | None, value: JSON) -> bool:
@@ -138,7 +123,7 @@ def bind(
     for param in bound:
         if param.has_value and type_mismatch(param.type, param.value):
             warnings.append(
-                f'W-PARAM-TYPE-MISMATCH: value of "{param.name}" is {json_type_name(param.value)}, '
+                f'W-PARAM-TYPE-MISMATCH: value of "{param.name}" is {json_type(param.value)}, '
                 f"declared {param.type}"
             )
     return tuple(bound), tuple(warnings)
