@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 import threading
 import time
@@ -13,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from process_watch import alive, wait_for
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
@@ -117,27 +117,6 @@ def outputs(result: ExecResult) -> list[tuple[str, Any]]:
     return [(param.name, param.value) for param in result.parameters]
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def test_scalar_return_is_output_result() -> None:
     result = run(f"{MODULE}:add", p("a", 2), p("b", 3))
     assert (result.code, outputs(result)) == (0, [("result", 5)])
@@ -217,9 +196,7 @@ def test_cancel_kills_the_child(tmp_path: Path) -> None:
     cancel = threading.Event()
     box: list[ExecResult] = []
     thread = threading.Thread(
-        target=lambda: box.append(
-            run(f"{MODULE}:sleepy", p("pidfile", str(pidfile)), cancelled=cancel.is_set)
-        )
+        target=lambda: box.append(run(f"{MODULE}:sleepy", p("pidfile", str(pidfile)), cancelled=cancel.is_set))
     )
     thread.start()
     assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")

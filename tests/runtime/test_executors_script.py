@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from process_watch import alive, wait_for
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
@@ -52,27 +53,6 @@ def run(
 
 def outputs(result: ExecResult) -> dict[str, Any]:
     return {p.name: p.value for p in result.parameters}
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_python_script_with_inputs_and_outputs_file() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from process_watch import alive, read_pid, wait_for
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
@@ -51,33 +52,6 @@ def run(config: dict[str, Any], *inputs: BoundParameter, ctx: ExecContext | None
 
 def outputs(result: ExecResult) -> dict[str, Any]:
     return {p.name: p.value for p in result.parameters}
-
-
-def alive(pid: int) -> bool:
-    """True while ``pid`` is a live process (a zombie nobody reaped yet counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-def read_pid(path: Path) -> int:
-    assert wait_for(lambda: path.exists() and path.read_text().strip() != ""), f"{path} never written"
-    return int(path.read_text().strip())
 
 
 class Background:

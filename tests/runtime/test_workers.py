@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from process_watch import alive, wait_for
 
 import aether.expr
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
@@ -100,27 +100,6 @@ def outputs(report: TaskResultReport) -> dict[str, Any]:
     return {p.name: p.value for p in report.parameters}
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def test_echo_end_to_end(harness: Harness) -> None:
     pool = start_pool(harness, worker_id_prefix="box")
     try:
@@ -137,9 +116,7 @@ def test_echo_end_to_end(harness: Harness) -> None:
     # Each attempt reported started, and before its result.
     order = [(type(r).__name__, r.assignment_id) for r in harness.reports]
     for i in range(10):
-        assert order.index(("TaskStartReport", f"r1:t{i}#1")) < order.index(
-            ("TaskResultReport", f"r1:t{i}#1")
-        )
+        assert order.index(("TaskStartReport", f"r1:t{i}#1")) < order.index(("TaskResultReport", f"r1:t{i}#1"))
 
 
 def test_shell_end_to_end_with_a_secret(harness: Harness) -> None:
@@ -179,9 +156,7 @@ def test_cancel_stops_a_running_shell_task(harness: Harness, tmp_path: Path) -> 
     pidfile = tmp_path / "pid"
     pool = start_pool(harness)
     try:
-        harness.broker.dispatch(
-            task("long", "shell", config={"command": f"echo $$ > {pidfile}; exec sleep 30"})
-        )
+        harness.broker.dispatch(task("long", "shell", config={"command": f"echo $$ > {pidfile}; exec sleep 30"}))
         assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "")
         pid = int(pidfile.read_text())
         harness.broker.cancel("r1:long#1")
@@ -240,9 +215,7 @@ def test_vars_env_for_is_asked_with_the_run_id(harness: Harness, monkeypatch: py
 
     pool = start_pool(harness, vars_env_for=vars_env_for)
     try:
-        harness.broker.dispatch(
-            task("v", "shell", config={"command": "echo {{deploy.cluster}}"}, run_id="r9")
-        )
+        harness.broker.dispatch(task("v", "shell", config={"command": "echo {{deploy.cluster}}"}, run_id="r9"))
         result = harness.results(1)["v"]
     finally:
         assert pool.stop(WAIT)
