@@ -146,6 +146,7 @@ class Engine:
         self._wake = threading.Event()
         self._pool: Any = None
         self._log_position = 0
+        self._backlog: list[tuple[str, ev.Event]] = []  # inputs whose append failed, to retry
         on_change = getattr(self.clock, "on_change", None)
         if on_change is not None:
             on_change(self._wake.set)
@@ -502,14 +503,18 @@ class Engine:
                     log.exception("reading the log or projecting it failed")
             delay = self._next_timer_delay()
             wait = 0.05 if delay is None else min(delay, 0.05)
+            triggers = self._backlog + self._collect_triggers(wait=0 if self._backlog else wait)
+            self._backlog = []
+            if not triggers:
+                continue
             try:
-                triggers = self._collect_triggers(wait=wait)
-                if triggers:
-                    with self._lock:
-                        self._process(triggers)
-            except Exception:  # the loop must survive anything; the input stays in the broker
-                log.exception("engine loop error")
+                with self._lock:
+                    self._process(triggers)
+            except Exception:  # e.g. the database is locked or full: keep the inputs, try again
+                log.exception("engine loop error; %d inputs kept for the next attempt", len(triggers))
                 self.diagnostics.append("engine loop error; see the log")
+                self._backlog = triggers
+                self._stopping.wait(self.RETRY_DELAY)
 
     def _process(
         self,
@@ -535,6 +540,7 @@ class Engine:
         raise AssertionError("unreachable")
 
     CONFLICT_RETRIES = 5
+    RETRY_DELAY = 0.5
     # Runs kept in memory between triggers; finished runs are dropped first (they are
     # reloaded from the log on demand), so a long-lived engine does not grow without bound.
     CACHE_LIMIT = 10_000
@@ -593,7 +599,11 @@ class Engine:
         if len(self._cache) > self.CACHE_LIMIT:
             self._evict_finished()
         for effect in effects:
-            self._perform(effect)
+            try:
+                self._perform(effect)
+            except Exception:  # the decision is durable; recovery re-issues what was lost
+                log.exception("performing %s failed", type(effect).__name__)
+                self.diagnostics.append(f"performing {type(effect).__name__} failed; see the log")
         return rejections
 
     def _arm(self, run_id: str, timer_id: str, due_ms: int) -> None:

@@ -33,6 +33,12 @@ def decide(state: RunState | None, trigger: ev.Event) -> Decision:
         ctx = Ctx(before)
         if not before.terminal:
             lifecycle.abort_run(ctx, f"engine internal error: {exc}")
+    except Exception as exc:  # a bug in the decider: end this run, never lose the input
+        # Deterministic like everything here: replaying the input raises the same error
+        # and so records the same decision.
+        ctx = Ctx(before)
+        if not before.terminal:
+            lifecycle.abort_run(ctx, f"engine internal error: {type(exc).__name__}: {exc}")
     return ctx.decision()
 
 
