@@ -16,7 +16,7 @@ from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from aether.events.catalog import EVENT_TYPES, Event
-from aether.store.base import PendingEvent, StoredEvent
+from aether.events.records import PendingEvent, StoredEvent
 
 T = TypeVar("T")
 Payload = dict[str, Any]

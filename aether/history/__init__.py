@@ -1,5 +1,6 @@
 """What users choose Aether for: checking, inspecting, moving and forking recorded runs.
 
-Above the scheduler and the store: these modules read histories from a log, run the pure
-decider over them, and write new streams.
+Between the store and the runtime in the layer order of ARCHITECTURE.md: these modules
+use the scheduler, the projections and the store (never the engine), and the runtime and
+the CLI call them.
 """

@@ -14,32 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from attrs import frozen
+from aether.events.records import PendingEvent, StoredEvent
 
 # Marks an append that must create the stream: nothing may exist before it.
 NO_STREAM = 0
 # Marks an append that skips the optimistic-concurrency check.
 ANY_VERSION = -1
-
-
-@frozen
-class PendingEvent:
-    """An event ready to be appended: its type tag, schema version and encoded payload."""
-
-    type: str
-    schema_version: int
-    data: bytes
-
-
-@frozen
-class StoredEvent:
-    stream: str
-    version: int
-    position: int
-    type: str
-    schema_version: int
-    data: bytes
-    recorded_at: float  # seconds since the epoch, when the store committed it
 
 
 class ConcurrencyConflict(Exception):
