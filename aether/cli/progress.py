@@ -64,7 +64,11 @@ class RichProgress:
         self.live: Live | None = None
 
     def _table(self, view: dict[str, JSON]) -> Table:
-        table = Table(title=f"{view['name']}  run {view['runId']}  {view['phase']}  {view['progress']}")
+        table = Table(
+            title=f"{view['name']}  run {view['runId']}  {view['phase']}  {view['progress']}",
+            title_justify="left",
+            min_width=72,
+        )
         table.add_column("task")
         table.add_column("phase")
         table.add_column("message", overflow="fold")
