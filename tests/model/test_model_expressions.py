@@ -1,30 +1,22 @@
 """Expression fields (SPEC §3.3.8): every field reaches the compiler checks at its path.
 
-The wiring tests use a stand-in checker; the tests marked ``needs_expr`` run the real
+The wiring tests use a stand-in checker; the tests that call ``real_check`` run the real
 ``aether.expr.check_expression`` and are skipped while that layer is not importable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from attrs import frozen
 from model_helpers import add_template, codes, load_changed, tasks, the
 
+from aether.expr import check_expression as real_check
 from aether.model import Limits
 from aether.model.validate import expressions
 from aether.model.validate.expressions import KNOWN_NAMESPACES
 from aether.model.validate.simple_expr import plainly_valid
-
-real_check: Callable[..., list[Any]] | None
-try:
-    from aether.expr import check_expression as real_check
-except ImportError:  # the expression layer has not landed yet
-    real_check = None
-
-needs_expr = pytest.mark.skipif(real_check is None, reason="aether.expr.check_expression is not available yet")
 
 
 @frozen
@@ -185,7 +177,6 @@ PLAIN_CORPUS = [
 ]
 
 
-@needs_expr
 @pytest.mark.parametrize("source", PLAIN_CORPUS)
 def test_plain_recognizer_agrees_with_the_compiler(source: str) -> None:
     assert plainly_valid(source, KNOWN_NAMESPACES)
@@ -193,7 +184,6 @@ def test_plain_recognizer_agrees_with_the_compiler(source: str) -> None:
     assert real_check(source, KNOWN_NAMESPACES, Limits()) == []
 
 
-@needs_expr
 def test_real_syntax_warning_and_legacy() -> None:
     syntax = load_changed(lambda d: tasks(d)[1].update(when="a < b < c"))
     problem = the(syntax, "W-EXPR-SYNTAX")
@@ -204,13 +194,11 @@ def test_real_syntax_warning_and_legacy() -> None:
     assert the(legacy, "W-EXPR-LEGACY").message.startswith("expression evaluated in legacy mode: ")
 
 
-@needs_expr
 def test_real_hyphen_warning() -> None:
     result = load_changed(lambda d: tasks(d)[1].update(when="x-1 > 2"))
     assert the(result, "W-EXPR-HYPHEN").message == '"x-1" is read as one name; put spaces around "-" to subtract'
 
 
-@needs_expr
 def test_real_too_deep_is_an_error() -> None:
     source = "(" * 70 + "1" + ")" * 70 + " == 1"
     result = load_changed(lambda d: tasks(d)[1].update(when=source))
