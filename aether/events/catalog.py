@@ -118,6 +118,18 @@ class CancelRequested(Event):
     reason: str = "cancelled by user"
 
 
+@event("HookDelivered", INPUT)
+@frozen
+class HookDelivered(Event):
+    """The notifiers were called for a fired hook (``error`` says how one failed: a warning,
+    never a change to the run). A hook fired but not delivered is sent again at recovery,
+    with the same idempotency key (SPEC §11.5: delivered at least once)."""
+
+    idempotency_key: str
+    at: str
+    error: str = ""
+
+
 # --- run decisions -------------------------------------------------------------------------
 
 

@@ -153,6 +153,7 @@ _SUMMARIES: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.TaskStarted: lambda e: f"{e.node_id}#{e.attempt}" + (f" on {e.worker_id}" if e.worker_id else ""),
     ev.TaskResultReported: lambda e: f"{e.node_id}#{e.attempt} code {e.code}{_said(e.message)}",
     ev.TimerFired: lambda e: e.timer_id,
+    ev.HookDelivered: lambda e: e.idempotency_key + (f" (failed: {oneline(e.error)})" if e.error else ""),
     ev.ResumeRequested: lambda e: e.node_id
     + (f" with {_count(len(e.payload), 'payload key')}" if e.payload else ""),
     ev.CancelRequested: lambda e: oneline(e.reason),

@@ -431,7 +431,19 @@ def _task_cancel_requested(state: RunState, event: ev.TaskCancelRequested) -> Ru
 @handles(ev.HookFired)
 def _hook_fired(state: RunState, event: ev.HookFired) -> RunState:
     key = (event.node_id or "-", event.hook_type)
-    return evolve(state, hook_counts=state.hook_counts.set(key, state.hook_counts.get(key, 0) + 1))
+    return evolve(
+        state,
+        hook_counts=state.hook_counts.set(key, state.hook_counts.get(key, 0) + 1),
+        undelivered_hooks=state.undelivered_hooks.set(event.idempotency_key, event.payload),
+    )
+
+
+@handles(ev.HookDelivered)
+def _hook_delivered(state: RunState, event: ev.HookDelivered) -> RunState:
+    state = _at_input(state, event)
+    if event.idempotency_key not in state.undelivered_hooks:
+        return state
+    return evolve(state, undelivered_hooks=state.undelivered_hooks.delete(event.idempotency_key))
 
 
 @handles(ev.WorkflowCompleted)

@@ -173,6 +173,7 @@ class RunState:
     timer_seq: int = 0
     open_attempts: Map = EMPTY_MAP  # assignment id -> node id: dispatched, no result yet
     hook_counts: Map = EMPTY_MAP  # (node id or "-", hook type) -> firings
+    undelivered_hooks: Map = EMPTY_MAP  # idempotency key -> payload: fired, not yet delivered
     now_ms: int = 0  # time of the latest input
     event_count: int = 0
 

@@ -147,6 +147,7 @@ class Engine:
         self._pool: Any = None
         self._log_position = 0
         self._backlog: list[tuple[str, ev.Event]] = []  # inputs whose append failed, to retry
+        self._deliveries: list[tuple[str, ev.Event]] = []  # HookDelivered inputs to record
         on_change = getattr(self.clock, "on_change", None)
         if on_change is not None:
             on_change(self._wake.set)
@@ -206,6 +207,7 @@ class Engine:
                 extra.append((submit_key_stream(idempotency_key), [encode(claim)], NO_STREAM))
             try:
                 self._process([(run_id, event)], extra_appends=extra, new_run=True)
+                self._flush_deliveries()
             except ConcurrencyConflict:
                 existing = self._run_for_key(idempotency_key) if idempotency_key else None
                 if existing is None:
@@ -267,6 +269,7 @@ class Engine:
             new_id = self.ids.new_id("run", {"name": state.name})
             event = forked_submission(first, state, run_id=new_id, at=self._now(), kind=kind, at_seq=at_seq)
             self._process([(new_id, event)], new_run=True)
+            self._flush_deliveries()
         return new_id
 
     def on_run_finished(self, listener: Callable[[str, str], None]) -> None:
@@ -376,6 +379,11 @@ class Engine:
                 for timer in state.timers.values():
                     if not timer.fired:
                         self._arm(run_id, timer.timer_id, timer.due_ms)
+            for run_id in self.run_ids():
+                # Hooks fired before a crash but never delivered, terminal runs included.
+                state = self._load(run_id).state
+                for key, payload in state.undelivered_hooks.items():
+                    self._deliver(key, payload)
         return active
 
     def active_runs(self) -> list[str]:
@@ -412,16 +420,26 @@ class Engine:
         self._cache[run_id] = cached
         return cached
 
+    def _flush_deliveries(self) -> None:
+        """Record the hook deliveries a direct call caused, so the call leaves nothing pending."""
+        while self._deliveries:
+            deliveries, self._deliveries = self._deliveries, []
+            self._process(deliveries)
+
     def _request(self, run_id: str, trigger: ev.Event) -> None:
         with self._lock:
             self._load(run_id)
             rejections = self._process([(run_id, trigger)])
+            self._flush_deliveries()
         if rejections:
             code, message = rejections[0]
             raise RequestRejected(code, message)
 
     def _collect_triggers(self, wait: float) -> list[tuple[str, ev.Event]]:
         triggers: list[tuple[str, ev.Event]] = []
+        if self._deliveries:
+            triggers, self._deliveries = self._deliveries, []
+            wait = 0
         for report in self.broker.take_reports(max_items=self.batch_size, timeout=wait):
             at = self._now()
             if isinstance(report, TaskStartReport):
@@ -606,6 +624,21 @@ class Engine:
                 self.diagnostics.append(f"performing {type(effect).__name__} failed; see the log")
         return rejections
 
+    def _deliver(self, key: str, payload: Mapping[str, JSON]) -> None:
+        """Call every notifier, then record the delivery (and any failure, as a warning) so
+        that recovery re-sends only what was never delivered."""
+        message = {**payload, "idempotencyKey": key}
+        errors: list[str] = []
+        for notifier in self.notifiers:
+            try:
+                notifier.notify(message)
+            except Exception as exc:  # a notifier failure never affects the run (§11.5)
+                errors.append(f"{type(notifier).__name__}: {exc}")
+                self.diagnostics.append(f"W-HOOK-DELIVERY: {key}: {exc}")
+        run_id = str(payload.get("runId", ""))
+        self._deliveries.append((run_id, ev.HookDelivered(key, self._now(), "; ".join(errors))))
+        self._wake.set()
+
     def _arm(self, run_id: str, timer_id: str, due_ms: int) -> None:
         if (run_id, timer_id) in self._armed:
             return
@@ -622,12 +655,7 @@ class Engine:
         elif isinstance(effect, ArmTimer):
             self._arm(effect.run_id, effect.timer_id, effect.due_ms)
         elif isinstance(effect, Notify):
-            payload = {**effect.payload, "idempotencyKey": effect.idempotency_key}
-            for notifier in self.notifiers:
-                try:
-                    notifier.notify(payload)
-                except Exception as exc:  # a notifier failure never affects the run (§11.5)
-                    self.diagnostics.append(f"W-HOOK-DELIVERY: {effect.idempotency_key}: {exc}")
+            self._deliver(effect.idempotency_key, effect.payload)
         elif isinstance(effect, RunFinished):
             done = self._finished.pop(effect.run_id, None)
             if done is not None:

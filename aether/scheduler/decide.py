@@ -61,6 +61,8 @@ def _dispatch_input(ctx: Ctx, trigger: ev.Event) -> None:
         _on_resume(ctx, trigger)
     elif isinstance(trigger, ev.CancelRequested):
         _on_cancel(ctx, trigger)
+    elif isinstance(trigger, ev.HookDelivered):
+        pass  # a fact about the outside world: the reducer records it; nothing to decide
     else:
         raise IllegalTransition(f"{trigger.TYPE} is not an input of a run")
 
