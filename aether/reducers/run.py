@@ -19,7 +19,7 @@ from aether.events.times import parse_ms
 from aether.model.limits import Limits
 from aether.reducers.errors import IllegalTransition
 from aether.reducers.phases import INITIAL_NODE_PHASES, node_allows, run_allows
-from aether.reducers.plan import ROOT_SCOPE, build_plan
+from aether.reducers.plan import build_plan
 from aether.reducers.records import replace as evolve
 from aether.reducers.state import (
     TERMINAL_PHASES,
@@ -461,5 +461,3 @@ def _no_change(state: RunState, _event: Any) -> RunState:
 
 for _passive in (ev.InputIgnored, ev.InputRejected):
     _HANDLERS[_passive] = _no_change
-
-assert ROOT_SCOPE == ""

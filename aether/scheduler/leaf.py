@@ -394,4 +394,4 @@ def on_deadline(ctx: Ctx, node: NodeState) -> bool:
     return on_result(ctx, node, 4, DEADLINE_MESSAGE, (), synthetic=True)
 
 
-__all__ = ["accept_start", "base_phase", "call_site", "dispatch", "on_deadline", "on_result", "resume"]
+__all__ = ["accept_start", "base_phase", "dispatch", "on_deadline", "on_result", "resume"]
