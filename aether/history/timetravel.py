@@ -7,7 +7,7 @@ from typing import Any
 
 from aether.events.catalog import INPUT, Event
 from aether.events.times import parse_ms
-from aether.projections.views import node_view, run_view
+from aether.projections.views import run_view  # re-exported: the replay CLI's view
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
 
@@ -64,4 +64,4 @@ def diff_views(before: dict[str, JSON], after: dict[str, JSON]) -> dict[str, JSO
     return result
 
 
-__all__ = ["diff_views", "node_view", "run_view", "seq_at_time", "state_at"]
+__all__ = ["diff_views", "run_view", "seq_at_time", "state_at"]

@@ -27,14 +27,7 @@ from aether.scheduler import leaf
 from aether.scheduler.binding import bind
 from aether.scheduler.context import Ctx
 from aether.scheduler.effects import RunFinished
-from aether.scheduler.env import (
-    Env,
-    build_env,
-    dag_children_resolver,
-    globals_layer,
-    inputs_layer,
-    single_node_resolver,
-)
+from aether.scheduler.env import build_env, dag_children_resolver, single_node_resolver
 from aether.scheduler.hooks import workflow_terminal_hooks
 from aether.scheduler.nodes import arm_timer, complete, duration_ms, node_timeout_text
 from aether.scheduler.outputs import dag_outputs, loop_outputs
@@ -444,4 +437,4 @@ def _finalize_loop(ctx: Ctx, node: NodeState) -> None:
     complete(ctx, node, phase, message, outputs, warnings)
 
 
-__all__ = ["Env", "advance", "create_entry", "finish_run", "globals_layer", "inputs_layer", "settle", "walk_up"]
+__all__ = ["advance", "create_entry", "finish_run", "settle", "walk_up"]
