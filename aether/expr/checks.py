@@ -14,24 +14,10 @@ from aether.expr.compiler import compile_expression
 from aether.expr.errors import ExpressionError
 from aether.expr.printer import path_text
 from aether.model.limits import DEFAULT_LIMITS, Limits
+from aether.model.namespaces import KNOWN_NAMESPACES
 
 # SPEC §5.3; each registered variable-source namespace is added by the caller.
-DEFAULT_NAMESPACES: frozenset[str] = frozenset(
-    {
-        "tasks",
-        "inputs",
-        "workflow",
-        "loop_iter",
-        "iterator",
-        "loop",
-        "outputs",
-        "phase",
-        "code",
-        "msg",
-        "retryCount",
-        "system",
-    }
-)
+DEFAULT_NAMESPACES: frozenset[str] = KNOWN_NAMESPACES
 
 
 @frozen

@@ -13,28 +13,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from aether.model.namespaces import KNOWN_NAMESPACES
 from aether.model.problems import Problem
 from aether.model.validate.context import Context
 from aether.model.validate.simple_expr import MAX_TREE_DEPTH, plainly_valid
-
-# §5.3: the namespaces an identifier with "-" may legitimately start with (W-EXPR-HYPHEN),
-# with the built-in ``system`` variable source.
-KNOWN_NAMESPACES = frozenset(
-    {
-        "tasks",
-        "inputs",
-        "workflow",
-        "loop_iter",
-        "iterator",
-        "loop",
-        "outputs",
-        "phase",
-        "code",
-        "msg",
-        "retryCount",
-        "system",
-    }
-)
 
 # ``tasks.<name>`` not preceded by a name character or a dot, so that
 # ``inputs.parameters.tasks.x`` or ``subtasks.x`` are not task references.
