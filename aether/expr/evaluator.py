@@ -436,59 +436,44 @@ def _call(node: n.Call) -> Fn:
     return call
 
 
+def _literal(value: Any, check: Callable[[Any], Any]) -> Fn:
+    try:
+        return _constant(check(value))
+    except ExpressionError as exc:
+        return _failing(exc)
+
+
+# Node types whose compiler takes the node and nothing else.
+_COMPILERS: dict[type, Callable[[Any], Fn]] = {
+    n.Compare: _compare,
+    n.StrLit: _string,
+    n.Access: _access,
+    n.Call: _call,
+    n.ListLit: _list,
+    n.Unary: _unary,
+    n.Not: _not,
+    n.Arith: _arith,
+}
+
+
 def compile_node(node: n.Node) -> Fn:
-    t = type(node)
-    if t is n.Compare:
-        assert isinstance(node, n.Compare)
-        return _compare(node)
-    if t is n.Path:
-        assert isinstance(node, n.Path)
+    compiler = _COMPILERS.get(type(node))
+    if compiler is not None:
+        return compiler(node)
+    if isinstance(node, n.Path):
         return _bare_path(node, probe=False) if node.is_bare else _indexed_path(node)
-    if t is n.StrLit:
-        assert isinstance(node, n.StrLit)
-        return _string(node)
-    if t is n.IntLit:
-        assert isinstance(node, n.IntLit)
-        try:
-            return _constant(check_int(node.value))
-        except ExpressionError as exc:
-            return _failing(exc)
-    if t is n.FloatLit:
-        assert isinstance(node, n.FloatLit)
-        try:
-            return _constant(check_float(node.value))
-        except ExpressionError as exc:
-            return _failing(exc)
-    if t is n.BoolLit:
-        assert isinstance(node, n.BoolLit)
+    if isinstance(node, n.IntLit):
+        return _literal(node.value, check_int)
+    if isinstance(node, n.FloatLit):
+        return _literal(node.value, check_float)
+    if isinstance(node, n.BoolLit):
         return _constant(node.value)
-    if t is n.NullLit:
+    if isinstance(node, n.NullLit):
         return _constant(None)
-    if t is n.Placeholder:
-        assert isinstance(node, n.Placeholder)
+    if isinstance(node, n.Placeholder):
         return _placeholder(node, probe=False)
-    if t is n.Access:
-        assert isinstance(node, n.Access)
-        return _access(node)
-    if t is n.Call:
-        assert isinstance(node, n.Call)
-        return _call(node)
-    if t is n.ListLit:
-        assert isinstance(node, n.ListLit)
-        return _list(node)
-    if t is n.Unary:
-        assert isinstance(node, n.Unary)
-        return _unary(node)
-    if t is n.Not:
-        assert isinstance(node, n.Not)
-        return _not(node)
-    if t is n.Arith:
-        assert isinstance(node, n.Arith)
-        return _arith(node)
-    if t is n.Or:
-        assert isinstance(node, n.Or)
+    if isinstance(node, n.Or):
         return _logic(node.operands, is_or=True)
-    if t is n.And:
-        assert isinstance(node, n.And)
+    if isinstance(node, n.And):
         return _logic(node.operands, is_or=False)
     raise TypeError(f"not an expression node: {node!r}")
