@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from assignments import make_assignment
 
 from aether.events.assignment import TaskAssignment
 from aether.runtime.executors.base import ExecContext, ExecResult
@@ -102,19 +103,7 @@ def server() -> Iterator[Server]:
 
 
 def assignment(config: dict[str, Any]) -> TaskAssignment:
-    return TaskAssignment(
-        id="r1:main/t#1",
-        run_id="r1",
-        node_id="main/t",
-        attempt=1,
-        retry_count=0,
-        workflow_name="wf",
-        namespace="default",
-        task_name="t",
-        template_name="",
-        executor_type="http",
-        executor_config=config,
-    )
+    return make_assignment("http", config)
 
 
 def run(

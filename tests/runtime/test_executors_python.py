@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from assignments import make_assignment
 from process_watch import alive, wait_for
 
 from aether.events.assignment import TaskAssignment
@@ -83,20 +84,7 @@ def functions_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def assignment(function: str, *inputs: BoundParameter) -> TaskAssignment:
-    return TaskAssignment(
-        id="r1:main/t#1",
-        run_id="r1",
-        node_id="main/t",
-        attempt=1,
-        retry_count=0,
-        workflow_name="wf",
-        namespace="default",
-        task_name="t",
-        template_name="",
-        executor_type="python",
-        executor_config={"function": function},
-        inputs=tuple(inputs),
-    )
+    return make_assignment("python", {"function": function}, *inputs)
 
 
 def run(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from assignments import make_assignment
 from process_watch import alive, wait_for
 
 from aether.events.assignment import TaskAssignment
@@ -25,20 +26,7 @@ PYTHON = sys.executable
 
 
 def assignment(config: dict[str, Any], *inputs: BoundParameter) -> TaskAssignment:
-    return TaskAssignment(
-        id="r1:main/t#1",
-        run_id="r1",
-        node_id="main/t",
-        attempt=1,
-        retry_count=0,
-        workflow_name="wf",
-        namespace="default",
-        task_name="t",
-        template_name="",
-        executor_type="script",
-        executor_config=config,
-        inputs=tuple(inputs),
-    )
+    return make_assignment("script", config, *inputs)
 
 
 def run(

@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
+from assignments import make_assignment
 from process_watch import alive, read_pid, wait_for
 
 from aether.events.assignment import TaskAssignment
@@ -26,20 +27,7 @@ WAIT = 20.0
 
 
 def assignment(config: dict[str, Any] | None, *inputs: BoundParameter) -> TaskAssignment:
-    return TaskAssignment(
-        id="r1:main/t#1",
-        run_id="r1",
-        node_id="main/t",
-        attempt=1,
-        retry_count=0,
-        workflow_name="wf",
-        namespace="default",
-        task_name="t",
-        template_name="",
-        executor_type="shell",
-        executor_config=config,
-        inputs=tuple(inputs),
-    )
+    return make_assignment("shell", config, *inputs)
 
 
 def context(cancelled: Callable[[], bool] = lambda: False, deadline: datetime | None = None) -> ExecContext:
