@@ -130,7 +130,9 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         workers: int = typer.Option(4, "--workers", min=1, help="Worker threads."),
-        until_idle: bool = typer.Option(False, "--until-idle", help="Exit once no run is active."),
+        until_idle: bool = typer.Option(
+            False, "--until-idle", help="Exit once nothing is left to do but wait for people (suspended tasks)."
+        ),
         db: str | None = DbOption,
     ) -> None:
         """Run the engine, workers, timers and the cron ticker for every active run in the database."""
@@ -145,8 +147,7 @@ def register(app: typer.Typer) -> None:
                     time.sleep(0.2)
                     if not until_idle:
                         continue
-                    busy = engine.active_runs() or engine.broker.pending_count()
-                    if busy:
+                    if not engine.idle():
                         idle_since = None
                     elif idle_since is None:
                         idle_since = time.monotonic()

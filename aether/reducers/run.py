@@ -288,6 +288,7 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} dispatched after {node.attempt}")
     if node.phase != "Ready":
         _check_node_move(node, "Ready")
+    previous_phase = node.phase
     assignment = event.assignment
     attempt = AttemptState(
         number=event.attempt,
@@ -301,6 +302,7 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
     node = evolve(
         node,
         phase="Ready",
+        message="",  # a new attempt: the last one's message no longer describes the node
         attempt=event.attempt,
         retry_count=assignment.retry_count,
         attempts=(*node.attempts, attempt),
@@ -308,6 +310,8 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         deadline_ms=event.deadline_ms if event.reason != "resume" else node.deadline_ms,
     )
     state = state.with_node(node)
+    if previous_phase == "Suspended":
+        state = evolve(state, suspended=state.suspended - 1)
     if event.reason == "reuse":
         return state
     state = _mark_fresh(state, node.node_id)
@@ -341,12 +345,15 @@ def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
         "attempts": (*node.attempts[:-1], attempt),
         "last_code": event.code,
     }
+    suspended = state.suspended
     if event.phase == "Suspended":
         _check_node_move(node, "Suspended")
         changes.update(phase="Suspended", message=event.message, accumulated=event.accumulated,
                        outputs=event.accumulated)
+        suspended += 1
     return evolve(
         state.with_node(evolve(node, **changes)),
+        suspended=suspended,
         open_attempts=state.open_attempts.delete(attempt.assignment_id)
         if attempt.assignment_id in state.open_attempts
         else state.open_attempts,
@@ -362,6 +369,8 @@ def _retry_scheduled(state: RunState, event: ev.RetryScheduled) -> RunState:
     if event.delay_ms > 0:
         _check_node_move(node, "Created")
         changes["phase"] = "Created"
+        if node.phase == "Suspended":
+            return evolve(state.with_node(evolve(node, **changes)), suspended=state.suspended - 1)
     return state.with_node(evolve(node, **changes))
 
 
@@ -394,6 +403,8 @@ def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
     if node.phase != event.from_phase:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
     _check_node_move(node, event.phase)
+    if node.phase == "Suspended":
+        state = evolve(state, suspended=state.suspended - 1)
     node = evolve(
         node,
         phase=event.phase,

@@ -174,6 +174,7 @@ class RunState:
     open_attempts: Map = EMPTY_MAP  # assignment id -> node id: dispatched, no result yet
     hook_counts: Map = EMPTY_MAP  # (node id or "-", hook type) -> firings
     undelivered_hooks: Map = EMPTY_MAP  # idempotency key -> payload: fired, not yet delivered
+    suspended: int = 0  # leaves in Suspended: the run waits for a person
     now_ms: int = 0  # time of the latest input
     event_count: int = 0
 

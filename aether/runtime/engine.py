@@ -386,6 +386,21 @@ class Engine:
                     self._deliver(key, payload)
         return active
 
+    def idle(self) -> bool:
+        """Nothing for this engine to do without outside input: no assignment waiting or
+        running, and every unfinished run waits for a person (a suspended task). A run
+        waiting on a timer (a retry backoff, a deadline) is not idle."""
+        if self.broker.pending_count():
+            return False
+        with self._lock:
+            for run_id in self.run_ids():
+                state = self._load(run_id).state
+                if state.terminal:
+                    continue
+                if len(state.open_attempts) or not state.suspended:
+                    return False
+        return not self._backlog and not self._deliveries
+
     def active_runs(self) -> list[str]:
         with self._lock:
             return [run_id for run_id in self.run_ids() if not self._load(run_id).state.terminal]

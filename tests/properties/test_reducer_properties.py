@@ -575,3 +575,12 @@ def test_result_recorded_on_a_terminal_leaf_raises() -> None:
     assert node.phase == "Cancelled" and node.current_attempt is not None and node.current_attempt.code is None
     with pytest.raises(IllegalTransition):
         apply(state, ev.TaskResultRecorded(node.node_id, 1, 0, "Succeeded"))
+
+
+@given(histories())
+def test_the_suspended_count_equals_the_suspended_leaves(history: History) -> None:
+    """The counter ``aether serve --until-idle`` reads instead of scanning every node."""
+    state: RunState | None = None
+    for event in history.events:
+        state = apply(state, event)
+        assert state.suspended == sum(1 for node in state.nodes_in_order() if node.phase == "Suspended")
