@@ -7,13 +7,22 @@ a replay computes exactly the same due times.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@lru_cache(maxsize=4096)
+def _second_text(epoch_s: int) -> str:
+    # Cached: formatting dominates building a run view, and the times of a run share few
+    # seconds. Not strftime: it does not pad years before 1000 to four digits.
+    t = _EPOCH + timedelta(seconds=epoch_s)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
+
+
 def format_ms(epoch_ms: int) -> str:
-    t = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    seconds, millis = divmod(epoch_ms, 1000)
+    return f"{_second_text(seconds)}{millis:03d}Z"
 
 
 def parse_ms(text: str) -> int:
