@@ -4,13 +4,36 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 
 import orjson
 import typer
 
 from aether.cli.common import DbOption, fail, open_engine
-from aether.projections.history import iter_history
-from aether.runtime.engine import RunNotFound
+from aether.events.streams import run_stream
+from aether.projections.history import HistoryEntry, iter_history
+from aether.runtime.engine import Engine, HistoryDecodeError, RunNotFound
+from aether.store.audit import iter_phase_history
+from aether.store.projector import ProjectionError
+
+
+def history_entries(engine: Engine, run_id: str, *, phases_only: bool, node: str | None) -> Iterator[HistoryEntry]:
+    """The entries ``aether history`` prints. The audit trail (``phases_only``) comes from
+    the ``phase_history`` read model, brought up to the log first: the projector has already
+    folded every event, so reading its rows is far cheaper than folding the run again. The
+    entries are the ones ``iter_history`` would yield (``aether.store.audit``). Without a
+    projector, or when the read models cannot be brought up to the log, the run is folded."""
+    if not phases_only or engine.projector is None:
+        return iter_history(engine.events(run_id), phases_only=phases_only, node=node)
+    if engine.log.stream_version(run_stream(run_id)) == 0:
+        raise RunNotFound(run_id)
+    try:
+        engine.catch_up_projections()
+    except ProjectionError as exc:
+        typer.echo(f"aether: the read models cannot be brought up to the log ({exc}); folding the run instead",
+                   err=True)
+        return iter_history(engine.events(run_id), phases_only=True, node=node)
+    return iter_phase_history(engine.projector.db.conn, run_id, node=node)
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +49,7 @@ def register(app: typer.Typer) -> None:
         engine = open_engine(db, workers=0, must_exist=True)
         out = sys.stdout
         try:
-            for entry in iter_history(engine.events(run_id), phases_only=phases_only, node=node):
+            for entry in history_entries(engine, run_id, phases_only=phases_only, node=node):
                 if json_output:
                     record = {"seq": entry.seq, "at": entry.at, "type": entry.type, "node": entry.node_id,
                               "summary": entry.summary}
@@ -39,7 +62,7 @@ def register(app: typer.Typer) -> None:
                               f"{entry.from_phase or '-'} -> {entry.to_phase}{reason}\n")
                 else:
                     out.write(f"{entry.seq:>7}  {entry.at}  {entry.summary}\n")
-        except RunNotFound as exc:
+        except (RunNotFound, HistoryDecodeError) as exc:
             fail(str(exc))
         except BrokenPipeError:  # `aether history RUN | head` is fine
             sys.stderr.close()

@@ -1,0 +1,74 @@
+"""A run's audit trail (``aether history RUN --phases-only``) read from the ``phase_history`` table.
+
+The projector already folds every event with the real reducer and records each phase
+change it finds (``phase_transitions``) as a row; reading those rows back gives the same
+entries as :func:`aether.projections.history.iter_history` with ``phases_only=True``,
+field for field, without folding the run again. The caller brings the table up to the
+log first (``Engine.catch_up_projections``) and checks that the run exists: a run with
+no rows and a run that does not exist look the same here.
+
+Order. ``iter_history`` yields an event's changes nodes first (bottom up), then the run,
+in the order ``phase_transitions`` returns them. ``PhaseHistoryModel`` appends those rows
+in exactly that order and the projector inserts a batch's rows in order (``executemany``),
+so within one ``seq`` the rowid (SQLite gives a new row the largest rowid plus one) follows
+it. All the rows of one event are written together: if an event is ever projected twice
+(two projectors on one file), ``INSERT OR REPLACE`` replaces all of its rows, again in
+order; a rebuilt table is dropped and refilled in log order. Rows are read with
+``ORDER BY seq, rowid``.
+
+Rows stream from a cursor, one at a time: memory does not grow with the run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+from aether.events.catalog import EVENT_TYPES
+from aether.projections.history import HistoryEntry, oneline
+from aether.projections.read_models import PHASE_HISTORY
+from aether.projections.transitions import RUN
+
+_COLUMNS = "seq, at, node_id, from_phase, to_phase, message, event_type"
+# Every id below ``node`` lies in ``node + "/" <= id < node + "0"`` ("0" follows "/" in
+# code point and UTF-8 byte order, which is how SQLite's BINARY collation compares).
+# Unlike LIKE, the range is case-sensitive and has no wildcards to escape. Both queries
+# walk the primary key (run_id, seq, node_id) and sort only the rows of one seq at a time
+# ("USE TEMP B-TREE FOR RIGHT PART OF ORDER BY"), so they stream.
+_ALL = f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? ORDER BY seq, rowid"
+_SUBTREE = (
+    f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? AND node_id <> ? "
+    "AND (node_id = ? OR (node_id >= ? AND node_id < ?)) ORDER BY seq, rowid"
+)
+
+
+def iter_phase_history(
+    conn: sqlite3.Connection, run_id: str, *, node: str | None = None
+) -> Iterator[HistoryEntry]:
+    """The phase entries of ``run_id`` from the ``phase_history`` table, in history order.
+
+    Equal to ``iter_history(events, phases_only=True, node=node)`` for the same run.
+    ``node`` keeps only that node and the nodes below it (node ids are paths); the run's
+    own entries are then left out, as ``iter_history`` leaves them out.
+    """
+    if node is None:
+        cursor = conn.execute(_ALL, (run_id,))
+    else:
+        cursor = conn.execute(_SUBTREE, (run_id, RUN, node, node + "/", node + "0"))
+    try:
+        for seq, at, node_id, from_phase, to_phase, message, event_type in cursor:
+            yield _entry(seq, at, node_id, from_phase, to_phase, message, event_type)
+    finally:
+        cursor.close()
+
+
+def _entry(
+    seq: int, at: str | None, node_id: str, from_phase: str | None, to_phase: str, message: str, event_type: str
+) -> HistoryEntry:
+    # As iter_history's phase entries (history._phase_entry): the run is node None.
+    node = node_id if node_id != RUN else None
+    source = from_phase if from_phase is not None else "(new)"
+    said = f": {oneline(message)}" if message else ""
+    summary = f"{node or 'run'} {source} -> {to_phase}{said} [{event_type}]"
+    kind = EVENT_TYPES[event_type].KIND
+    return HistoryEntry(seq, at or "", event_type, kind, node, summary, from_phase, to_phase, message)
