@@ -34,6 +34,9 @@ class TableSpec:
     columns: tuple[tuple[str, str], ...]  # (name, SQLite type), in row order
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    # Rows stored in the primary key's b-tree: no second copy of the key in an index.
+    # For narrow, append-mostly rows; wide blobs are better off in a rowid table.
+    without_rowid: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -41,7 +44,8 @@ class TableSpec:
 
     def create_sql(self) -> list[str]:
         cols = ", ".join(f"{name} {kind}" for name, kind in self.columns)
-        out = [f"CREATE TABLE {self.name} ({cols}, PRIMARY KEY ({', '.join(self.primary_key)}))"]
+        suffix = " WITHOUT ROWID" if self.without_rowid else ""
+        out = [f"CREATE TABLE {self.name} ({cols}, PRIMARY KEY ({', '.join(self.primary_key)})){suffix}"]
         for index in self.indexes:
             out.append(f"CREATE INDEX {self.name}_{'_'.join(index)} ON {self.name} ({', '.join(index)})")
         return out
@@ -307,7 +311,9 @@ class CronHistoryModel:
 
 
 def default_read_models() -> list[ReadModel]:
-    return [RunsModel(), TasksModel(), PhaseHistoryModel(), CronHistoryModel()]
+    from aether.projections.view_history import ViewHistoryModel  # it builds on this module
+
+    return [RunsModel(), TasksModel(), PhaseHistoryModel(), CronHistoryModel(), ViewHistoryModel()]
 
 
 def all_tables(models: Sequence[ReadModel]) -> list[TableSpec]:

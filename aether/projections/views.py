@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from aether.events.times import format_ms
@@ -35,6 +36,13 @@ def parameters_object(params: tuple[ResultParameter, ...] | tuple[BoundParameter
     return out
 
 
+# Every NodeState field node_view reads: two nodes equal in these have equal views.
+node_view_fields = operator.attrgetter(
+    "node_id", "parent_id", "task_name", "template_name", "template_type", "phase", "message", "depth",
+    "index", "retry_count", "attempt", "inputs", "outputs", "created_ms", "started_ms", "finished_ms",
+)
+
+
 def node_view(node: NodeState) -> dict[str, JSON]:
     return {
         "id": node.node_id,
@@ -57,9 +65,8 @@ def node_view(node: NodeState) -> dict[str, JSON]:
     }
 
 
-def run_view(state: RunState) -> dict[str, JSON]:
-    nodes = state.nodes_in_order()
-    terminal = sum(1 for node in nodes if node.terminal)
+def run_header(state: RunState) -> dict[str, JSON]:
+    """The run's own fields of its view: everything but ``progress`` and ``tasks``."""
     return {
         "runId": state.run_id,
         "name": state.name,
@@ -70,10 +77,43 @@ def run_view(state: RunState) -> dict[str, JSON]:
         "startedAt": _time(state.started_ms),
         "finishedAt": _time(state.finished_ms),
         "duration": _duration(state.started_ms or state.submitted_ms, state.finished_ms),
-        "progress": f"{terminal}/{len(nodes)}" if nodes else "",
         "outputs": parameters_object(state.outputs),
         "cron": state.cron,
         "origin": state.origin,
         "warnings": list(state.warnings),
-        "tasks": [node_view(node) for node in nodes],
     }
+
+
+def run_header_changed(before: RunState | None, after: RunState) -> bool:
+    """Whether ``run_header`` could differ between the two states (``info`` is fixed at
+    submission, so identity says it is unchanged)."""
+    return before is None or before.info is not after.info or _run_fields(before) != _run_fields(after)
+
+
+_run_fields = operator.attrgetter("phase", "message", "started_ms", "finished_ms", "outputs")
+
+
+def progress_text(terminal: int, count: int) -> str:
+    return f"{terminal}/{count}" if count else ""
+
+
+def assemble_view(header: dict[str, JSON], progress: str, tasks: list[JSON]) -> dict[str, JSON]:
+    """A run view from its parts, keys in the order ``aether get --json`` prints them."""
+    view = {key: header[key] for key in _BEFORE_PROGRESS}
+    view["progress"] = progress
+    for key in _AFTER_PROGRESS:
+        view[key] = header[key]
+    view["tasks"] = tasks
+    return view
+
+
+_BEFORE_PROGRESS = (
+    "runId", "name", "namespace", "phase", "message", "createdAt", "startedAt", "finishedAt", "duration",
+)
+_AFTER_PROGRESS = ("outputs", "cron", "origin", "warnings")
+
+
+def run_view(state: RunState) -> dict[str, JSON]:
+    nodes = state.nodes_in_order()
+    terminal = sum(1 for node in nodes if node.terminal)
+    return assemble_view(run_header(state), progress_text(terminal, len(nodes)), [node_view(node) for node in nodes])

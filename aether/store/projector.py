@@ -185,7 +185,7 @@ class Projector:
                 (self.name, self._schema, orjson.dumps(names).decode()),
             )
         self._position = 0
-        self._cache.clear()
+        self._forget()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -220,8 +220,8 @@ class Projector:
                     f"UPDATE {POSITION_TABLE} SET position = ? WHERE name = ?", (events[-1].position, self.name)
                 )
         except BaseException:
-            # The cached states ran ahead of the tables: forget them, reload on demand.
-            self._cache.clear()
+            # The cached states (and what models remember) ran ahead of the tables.
+            self._forget()
             raise
         self._position = events[-1].position
         if self.snapshots is not None:
@@ -268,6 +268,15 @@ class Projector:
         cron = stored.stream[len(CRON_PREFIX) :]
         for model in readers:
             model.on_cron_event(cron, stored.version, event, sink)
+
+    def _forget(self) -> None:
+        """Drop what runs ahead of the tables: cached states reload on demand, and a model
+        that remembers between events (``reset``) starts over."""
+        self._cache.clear()
+        for model in self.read_models:
+            reset = getattr(model, "reset", None)
+            if reset is not None:
+                reset()
 
     def _entry(self, stream: str, version: int) -> _RunEntry | None:
         """The cached state of ``stream`` after ``version`` events, reloading it if needed."""

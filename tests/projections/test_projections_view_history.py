@@ -1,0 +1,150 @@
+"""The view history read model and time travel read from it.
+
+Every upstream example (and a templateRef run) is recorded, the histories interleaved in
+one SQLite log the way concurrent runs interleave, and projected with checkpoints every
+few events and pages of a few nodes. Then, for every run and every event N, the view
+read from the history equals ``run_view`` of the state folded to N.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from projection_support import History, decoded_stream, example_histories, fill, states_by_version, template_ref_history
+from sqlite_utils import Database
+
+from aether.history.timetravel import ViewHistoryGap, diff_views, view_of_state
+from aether.projections.read_models import ReadModel, RowSink, RunChange, TableSpec, default_read_models
+from aether.projections.view_history import ViewHistoryModel
+from aether.projections.views import run_view
+from aether.runtime.engine import Engine
+from aether.runtime.time_travel import TimeTravel
+from aether.store.base import NO_STREAM, EventLog
+from aether.store.projector import Projector
+from aether.store.sqlite import SqliteEventLog
+from aether.store.time_travel import ViewHistoryReader
+
+
+def histories() -> list[History]:
+    return [*example_histories(), template_ref_history()]
+
+
+def models(checkpoint_every: int = 4, page_size: int = 3, tracked_runs: int = 1024) -> list[ReadModel]:
+    others = [m for m in default_read_models() if not isinstance(m, ViewHistoryModel)]
+    return [*others, ViewHistoryModel(checkpoint_every=checkpoint_every, page_size=page_size,
+                                      tracked_runs=tracked_runs)]
+
+
+def projected_run(tmp_path: Path, prefix: str, **options: int) -> tuple[SqliteEventLog, Path, History]:
+    """One example's history in a SQLite log, projected with the view history ``options``."""
+    db = tmp_path / "aether.db"
+    log = SqliteEventLog(db)
+    history = next(h for h in example_histories() if h.run_id.startswith(prefix))
+    log.append(history.stream, list(history.events), NO_STREAM)
+    with Projector(log, db, read_models=models(**options)) as projector:
+        projector.catch_up()
+    return log, db, history
+
+
+def every_point_matches(log: EventLog, db: Path) -> int:
+    reader = ViewHistoryReader(db)
+    checked = 0
+    try:
+        for stream in log.streams("run:"):
+            states = states_by_version(decoded_stream(log, stream))
+            run_id = states[0].run_id
+            for version, state in enumerate(states, start=1):
+                found = reader.view_at(run_id, version)
+                assert found is not None
+                assert found.to_dict() == run_view(state), f"{run_id} after event {version}"
+                checked += 1
+            assert reader.view_at(run_id, 0) is None
+    finally:
+        reader.close()
+    return checked
+
+
+@pytest.mark.parametrize(("checkpoint_every", "page_size", "tracked_runs"), [(4, 3, 1024), (1, 1, 2), (7, 64, 1)])
+def test_every_point_of_every_run_equals_the_folded_view(
+    tmp_path: Path, checkpoint_every: int, page_size: int, tracked_runs: int
+) -> None:
+    db = tmp_path / "aether.db"
+    log = SqliteEventLog(db)
+    fill(log, histories())
+    with Projector(log, db, batch_size=17, read_models=models(checkpoint_every, page_size, tracked_runs)) as p:
+        p.catch_up()
+    assert every_point_matches(log, db) == log.last_position()
+    log.close()
+
+
+def test_checkpoints_write_only_the_pages_that_changed(tmp_path: Path) -> None:
+    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=2, page_size=1)
+    conn = Database(db).conn
+    checkpoints = conn.execute("SELECT version, node_count FROM view_checkpoints ORDER BY version").fetchall()
+    pages = conn.execute("SELECT count(*) FROM view_pages").fetchone()[0]
+    # A linear DAG changes one or two nodes between checkpoints two events apart; writing
+    # every page at every checkpoint would be the sum of the node counts.
+    assert len(checkpoints) == len(history.events) // 2
+    assert pages < sum(count for _version, count in checkpoints) / 2
+    assert every_point_matches(log, db) == len(history.events)
+    log.close()
+
+
+class Exploding:
+    tables: tuple[TableSpec, ...] = ()
+
+    def __init__(self, at_position: int) -> None:
+        self.at_position, self.seen, self.armed = at_position, 0, True
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        self.seen += 1
+        if self.armed and self.seen == self.at_position:
+            raise RuntimeError("boom")
+
+
+def test_after_a_failed_batch_the_next_checkpoint_writes_every_page(tmp_path: Path) -> None:
+    db = tmp_path / "aether.db"
+    log = SqliteEventLog(db)
+    fill(log, histories())
+    exploding = Exploding(at_position=log.last_position() // 2)
+    projector = Projector(log, db, batch_size=10, read_models=[*models(checkpoint_every=5, page_size=2), exploding])
+    with pytest.raises(RuntimeError, match="boom"):
+        projector.catch_up()
+    exploding.armed = False
+    projector.catch_up()
+    projector.close()
+    assert every_point_matches(log, db) == log.last_position()
+    log.close()
+
+
+def test_time_travel_reads_the_history_and_diffs_only_changed_nodes(tmp_path: Path) -> None:
+    log, db, history = projected_run(tmp_path, "05-", checkpoint_every=3, page_size=2)
+    projector = Projector(log, db, read_models=models(checkpoint_every=3, page_size=2))
+    engine = Engine(log, workers=0, projector=projector, view_history=ViewHistoryReader(db))
+    travel, run_id, last = TimeTravel(engine), history.run_id, len(history.events)
+    for a, b in [(1, last), (last, 1), (2, 5), (5, 5)]:
+        before, after = (view_of_state(engine.state_at(run_id, n)).to_dict() for n in (a, b))
+        assert travel.diff(run_id, a, b) == diff_views(before, after)
+    found = travel.view_at(run_id, last + 100)  # past the end: the run as it is now
+    assert found is not None and found.to_dict() == engine.get(run_id)
+    assert travel.fallback_reason is None
+    log.close()
+
+
+def test_a_missing_page_is_a_clear_error(tmp_path: Path) -> None:
+    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=4, page_size=1)
+    with Database(db).conn as conn:
+        conn.execute("DELETE FROM view_pages WHERE page = 0")
+    with pytest.raises(ViewHistoryGap, match="page 0 of checkpoint"):
+        ViewHistoryReader(db).view_at(history.run_id, len(history.events))
+    log.close()
+
+
+def test_a_change_without_its_creation_is_a_clear_error(tmp_path: Path) -> None:
+    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=10_000)
+    with Database(db).conn as conn:
+        conn.execute("DELETE FROM node_view_history WHERE seq = 0 AND CAST(change AS TEXT) LIKE '%\"id\"%'")
+    with pytest.raises(ViewHistoryGap, match="changes before it was created"):
+        ViewHistoryReader(db).view_at(history.run_id, len(history.events))
+    log.close()
