@@ -5,24 +5,35 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import orjson
 import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, print_json
 from aether.events.streams import run_stream
-from aether.history.timetravel import diff_views, run_view, seq_at_time
+from aether.history.timetravel import ViewHistoryGap
 from aether.history.transfer import ImportError_, export_lines, import_history, parse_lines
 from aether.history.verify import verify_run
 from aether.runtime.engine import HistoryDecodeError, RunNotFound
+from aether.runtime.time_travel import TimeTravel
 
 
-def _seq(engine: object, run_id: str, text: str) -> int:
+def _seq(travel: TimeTravel, run_id: str, text: str) -> int:
     """``--at`` takes an event number or an RFC 3339 time."""
     if text.isdigit():
         return int(text)
     try:
-        return seq_at_time(engine.events(run_id), text)  # type: ignore[attr-defined]
+        return travel.seq_at_time(run_id, text)
     except ValueError:
         fail(f'--at "{text}" is neither an event number nor an RFC 3339 time')
+
+
+def _note_fallback(travel: TimeTravel) -> None:
+    if travel.fallback_reason is not None:
+        typer.echo(
+            f"aether: the read models cannot be brought up to the log ({travel.fallback_reason}); "
+            "the run was refolded instead",
+            err=True,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -47,30 +58,32 @@ def register(app: typer.Typer) -> None:
                     f"verified {result.events} events ({result.inputs} inputs): every decision replays identically"
                 )
                 raise typer.Exit(EXIT_OK)
+            travel = TimeTravel(engine)
             if diff is not None:
-                a, b = (_seq(engine, run_id, point) for point in diff)
+                a, b = (_seq(travel, run_id, point) for point in diff)
                 if a < 1 or b < 1:
                     fail("both points must be at or after event 1")
-                before = engine.state_at(run_id, a)
-                after = engine.state_at(run_id, b)
-                print_json(diff_views(run_view(before), run_view(after)))
+                print_json(travel.diff(run_id, a, b))
+                _note_fallback(travel)
                 return
             if at is None:
                 fail("give --at SEQ, --diff A B or --verify")
-            seq = _seq(engine, run_id, at)
-            state = engine.state_at(run_id, seq) if seq >= 1 else None
-        except (RunNotFound, HistoryDecodeError) as exc:
+            seq = _seq(travel, run_id, at)
+            view = travel.view_at(run_id, seq)
+        except (RunNotFound, HistoryDecodeError, ViewHistoryGap) as exc:
             fail(str(exc))
-        if state is None:
+        _note_fallback(travel)
+        if view is None:
             fail("the run had no events by then")
-        view = run_view(state)
         if json_output:
-            print_json(view)
+            sys.stdout.buffer.write(view.to_json() + b"\n")
+            sys.stdout.flush()
         else:
             when = "" if at.isdigit() else f" (the last event at or before {at})"
-            typer.echo(f"run {view['runId']} after event {seq}{when}: {view['phase']} {view['progress']}")
-            for task in view["tasks"]:
-                typer.echo(f"  {task['id']}: {task['phase']}")
+            typer.echo(f"run {view.header['runId']} after event {seq}{when}: {view.header['phase']} {view.progress}")
+            for task in view.tasks:
+                node = orjson.loads(task)
+                typer.echo(f"  {node['id']}: {node['phase']}")
 
     @app.command("export")
     def export(

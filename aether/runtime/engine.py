@@ -47,6 +47,7 @@ from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingE
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
+from aether.store.time_travel import ViewHistoryReader
 
 JSON = Any
 log = logging.getLogger("aether.engine")
@@ -113,6 +114,7 @@ class Engine:
         batch_size: int = 2000,
         snapshots: SnapshotStore | None = None,
         projector: Projector | None = None,
+        view_history: ViewHistoryReader | None = None,
         process_types: Sequence[str] = (),
         processes: int | None = None,
     ) -> None:
@@ -131,6 +133,8 @@ class Engine:
         self.batch_size = batch_size
         self.snapshots = snapshots
         self.projector = projector
+        # Reads what the projector's view history records (time travel without refolding).
+        self.view_history = view_history
         self.process_types = tuple(process_types)
         self.processes = processes
         self.diagnostics: list[str] = []

@@ -11,6 +11,7 @@ from aether.runtime.engine import Engine
 from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
+from aether.store.time_travel import ViewHistoryReader
 
 DEFAULT_SNAPSHOT_EVERY = 1000
 # Older snapshots are thinned to one per this many events (time travel's milestones).
@@ -30,9 +31,12 @@ def sqlite_engine(
     """An engine whose log, read models (runs, tasks, phase history) and snapshots live in
     ``path``. The projector keeps the read models and a snapshot every ``snapshot_every``
     events of each run (the two newest, and one per 10,000 events before them for time
-    travel); loading a run, or a point of it, is the nearest snapshot plus the tail."""
+    travel); loading a run is the nearest snapshot plus the tail. Time travel reads the
+    projector's view history (``aether.projections.view_history``)."""
     log = SqliteEventLog(path, synchronous=synchronous)
     snapshots = SqliteSnapshotStore(path, keep_every=DEFAULT_MILESTONE_EVERY)
     snapshotter = Snapshotter(every=snapshot_every, per_node=SNAPSHOT_EVENTS_PER_NODE)
     projector = Projector(log, path, snapshots=snapshots, snapshotter=snapshotter)
-    return Engine(log, snapshots=snapshots, projector=projector, **engine_options)
+    return Engine(
+        log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(path), **engine_options
+    )

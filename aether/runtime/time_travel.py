@@ -1,0 +1,78 @@
+"""Points of a run's history, as ``aether replay --at`` and ``--diff`` show them.
+
+With a view history (the SQLite default) a point is read from what the projector
+recorded, after bringing the projections up to the log; without one (an in-memory
+engine) it is refolded from the nearest snapshot. Both give ``run_view`` of the state
+folded to that point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aether.events.streams import run_stream
+from aether.events.times import parse_ms
+from aether.history.timetravel import ViewAt, ViewHistoryGap, diff_points, diff_views, seq_at_time, view_of_state
+from aether.runtime.engine import Engine, RunNotFound
+from aether.store.projector import ProjectionError
+from aether.store.time_travel import ViewHistoryReader
+
+JSON = Any
+
+
+class TimeTravel:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Why the view history could not be used (the read models cannot reach the end of
+        # the log, e.g. a damaged event): points are then refolded.
+        self.fallback_reason: str | None = None
+
+    def last_version(self, run_id: str) -> int:
+        last = self.engine.log.stream_version(run_stream(run_id))
+        if last == 0:
+            raise RunNotFound(run_id)
+        return last
+
+    def view_at(self, run_id: str, seq: int) -> ViewAt | None:
+        """The run right after event ``seq`` (its last event if ``seq`` is past it); None
+        before its first event."""
+        seq = min(seq, self.last_version(run_id))
+        if seq < 1:
+            return None
+        reader = self._reader()
+        if reader is None:
+            return view_of_state(self.engine.state_at(run_id, seq))
+        found = reader.view_at(run_id, seq)
+        if found is None:
+            raise ViewHistoryGap(f"run {run_id} has events but no recorded view history")
+        return found
+
+    def seq_at_time(self, run_id: str, at: str) -> int:
+        """The last event recorded at or before ``at`` (an RFC 3339 time; ValueError if not)."""
+        limit = parse_ms(at)
+        last = self.last_version(run_id)
+        reader = self._reader()
+        if reader is None:
+            return seq_at_time(self.engine.events(run_id), at)
+        passed = reader.first_version_after(run_id, limit)
+        return last if passed is None else passed - 1
+
+    def diff(self, run_id: str, a: int, b: int) -> dict[str, JSON]:
+        """What changed from point ``a`` to point ``b`` (both at or after event 1)."""
+        before, after = self.view_at(run_id, a), self.view_at(run_id, b)
+        assert before is not None and after is not None, "points before event 1 have no view"
+        reader = self._reader()
+        if reader is None:
+            return diff_views(before.to_dict(), after.to_dict())
+        changed = reader.changed_nodes(run_id, min(a, b), max(a, b))
+        return diff_points(before, after, changed)
+
+    def _reader(self) -> ViewHistoryReader | None:
+        if self.engine.view_history is None or self.fallback_reason is not None:
+            return None
+        try:
+            self.engine.catch_up_projections()
+        except ProjectionError as exc:
+            self.fallback_reason = str(exc)
+            return None
+        return self.engine.view_history
