@@ -68,12 +68,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=14_285, help="fan-out width (7 events per task)")
     parser.add_argument("--baseline-points", type=int, default=4, help="points also timed the old way")
+    parser.add_argument("--keep", type=Path, help="keep the database in this directory (to time the CLI on it)")
     args = parser.parse_args()
 
     build_s, events = timed(lambda: build_history(args.tasks))
     run_id = events[0].run_id  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "history.db"
+        path = (args.keep or Path(tmp)) / "history.db"
+        path.unlink(missing_ok=True)
         log = SqliteEventLog(path)
         for start in range(0, len(events), 5000):
             log.append(run_stream(run_id), [encode(e) for e in events[start : start + 5000]],

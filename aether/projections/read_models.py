@@ -66,6 +66,13 @@ class RunChange:
     after: RunState
     transitions: tuple[PhaseTransition, ...]
     terminal_nodes: int  # nodes in a terminal phase after the event
+    # The nodes the event changed (``changed_node_ids``), bottom up; None: not computed.
+    changed_nodes: tuple[str, ...] | None = None
+
+    def changed_node_ids(self) -> tuple[str, ...] | list[str]:
+        if self.changed_nodes is not None:
+            return self.changed_nodes
+        return changed_node_ids(self.before, self.after, self.event)
 
 
 class RowSink:
@@ -223,7 +230,7 @@ class TasksModel:
 
     def on_run_change(self, change: RunChange, sink: RowSink) -> None:
         after = change.after
-        for node_id in changed_node_ids(change.before, after, change.event):
+        for node_id in change.changed_node_ids():
             sink.put(TASKS.name, (change.run_id, node_id), _task_builder(change.run_id, after.node(node_id)))
 
 

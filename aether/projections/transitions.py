@@ -48,10 +48,13 @@ def changed_node_ids(before: RunState | None, after: RunState, event: Event) -> 
     return out
 
 
-def phase_transitions(before: RunState | None, after: RunState, event: Event) -> list[PhaseTransition]:
-    """Every phase change ``event`` caused: nodes first (bottom up), then the run."""
+def phase_transitions(
+    before: RunState | None, after: RunState, event: Event, changed: list[str] | None = None
+) -> list[PhaseTransition]:
+    """Every phase change ``event`` caused: nodes first (bottom up), then the run.
+    ``changed`` is ``changed_node_ids`` of the same arguments, when already known."""
     out: list[PhaseTransition] = []
-    for node_id in changed_node_ids(before, after, event):
+    for node_id in changed if changed is not None else changed_node_ids(before, after, event):
         old: NodeState | None = before.get_node(node_id) if before is not None else None
         new = after.node(node_id)
         if old is None or old.phase != new.phase:

@@ -5,8 +5,9 @@ materialising a state of hundreds of thousands of nodes, then folding a tail: se
 So the projector, which folds every event anyway, also records how the run *view*
 changed, and time travel only splices recorded views:
 
-- ``node_view_history``: per event, each node whose view it changed, as the changed keys
-  of that node's view (the whole view when the event created the node);
+- ``node_view_history``: per event, each node whose view it changed, as the keys of that
+  node's view computed from fields that changed (the whole view when the event created
+  the node);
 - ``run_view_history``: per event that changed the run's own fields, those fields
   (``run_header``);
 - ``view_pages`` and ``view_checkpoints``: every ``checkpoint_every`` events of a run, the
@@ -36,8 +37,7 @@ import orjson
 
 from aether.events.catalog import INPUT
 from aether.projections.read_models import RowSink, RunChange, TableSpec
-from aether.projections.transitions import changed_node_ids
-from aether.projections.views import node_view, node_view_fields, run_header, run_header_changed
+from aether.projections.views import node_view, node_view_change, run_header, run_header_changed
 from aether.reducers.state import RunState
 
 JSON = Any
@@ -104,13 +104,6 @@ RUN_CLOCK = TableSpec(
 )
 
 
-def view_change(old: dict[str, JSON] | None, new: dict[str, JSON]) -> dict[str, JSON]:
-    """The keys of ``new`` whose values differ from ``old`` (all of them without ``old``)."""
-    if old is None:
-        return new
-    return {key: value for key, value in new.items() if old[key] != value}
-
-
 def page_views(state: RunState, page: int, page_size: int) -> bytes:
     """The views of the nodes created ``page * page_size`` up to the next page, joined
     and compressed (``read_page`` undoes it)."""
@@ -152,12 +145,9 @@ class ViewHistoryModel:
     def on_run_change(self, change: RunChange, sink: RowSink) -> None:
         run_id, version, before, after = change.run_id, change.version, change.before, change.after
         changed = self._pages_of(run_id, before is None)
-        for node_id in changed_node_ids(before, after, change.event):
+        for node_id in change.changed_node_ids():
             new = after.node(node_id)
-            old = before.get_node(node_id) if before is not None else None
-            if old is not None and node_view_fields(old) == node_view_fields(new):
-                continue
-            delta = view_change(node_view(old) if old is not None else None, node_view(new))
+            delta = node_view_change(before.get_node(node_id) if before is not None else None, new)
             if delta:
                 sink.append(NODE_VIEW_HISTORY.name, (run_id, version, new.seq, orjson.dumps(delta)))
                 if changed is not None:

@@ -36,11 +36,29 @@ def parameters_object(params: tuple[ResultParameter, ...] | tuple[BoundParameter
     return out
 
 
+# The NodeState fields each key of node_view is computed from.
+NODE_VIEW_SOURCES: dict[str, tuple[str, ...]] = {
+    "id": ("node_id",),
+    "parentId": ("parent_id",),
+    "taskName": ("task_name",),
+    "templateName": ("template_name",),
+    "templateType": ("template_type",),
+    "phase": ("phase",),
+    "message": ("message",),
+    "depth": ("depth",),
+    "index": ("index",),
+    "retryCount": ("retry_count",),
+    "attempts": ("attempt",),
+    "inputs": ("inputs",),
+    "outputs": ("outputs",),
+    "createdAt": ("created_ms",),
+    "startedAt": ("started_ms",),
+    "finishedAt": ("finished_ms",),
+    "duration": ("started_ms", "finished_ms"),
+}
+_VIEW_FIELDS = tuple(sorted({name for sources in NODE_VIEW_SOURCES.values() for name in sources}))
 # Every NodeState field node_view reads: two nodes equal in these have equal views.
-node_view_fields = operator.attrgetter(
-    "node_id", "parent_id", "task_name", "template_name", "template_type", "phase", "message", "depth",
-    "index", "retry_count", "attempt", "inputs", "outputs", "created_ms", "started_ms", "finished_ms",
-)
+node_view_fields = operator.attrgetter(*_VIEW_FIELDS)
 
 
 def node_view(node: NodeState) -> dict[str, JSON]:
@@ -63,6 +81,20 @@ def node_view(node: NodeState) -> dict[str, JSON]:
         "finishedAt": _time(node.finished_ms),
         "duration": _duration(node.started_ms, node.finished_ms),
     }
+
+
+def node_view_change(old: NodeState | None, new: NodeState) -> dict[str, JSON]:
+    """The keys of ``new``'s view that may differ from ``old``'s (all of them without
+    ``old``, none when no field the view reads changed): a key is included when a field it
+    is computed from changed, so the old view need not be built."""
+    if old is None:
+        return node_view(new)
+    before, after = node_view_fields(old), node_view_fields(new)
+    if before == after:
+        return {}
+    changed = {name for name, a, b in zip(_VIEW_FIELDS, before, after, strict=True) if a != b}
+    view = node_view(new)
+    return {key: view[key] for key, sources in NODE_VIEW_SOURCES.items() if not changed.isdisjoint(sources)}
 
 
 def run_header(state: RunState) -> dict[str, JSON]:

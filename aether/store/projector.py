@@ -39,7 +39,7 @@ from aether.projections.read_models import (
     default_read_models,
 )
 from aether.projections.snapshots import SnapshotStore, Snapshotter, TemplatesSnapshot
-from aether.projections.transitions import RUN, phase_transitions
+from aether.projections.transitions import RUN, changed_node_ids, phase_transitions
 from aether.reducers.run import apply
 from aether.reducers.state import TERMINAL_PHASES, RunState
 from aether.store.base import EventLog, StoredEvent
@@ -242,7 +242,8 @@ class Projector:
             after = apply(before, event)
         except Exception as exc:
             raise ProjectionError(f"{stream} version {version} ({stored.type}): {exc}") from exc
-        transitions = tuple(phase_transitions(before, after, event))
+        changed = changed_node_ids(before, after, event)
+        transitions = tuple(phase_transitions(before, after, event, changed))
         terminal = (entry.terminal if entry is not None else 0) + sum(
             1 for t in transitions if t.node_id != RUN and t.to_phase in TERMINAL_PHASES
         )
@@ -250,7 +251,7 @@ class Projector:
             entry.templates if entry is not None else None
         )
         self._remember(stream, _RunEntry(after, version, terminal, templates))
-        change = RunChange(after.run_id, version, event, before, after, transitions, terminal)
+        change = RunChange(after.run_id, version, event, before, after, transitions, terminal, tuple(changed))
         for model in self.read_models:
             model.on_run_change(change, sink)
         if self.snapshotter is not None and self.snapshotter.due(version - 1, version, after.node_count):
