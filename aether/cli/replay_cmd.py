@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
                 return
             if at is None:
                 fail("give --at SEQ, --diff A B or --verify")
-            seq = _seq(travel, run_id, at)
+            seq = min(_seq(travel, run_id, at), travel.last_version(run_id))
             view = travel.view_at(run_id, seq)
         except (RunNotFound, HistoryDecodeError, ViewHistoryGap) as exc:
             fail(str(exc))
@@ -79,7 +79,10 @@ def register(app: typer.Typer) -> None:
             sys.stdout.buffer.write(view.to_json() + b"\n")
             sys.stdout.flush()
         else:
-            when = "" if at.isdigit() else f" (the last event at or before {at})"
+            if not at.isdigit():
+                when = f" (the last event at or before {at})"
+            else:
+                when = " (its last event)" if int(at) > seq else ""
             typer.echo(f"run {view.header['runId']} after event {seq}{when}: {view.header['phase']} {view.progress}")
             for task in view.tasks:
                 node = orjson.loads(task)

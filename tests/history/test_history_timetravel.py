@@ -141,6 +141,15 @@ def test_the_text_form_lists_every_task_with_its_phase(recorded: Path) -> None:
     assert lines[1:] == [f"  {t['id']}: {t['phase']}" for t in view["tasks"]]
 
 
+def test_the_text_form_names_the_last_event_for_a_number_past_the_end(
+    recorded: Path, events: list[tuple[int, ev.Event]]
+) -> None:
+    last = len(events)
+    result = cli(recorded, "replay", RUN, "--at", str(last + 500))
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].startswith(f"run {RUN} after event {last} (its last event): ")
+
+
 def test_replay_needs_a_mode_and_a_run(recorded: Path) -> None:
     result = cli(recorded, "replay", RUN)
     assert result.exit_code == 2 and "give --at SEQ, --diff A B or --verify" in result.stderr
