@@ -162,16 +162,23 @@ class ViewHistoryModel:
             self._changed_pages.pop(run_id, None)
 
     def _pages_of(self, run_id: str, new_run: bool) -> set[int] | None:
+        """The pages of ``run_id`` changed since its last checkpoint; None if unknown."""
         if new_run:
-            pages: set[int] = set()
-            self._changed_pages[run_id] = pages
-            while len(self._changed_pages) > self.tracked_runs:
-                self._changed_pages.popitem(last=False)
-            return pages
+            return self._track(run_id)
         found = self._changed_pages.get(run_id)
         if found is not None:
             self._changed_pages.move_to_end(run_id)
         return found
+
+    def _track(self, run_id: str) -> set[int]:
+        """Start counting the changed pages of ``run_id`` afresh (forgetting the least
+        recently seen run beyond ``tracked_runs``)."""
+        pages: set[int] = set()
+        self._changed_pages[run_id] = pages
+        self._changed_pages.move_to_end(run_id)
+        while len(self._changed_pages) > self.tracked_runs:
+            self._changed_pages.popitem(last=False)
+        return pages
 
     def _checkpoint(self, change: RunChange, changed: set[int] | None, sink: RowSink) -> None:
         state, run_id, version = change.after, change.run_id, change.version
@@ -182,7 +189,4 @@ class ViewHistoryModel:
         sink.append(
             VIEW_CHECKPOINTS.name, (run_id, version, state.node_count, change.terminal_nodes, self.page_size)
         )
-        self._changed_pages[run_id] = set()
-        self._changed_pages.move_to_end(run_id)
-        while len(self._changed_pages) > self.tracked_runs:
-            self._changed_pages.popitem(last=False)
+        self._track(run_id)
