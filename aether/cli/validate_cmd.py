@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from aether.expr import check_expression
 from aether.model import LoadResult, Problem, load_file
 
 # The built-in executor types (SPEC §14); the CLI has no worker registry to ask.
@@ -30,7 +31,7 @@ def _no_config_problems(_config: dict | None) -> list[str]:
 def _load(path: Path, strict: bool) -> LoadResult:
     checks = {kind: _no_config_problems for kind in BUILTIN_EXECUTORS}
     try:
-        return load_file(path, strict=strict, executor_checks=checks)
+        return load_file(path, strict=strict, executor_checks=checks, expression_check=check_expression)
     except Exception as exc:  # the CLI never shows a traceback
         return LoadResult(None, (Problem("E-INTERNAL", "error", "$", f"internal error: {exc}"),))
 

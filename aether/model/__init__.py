@@ -18,10 +18,11 @@ from aether.model.refs import (
     snapshot_templates,
 )
 from aether.model.submit_args import apply_submit_arguments
-from aether.model.validate import validate
+from aether.model.validate import ExpressionCheck, validate
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "ExpressionCheck",
     "Limits",
     "LoadResult",
     "Problem",

@@ -23,7 +23,7 @@ from aether.model.schema import DOCUMENT_CLASSES
 from aether.model.source import format_from_extension, parse_source
 from aether.model.types import KIND_CRON, KIND_WORKFLOW, KINDS, Document, Workflow
 from aether.model.validate import Context, run_rules
-from aether.model.validate.context import ExecutorChecks
+from aether.model.validate.context import ExecutorChecks, ExpressionCheck
 
 
 @frozen
@@ -81,13 +81,16 @@ def load_document(
     limits: Limits = DEFAULT_LIMITS,
     strict: bool = False,
     executor_checks: ExecutorChecks | None = None,
+    expression_check: ExpressionCheck,
     template_lookup: TemplateLookup | None = None,
     expected_kind: str | None = None,
 ) -> LoadResult:
     """Parse, decode, resolve references, apply defaults and validate one document.
 
     ``source_name`` only labels the source for callers that keep results together;
-    problems carry paths and positions, not file names.
+    problems carry paths and positions, not file names. ``expression_check`` compiles
+    the expression fields: the model cannot import the expression layer, so callers
+    pass ``aether.expr.check_expression`` (see :class:`ExpressionCheck`).
     """
     del source_name
     source, problems = parse_source(text, fmt=fmt, limits=limits)
@@ -117,7 +120,7 @@ def load_document(
             doc = evolve(doc, spec=spec)
             problems.extend(ref_problems)
     doc = apply_defaults(doc)
-    ctx = Context(limits, executor_checks, refs)
+    ctx = Context(limits, executor_checks, refs, expression_check=expression_check)
     run_rules(doc, ctx, check_kind=False)
     problems.extend(ctx.problems)
     final = finalize(problems, raw=raw, locator=source.locator, strict=strict)
@@ -134,6 +137,7 @@ def load_file(
     limits: Limits = DEFAULT_LIMITS,
     strict: bool = False,
     executor_checks: ExecutorChecks | None = None,
+    expression_check: ExpressionCheck,
     template_lookup: TemplateLookup | None = None,
     expected_kind: str | None = None,
     source_name: str | None = None,
@@ -158,6 +162,7 @@ def load_file(
         limits=limits,
         strict=strict,
         executor_checks=executor_checks,
+        expression_check=expression_check,
         template_lookup=template_lookup,
         expected_kind=expected_kind,
     )

@@ -36,6 +36,7 @@ from aether.events import catalog as ev
 from aether.events.codec import decode, encode
 from aether.events.cron_events import CronRunStartFailed
 from aether.events.times import datetime_to_ms, format_ms
+from aether.expr import check_expression
 from aether.model import dump_document, load_document, load_file
 from aether.model.problems import Problem, ValidationError, warning
 from aether.model.schedule import parse_rfc3339, valid_timezone
@@ -159,6 +160,7 @@ class CronService:
             "limits": self.limits,
             "strict": self.engine.strict,
             "executor_checks": self.engine.executor_checks(),
+            "expression_check": check_expression,
             "template_lookup": self.engine.template_lookup,
             "expected_kind": KIND_CRON,
         }

@@ -14,6 +14,7 @@ from typing import Any
 from attrs import frozen
 
 from aether.events.catalog import WorkflowSubmitted
+from aether.expr import check_expression
 from aether.model import apply_submit_arguments, dump_document, load_document, load_file
 from aether.model.limits import Limits
 from aether.model.problems import Problem, ValidationError
@@ -49,6 +50,7 @@ def load_workflow(
         "limits": limits,
         "strict": strict,
         "executor_checks": executor_checks,
+        "expression_check": check_expression,
         "template_lookup": template_lookup,
         "expected_kind": KIND_WORKFLOW,
     }

@@ -11,6 +11,7 @@ from typing import Any
 from aether.events import catalog as ev
 from aether.events.codec import decode
 from aether.events.times import datetime_to_ms, format_datetime
+from aether.expr import check_expression
 from aether.model import dump_document, load_document
 from aether.reducers.cron import CronState, apply_cron, cron_stream
 from aether.runtime.clock import FakeClock
@@ -109,7 +110,7 @@ class Env:
 
 def wire(doc: dict[str, JSON]) -> dict[str, JSON]:
     """A CronWorkflow as the service stores it: validated, defaults applied."""
-    result = load_document(json.dumps(doc), fmt="json", expected_kind="CronWorkflow")
+    result = load_document(json.dumps(doc), fmt="json", expected_kind="CronWorkflow", expression_check=check_expression)
     assert result.document is not None, result.problems
     return dump_document(result.document)
 

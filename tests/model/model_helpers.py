@@ -1,16 +1,44 @@
-"""Shared builders for the model tests: a small valid document and ways to load it."""
+"""Shared builders for the model tests: a small valid document and ways to load it.
+
+The model's entry points require the expression checks from their caller (the model
+cannot import the expression layer); :func:`load_document`, :func:`load_file` and
+:func:`validate` here are those entry points with the real ``aether.expr`` checks
+unless a test passes its own ``expression_check``.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
-from aether.model import LoadResult, Problem, load_document
+from aether import model
+from aether.expr import check_expression
+from aether.model import LoadResult, Problem
+from aether.model.types import Document
 
 BUILTIN = ("echo", "shell", "script", "python", "http", "await")
 CHECKS: dict[str, Callable[[dict | None], list[str]]] = {kind: (lambda _c: []) for kind in BUILTIN}
+
+
+def load_document(text: str | bytes, **kwargs: Any) -> LoadResult:
+    """:func:`aether.model.load_document`, with the real expression checks by default."""
+    kwargs.setdefault("expression_check", check_expression)
+    return model.load_document(text, **kwargs)
+
+
+def load_file(path: str | os.PathLike[str], **kwargs: Any) -> LoadResult:
+    """:func:`aether.model.load_file`, with the real expression checks by default."""
+    kwargs.setdefault("expression_check", check_expression)
+    return model.load_file(path, **kwargs)
+
+
+def validate(document: Document, **kwargs: Any) -> list[Problem]:
+    """:func:`aether.model.validate`, with the real expression checks by default."""
+    kwargs.setdefault("expression_check", check_expression)
+    return model.validate(document, **kwargs)
 
 
 def base() -> dict[str, Any]:

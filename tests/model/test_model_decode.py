@@ -14,12 +14,13 @@ from model_helpers import (
     dag,
     load,
     load_changed,
+    load_document,
     tasks,
     the,
     with_changes,
 )
 
-from aether.model import Limits, load_document
+from aether.model import Limits
 
 # --- document-level -------------------------------------------------------------------
 

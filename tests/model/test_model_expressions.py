@@ -1,7 +1,7 @@
 """Expression fields (SPEC §3.3.8): every field reaches the compiler checks at its path.
 
-The wiring tests use a stand-in checker; the tests that call ``real_check`` run the real
-``aether.expr.check_expression`` and are skipped while that layer is not importable.
+The wiring tests inject a stand-in checker as ``expression_check``; the rest run the real
+``aether.expr.check_expression``, which the model helpers pass by default.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from model_helpers import add_template, codes, load_changed, tasks, the
 
 from aether.expr import check_expression as real_check
 from aether.model import Limits
-from aether.model.validate import expressions
 from aether.model.validate.expressions import KNOWN_NAMESPACES
 from aether.model.validate.simple_expr import plainly_valid
 
@@ -39,10 +38,8 @@ class FakeChecker:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeChecker:
-    checker = FakeChecker()
-    monkeypatch.setattr(expressions, "expression_checker", lambda: checker)
-    return checker
+def fake() -> FakeChecker:
+    return FakeChecker()
 
 
 def every_expression_field(d: dict[str, Any]) -> None:
@@ -61,7 +58,7 @@ def every_expression_field(d: dict[str, Any]) -> None:
 
 
 def test_every_expression_field_is_checked_at_its_path(fake: FakeChecker) -> None:
-    result = load_changed(every_expression_field)
+    result = load_changed(every_expression_field, expression_check=fake)
     t = "$.spec.templates"
     assert [c for c in codes(result) if c[0] == "W-EXPR-SYNTAX"] == [
         # Document order: the keys were added as when, retry, arguments.
@@ -87,7 +84,7 @@ def test_ignored_fields_are_not_compiled(fake: FakeChecker) -> None:
         d["spec"]["arguments"] = {"parameters": [{"name": "w", "valueFrom": {"expression": "BAD wf"}}]}
         d["spec"]["templates"][1]["task"]["when"] = "BAD ignored"
 
-    load_changed(change)
+    load_changed(change, expression_check=fake)
     assert "BAD wf" not in fake.calls
     assert "BAD ignored" not in fake.calls
 
@@ -97,18 +94,21 @@ def test_each_distinct_source_is_compiled_once(fake: FakeChecker) -> None:
         for i in range(5):
             tasks(d).append({"name": f"x{i}", "template": "work", "when": "BAD same"})
 
-    result = load_changed(change)
+    result = load_changed(change, expression_check=fake)
     assert fake.calls.count("BAD same") == 1
     assert len([p for p in result.problems if p.code == "W-EXPR-SYNTAX"]) == 5
 
 
 def test_plain_expressions_skip_the_compiler(fake: FakeChecker) -> None:
-    load_changed(lambda d: tasks(d)[1].update(when="tasks.a.phase == 'Succeeded' && inputs.parameters.n > 3"))
+    when = "tasks.a.phase == 'Succeeded' && inputs.parameters.n > 3"
+    load_changed(lambda d: tasks(d)[1].update(when=when), expression_check=fake)
     assert fake.calls == []
 
 
 def test_expression_too_long_names_configured_limit(fake: FakeChecker) -> None:
-    result = load_changed(lambda d: tasks(d)[1].update(when="true" + " " * 20), limits=Limits(expr_length=10))
+    when = "true" + " " * 20
+    limits = Limits(expr_length=10)
+    result = load_changed(lambda d: tasks(d)[1].update(when=when), limits=limits, expression_check=fake)
     assert codes(result) == [("E-EXPR-TOO-LONG", "$.spec.templates[0].dag.tasks[1].when")]
     assert the(result, "E-EXPR-TOO-LONG").message == "expression is 24 characters; the limit is 10"
     assert fake.calls == []
@@ -119,7 +119,7 @@ def test_cron_workflow_spec_expression_messages_are_prefixed(fake: FakeChecker) 
 
     doc = cron_base()
     doc["spec"]["workflowSpec"]["templates"][0]["dag"]["tasks"][1]["when"] = "BAD cron"
-    problem = the(load(doc), "W-EXPR-SYNTAX")
+    problem = the(load(doc, expression_check=fake), "W-EXPR-SYNTAX")
     assert problem.path == "$.spec.workflowSpec.templates[0].dag.tasks[1].when"
     assert problem.message == "spec.workflowSpec: bad: BAD cron"
 
@@ -180,7 +180,6 @@ PLAIN_CORPUS = [
 @pytest.mark.parametrize("source", PLAIN_CORPUS)
 def test_plain_recognizer_agrees_with_the_compiler(source: str) -> None:
     assert plainly_valid(source, KNOWN_NAMESPACES)
-    assert real_check is not None
     assert real_check(source, KNOWN_NAMESPACES, Limits()) == []
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from model_helpers import assert_problem, base, codes, cron_base, load, the
+from model_helpers import assert_problem, base, codes, cron_base, load, load_document, the
 
-from aether.model import dump_document, load_document, snapshot_templates, structure
+from aether.model import dump_document, snapshot_templates, structure
 from aether.model.types import Template, Workflow, WorkflowTemplate
 
 

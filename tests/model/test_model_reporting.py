@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model_helpers import base, codes, load, load_changed, tasks
+from model_helpers import base, codes, load, load_changed, load_document, load_file, tasks, validate
 
 from aether.model import (
     Limits,
     Problem,
     ValidationError,
     dump_document,
-    load_document,
-    load_file,
     structure,
-    validate,
 )
 from aether.model.paths import key_path, split_path
 from aether.model.suggest import closest_key, damerau_levenshtein

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from model_helpers import CHECKS
+from model_helpers import CHECKS, load_document, load_file
 
-from aether.model import dump_document, load_document, load_file
+from aether.model import dump_document
 from aether.model.types import CronWorkflow, Workflow
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "upstream" / "examples"

@@ -7,9 +7,9 @@ import textwrap
 from typing import Any
 
 import pytest
-from model_helpers import CHECKS, base, codes, the
+from model_helpers import CHECKS, base, codes, load_document, load_file, the
 
-from aether.model import Limits, load_document, load_file
+from aether.model import Limits
 
 DOC = """\
 apiVersion: aether/v1

@@ -25,7 +25,9 @@ from typing import Any
 import orjson
 from hypothesis import strategies as st
 
-from aether.model import load_document
+from aether import model
+from aether.expr import check_expression
+from aether.model import LoadResult
 
 JSON = Any
 
@@ -384,6 +386,13 @@ def workflows(
     }
     assert_valid(document)
     return document
+
+
+def load_document(text: str | bytes, **kwargs: Any) -> LoadResult:
+    """:func:`aether.model.load_document` with the real expression checks (the model
+    takes them from its caller) unless ``expression_check`` is given."""
+    kwargs.setdefault("expression_check", check_expression)
+    return model.load_document(text, **kwargs)
 
 
 def assert_valid(document: dict[str, JSON]) -> None:

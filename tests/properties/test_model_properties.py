@@ -15,8 +15,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aether.model import LoadResult, dump_document, load_document
+from aether.model import LoadResult, dump_document
 from aether.model.paths import split_path
+from tests.properties.generators import load_document
 
 # --- generators --------------------------------------------------------------------------
 

@@ -18,22 +18,19 @@ from aether.model.types import (
     Document,
     WorkflowTemplate,
 )
-from aether.model.validate.context import Context, ExecutorChecks
+from aether.model.validate.context import Context, ExecutorChecks, ExpressionCheck
 from aether.model.validate.envelope import check_envelope
 from aether.model.validate.spec import check_spec
+from aether.model.validate_cron import validate_cron_fields
 
 WORKFLOW_SPEC_PATH = "$.spec.workflowSpec"
 WORKFLOW_SPEC_PREFIX = "spec.workflowSpec: "
 
-__all__ = ["Context", "run_rules", "validate"]
+__all__ = ["Context", "ExpressionCheck", "run_rules", "validate"]
 
 
 def _cron_field_problems(document: CronWorkflow) -> list[Problem]:
     assert document.spec is not None
-    try:
-        from aether.model.validate_cron import validate_cron_fields
-    except ImportError:
-        return []
     return list(validate_cron_fields(document.spec, "$.spec"))
 
 
@@ -86,10 +83,14 @@ def validate(
     limits: Limits = DEFAULT_LIMITS,
     strict: bool = False,
     executor_checks: ExecutorChecks | None = None,
+    expression_check: ExpressionCheck,
 ) -> list[Problem]:
     """The §3.3 problems of an already-decoded document, sorted as §3.1 says. Decoding
-    problems (types, unknown keys) are :func:`aether.model.load_document`'s."""
-    ctx = Context(limits, executor_checks)
+    problems (types, unknown keys) are :func:`aether.model.load_document`'s.
+
+    ``expression_check`` compiles the expression fields; callers outside the model pass
+    ``aether.expr.check_expression`` (see :class:`ExpressionCheck`)."""
+    ctx = Context(limits, executor_checks, expression_check=expression_check)
     run_rules(document, ctx)
     raw = dump_document(document) if len(ctx.problems) > 1 else None
     return list(finalize(ctx.problems, raw=raw, strict=strict))

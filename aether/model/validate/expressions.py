@@ -1,17 +1,21 @@
 """Expression fields (SPEC §3.3.8) and ``tasks.<x>`` references (W-REF-NOT-UPSTREAM, §3.3.4).
 
-Compilation belongs to :mod:`aether.expr` (layer 2); this module only hands it each
-expression field once per distinct source text and turns its diagnostics into problems
-at the field's path. The import is lazy so that the model layer does not load the
-expression grammar until a document actually has expressions.
+Compilation belongs to the expression language, :mod:`aether.expr` (layer 2). A layer
+imports only the layers above it (the model is layer 1, and ``aether.expr`` itself imports
+``Limits`` and the namespaces from here), so the model never imports it, not even lazily.
+The compiler checks are injected instead: ``Context.expression_check``, an
+:class:`~aether.model.validate.context.ExpressionCheck` that every validating entry point
+(``load_document``, ``load_file``, ``validate``) requires from its caller, as it takes
+``executor_checks``; the runtime and the CLI pass ``aether.expr.check_expression``.
+There is no fallback: a document is never validated without its expression checks.
+
+This module hands the checker each expression field once per distinct source text and
+turns its diagnostics into problems at the field's path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import cache
-from typing import Any
 
 from aether.model.namespaces import KNOWN_NAMESPACES
 from aether.model.problems import Problem
@@ -21,17 +25,6 @@ from aether.model.validate.simple_expr import MAX_TREE_DEPTH, plainly_valid
 # ``tasks.<name>`` not preceded by a name character or a dot, so that
 # ``inputs.parameters.tasks.x`` or ``subtasks.x`` are not task references.
 _TASK_REF = re.compile(r"(?<![A-Za-z0-9_.-])tasks\.([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
-
-
-@cache
-def expression_checker() -> Callable[..., list[Any]] | None:
-    """``aether.expr.check_expression``, or ``None`` while that layer is unavailable."""
-    try:
-        from aether.expr import check_expression
-    except ImportError:
-        return None
-    checker: Callable[..., list[Any]] = check_expression
-    return checker
 
 
 def check_expression(ctx: Context, source: str | None, path: str) -> None:
@@ -48,10 +41,8 @@ def check_expression(ctx: Context, source: str | None, path: str) -> None:
         # thousands of conditions in a large document).
         return
     if diagnostics is None:
-        checker = expression_checker()
-        if checker is None:
-            return
-        diagnostics = [(d.code, d.severity, d.message) for d in checker(source, KNOWN_NAMESPACES, ctx.limits)]
+        found = ctx.expression_check(source, KNOWN_NAMESPACES, ctx.limits)
+        diagnostics = [(d.code, d.severity, d.message) for d in found]
         ctx.expr_cache[source] = diagnostics
     for code, severity, message in diagnostics:
         ctx.problems.append(Problem(code, "error" if severity == "error" else "warning", path, ctx.prefix + message))

@@ -5,7 +5,8 @@ Most conditions in real documents are comparisons of a path with a literal joine
 this recognizer accepts is in the grammar of SPEC §5.1, has a parse tree at most 3
 deep (``||`` over ``&&`` over one comparison; the chains are flat), contains no
 placeholder, no legacy form and no hyphenated name outside a known namespace: the
-compiler would report nothing for it. Anything else goes to :mod:`aether.expr`.
+compiler would report nothing for it. Anything else goes to the injected expression
+check (``Context.expression_check``; ``aether.expr.check_expression`` in practice).
 """
 
 from __future__ import annotations
