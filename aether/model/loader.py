@@ -8,7 +8,7 @@ here is pure.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from attrs import evolve, field, frozen
@@ -16,6 +16,7 @@ from attrs import evolve, field, frozen
 from aether.model.decode import Decoder
 from aether.model.defaults import apply_defaults
 from aether.model.limits import DEFAULT_LIMITS, Limits
+from aether.model.namespaces import known_namespaces
 from aether.model.ordering import finalize
 from aether.model.problems import Problem, error, has_errors, warning
 from aether.model.refs import TemplateLookup, TemplateRefs, resolve_spec_ref, run_namespace
@@ -82,6 +83,7 @@ def load_document(
     strict: bool = False,
     executor_checks: ExecutorChecks | None = None,
     expression_check: ExpressionCheck,
+    variable_namespaces: Collection[str] = (),
     template_lookup: TemplateLookup | None = None,
     expected_kind: str | None = None,
 ) -> LoadResult:
@@ -91,6 +93,8 @@ def load_document(
     problems carry paths and positions, not file names. ``expression_check`` compiles
     the expression fields: the model cannot import the expression layer, so callers
     pass ``aether.expr.check_expression`` (see :class:`ExpressionCheck`).
+    ``variable_namespaces`` are those of the caller's registered variable sources:
+    expressions may read them besides the built-in ones (no W-EXPR-HYPHEN for them).
     """
     del source_name
     source, problems = parse_source(text, fmt=fmt, limits=limits)
@@ -120,7 +124,10 @@ def load_document(
             doc = evolve(doc, spec=spec)
             problems.extend(ref_problems)
     doc = apply_defaults(doc)
-    ctx = Context(limits, executor_checks, refs, expression_check=expression_check)
+    ctx = Context(
+        limits, executor_checks, refs, expression_check=expression_check,
+        namespaces=known_namespaces(variable_namespaces),
+    )
     run_rules(doc, ctx, check_kind=False)
     problems.extend(ctx.problems)
     final = finalize(problems, raw=raw, locator=source.locator, strict=strict)
@@ -138,6 +145,7 @@ def load_file(
     strict: bool = False,
     executor_checks: ExecutorChecks | None = None,
     expression_check: ExpressionCheck,
+    variable_namespaces: Collection[str] = (),
     template_lookup: TemplateLookup | None = None,
     expected_kind: str | None = None,
     source_name: str | None = None,
@@ -163,6 +171,7 @@ def load_file(
         strict=strict,
         executor_checks=executor_checks,
         expression_check=expression_check,
+        variable_namespaces=variable_namespaces,
         template_lookup=template_lookup,
         expected_kind=expected_kind,
     )

@@ -161,6 +161,7 @@ class CronService:
             "strict": self.engine.strict,
             "executor_checks": self.engine.executor_checks(),
             "expression_check": check_expression,
+            "variable_namespaces": self.engine.variable_namespaces(),
             "template_lookup": self.engine.template_lookup,
             "expected_kind": KIND_CRON,
         }

@@ -158,6 +158,10 @@ class Engine:
 
     # --- public API -----------------------------------------------------------------------
 
+    def variable_namespaces(self) -> list[str]:
+        """The namespaces of the registered variable sources (``system`` by default)."""
+        return [source.namespace for source in self.variables]
+
     def executor_checks(self) -> dict[str, Callable[[dict[str, JSON] | None], list[str]]]:
         def checker(plugin: ExecutorPlugin) -> Callable[[dict[str, JSON] | None], list[str]]:
             return lambda config: [problem.message for problem in plugin.validate_config(config)]
@@ -186,6 +190,7 @@ class Engine:
             template_lookup=self.template_lookup,
             source_name=source_name,
             arguments=arguments,
+            variable_namespaces=self.variable_namespaces(),
         )
         with self._lock:
             if idempotency_key is not None:

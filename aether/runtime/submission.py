@@ -8,7 +8,7 @@ nothing is written. Warnings travel in the event.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from attrs import frozen
@@ -41,16 +41,19 @@ def load_workflow(
     template_lookup: TemplateLookup | None = None,
     source_name: str | None = None,
     arguments: Mapping[str, JSON] | None = None,
+    variable_namespaces: Collection[str] = (),
 ) -> PreparedRun:
     """Load, resolve, default and validate a Workflow; raise ``ValidationError`` on errors.
 
     ``source`` is a path, document text, an already-parsed mapping, or a ``Workflow``.
+    ``variable_namespaces`` are those of the variable sources the run will read.
     """
     kwargs: dict[str, Any] = {
         "limits": limits,
         "strict": strict,
         "executor_checks": executor_checks,
         "expression_check": check_expression,
+        "variable_namespaces": variable_namespaces,
         "template_lookup": template_lookup,
         "expected_kind": KIND_WORKFLOW,
     }

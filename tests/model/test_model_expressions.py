@@ -14,7 +14,7 @@ from model_helpers import add_template, codes, load_changed, tasks, the
 
 from aether.expr import check_expression as real_check
 from aether.model import Limits
-from aether.model.validate.expressions import KNOWN_NAMESPACES
+from aether.model.namespaces import KNOWN_NAMESPACES
 from aether.model.validate.simple_expr import plainly_valid
 
 
@@ -204,3 +204,13 @@ def test_real_too_deep_is_an_error() -> None:
     assert codes(result) == [("E-EXPR-TOO-DEEP", "$.spec.templates[0].dag.tasks[1].when")]
     assert the(result, "E-EXPR-TOO-DEEP").message == "expression nesting exceeds 64"
     assert not result.ok
+
+
+def test_a_registered_variable_namespace_is_a_name_not_a_subtraction() -> None:
+    when = "deploy.cluster-name == 'eu'"
+    unregistered = load_changed(lambda d: tasks(d)[1].update(when=when))
+    assert the(unregistered, "W-EXPR-HYPHEN").path == "$.spec.templates[0].dag.tasks[1].when"
+    registered = load_changed(lambda d: tasks(d)[1].update(when=when), variable_namespaces=["deploy"])
+    assert [code for code, _path in codes(registered) if code == "W-EXPR-HYPHEN"] == []
+    strict = load_changed(lambda d: tasks(d)[1].update(when=when), variable_namespaces=["deploy"], strict=True)
+    assert strict.ok

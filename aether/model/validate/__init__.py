@@ -3,10 +3,13 @@ rules; this one walks a document and hands each part to its rules."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from attrs import evolve
 
 from aether.model.converter import dump_document
 from aether.model.limits import DEFAULT_LIMITS, Limits
+from aether.model.namespaces import known_namespaces
 from aether.model.ordering import finalize
 from aether.model.problems import Problem
 from aether.model.refs import resolve_spec_ref, run_namespace
@@ -84,13 +87,18 @@ def validate(
     strict: bool = False,
     executor_checks: ExecutorChecks | None = None,
     expression_check: ExpressionCheck,
+    variable_namespaces: Collection[str] = (),
 ) -> list[Problem]:
     """The §3.3 problems of an already-decoded document, sorted as §3.1 says. Decoding
     problems (types, unknown keys) are :func:`aether.model.load_document`'s.
 
     ``expression_check`` compiles the expression fields; callers outside the model pass
-    ``aether.expr.check_expression`` (see :class:`ExpressionCheck`)."""
-    ctx = Context(limits, executor_checks, expression_check=expression_check)
+    ``aether.expr.check_expression`` (see :class:`ExpressionCheck`); ``variable_namespaces``
+    are those of the registered variable sources, which expressions may read besides the
+    built-in ones."""
+    ctx = Context(
+        limits, executor_checks, expression_check=expression_check, namespaces=known_namespaces(variable_namespaces)
+    )
     run_rules(document, ctx)
     raw = dump_document(document) if len(ctx.problems) > 1 else None
     return list(finalize(ctx.problems, raw=raw, strict=strict))

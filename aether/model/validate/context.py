@@ -8,6 +8,7 @@ from typing import Protocol
 from attrs import define, field
 
 from aether.model.limits import DEFAULT_LIMITS, Limits
+from aether.model.namespaces import KNOWN_NAMESPACES
 from aether.model.problems import Problem
 from aether.model.refs import TemplateRefs
 from aether.model.types import Template
@@ -70,6 +71,9 @@ class Context:
     expr_cache: dict[str, list[tuple[str, str, str]]] = field(factory=dict)
     # Compiles expression fields; injected because the expression layer is below this one.
     expression_check: ExpressionCheck = field(kw_only=True)
+    # The variable namespaces an expression may read (§5.3): the built-in ones and the
+    # namespaces of the variable sources the caller has registered (W-EXPR-HYPHEN).
+    namespaces: frozenset[str] = field(default=KNOWN_NAMESPACES, kw_only=True)
 
     def error(self, code: str, path: str, message: str) -> None:
         self.problems.append(Problem(code, "error", path, self.prefix + message))
@@ -89,6 +93,7 @@ class Context:
             False,
             self.expr_cache,
             expression_check=self.expression_check,
+            namespaces=self.namespaces,
         )
 
     def unknown_template(self, name: str) -> bool:

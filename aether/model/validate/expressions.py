@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 
-from aether.model.namespaces import KNOWN_NAMESPACES
 from aether.model.problems import Problem
 from aether.model.validate.context import Context
 from aether.model.validate.simple_expr import MAX_TREE_DEPTH, plainly_valid
@@ -36,12 +35,12 @@ def check_expression(ctx: Context, source: str | None, path: str) -> None:
         ctx.error("E-EXPR-TOO-LONG", path, f"expression is {len(source)} characters; the limit is {limit}")
         return
     diagnostics = ctx.expr_cache.get(source)
-    if diagnostics is None and ctx.limits.expr_depth >= MAX_TREE_DEPTH and plainly_valid(source, KNOWN_NAMESPACES):
+    if diagnostics is None and ctx.limits.expr_depth >= MAX_TREE_DEPTH and plainly_valid(source, ctx.namespaces):
         # Nothing to report, and much cheaper to know than compiling (§3.3.8 checks
         # thousands of conditions in a large document).
         return
     if diagnostics is None:
-        found = ctx.expression_check(source, KNOWN_NAMESPACES, ctx.limits)
+        found = ctx.expression_check(source, ctx.namespaces, ctx.limits)
         diagnostics = [(d.code, d.severity, d.message) for d in found]
         ctx.expr_cache[source] = diagnostics
     for code, severity, message in diagnostics:
