@@ -25,10 +25,12 @@ def history_entries(engine: Engine, run_id: str, *, phases_only: bool, node: str
     projector, or when the read models cannot be brought up to the log, the run is folded."""
     if not phases_only or engine.projector is None:
         return iter_history(engine.events(run_id), phases_only=phases_only, node=node)
-    if engine.log.stream_version(run_stream(run_id)) == 0:
+    last = engine.log.stream_version(run_stream(run_id))
+    if last == 0:
         raise RunNotFound(run_id)
     try:
-        engine.catch_up_projections()
+        if not engine.projections_cover(run_id, last):
+            engine.catch_up_projections()
     except ProjectionError as exc:
         typer.echo(f"aether: the read models cannot be brought up to the log ({exc}); folding the run instead",
                    err=True)

@@ -501,6 +501,15 @@ class Engine:
             return 0
         return self.projector.catch_up()
 
+    def projections_cover(self, run_id: str, version: int) -> bool:
+        """Whether the read models already reflect event ``version`` of the run (so a read
+        up to that point need not catch them up first: catching up may mean loading a
+        large run that another process is driving)."""
+        if self.projector is None:
+            return False
+        event = next(iter(self.log.read(run_stream(run_id), version, version)), None)
+        return event is not None and self.projector.stored_position() >= event.position
+
     def absorb_foreign_events(self) -> int:
         """Catch up with events other writers appended (a CLI ``resume`` or ``cancel``, a
         second engine): refresh those runs and perform what their events ask for, each

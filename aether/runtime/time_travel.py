@@ -39,7 +39,7 @@ class TimeTravel:
         seq = min(seq, self.last_version(run_id))
         if seq < 1:
             return None
-        reader = self._reader()
+        reader = self._reader(run_id, seq)
         if reader is None:
             return view_of_state(self.engine.state_at(run_id, seq))
         found = reader.view_at(run_id, seq)
@@ -51,7 +51,7 @@ class TimeTravel:
         """The last event recorded at or before ``at`` (an RFC 3339 time; ValueError if not)."""
         limit = parse_ms(at)
         last = self.last_version(run_id)
-        reader = self._reader()
+        reader = self._reader(run_id, last)
         if reader is None:
             return seq_at_time(self.engine.events(run_id), at)
         passed = reader.first_version_after(run_id, limit)
@@ -61,15 +61,18 @@ class TimeTravel:
         """What changed from point ``a`` to point ``b`` (both at or after event 1)."""
         before, after = self.view_at(run_id, a), self.view_at(run_id, b)
         assert before is not None and after is not None, "points before event 1 have no view"
-        reader = self._reader()
+        reader = self._reader(run_id, min(max(a, b), self.last_version(run_id)))
         if reader is None:
             return diff_views(before.to_dict(), after.to_dict())
         changed = reader.changed_nodes(run_id, min(a, b), max(a, b))
         return diff_points(before, after, changed)
 
-    def _reader(self) -> ViewHistoryReader | None:
+    def _reader(self, run_id: str, up_to: int) -> ViewHistoryReader | None:
+        """The view history, brought up to event ``up_to`` of the run if it is not yet."""
         if self.engine.view_history is None or self.fallback_reason is not None:
             return None
+        if self.engine.projections_cover(run_id, up_to):
+            return self.engine.view_history
         try:
             self.engine.catch_up_projections()
         except ProjectionError as exc:

@@ -122,6 +122,12 @@ class Projector:
         """The log position of the last event reflected in the tables."""
         return self._position
 
+    def stored_position(self) -> int:
+        """The position the tables reflect as stored, which another process's projector
+        may have moved since this one last wrote it."""
+        row = self.db.conn.execute(f"SELECT position FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
     def behind(self) -> int:
         return self.log.last_position() - self._position
 

@@ -148,3 +148,22 @@ def test_a_change_without_its_creation_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ViewHistoryGap, match="changes before it was created"):
         ViewHistoryReader(db).view_at(history.run_id, len(history.events))
     log.close()
+
+
+def test_time_travel_catches_up_only_when_the_point_is_not_projected_yet(tmp_path: Path) -> None:
+    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=4, page_size=2)
+    other = next(h for h in example_histories() if h.run_id.startswith("05-"))
+    log.append(other.stream, list(other.events), NO_STREAM)  # not projected yet
+    projector = Projector(log, db, read_models=models())
+    engine = Engine(log, workers=0, projector=projector, view_history=ViewHistoryReader(db))
+    calls: list[int] = []
+    catch_up = engine.catch_up_projections
+    engine.catch_up_projections = lambda: calls.append(1) or catch_up()  # type: ignore[method-assign]
+    travel = TimeTravel(engine)
+    assert travel.view_at(history.run_id, 3) is not None
+    assert travel.seq_at_time(history.run_id, "2100-01-01T00:00:00Z") == len(history.events)
+    assert calls == [], "the run was projected: nothing to catch up"
+    found = travel.view_at(other.run_id, len(other.events))
+    assert calls == [1]
+    assert found is not None and found.to_dict() == engine.get(other.run_id)
+    log.close()
