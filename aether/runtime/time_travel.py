@@ -1,8 +1,8 @@
 """Points of a run's history, as ``aether replay --at`` and ``--diff`` show them.
 
 With a view history (the SQLite default) a point is read from what the projector
-recorded, after bringing the projections up to the log; without one (an in-memory
-engine) it is refolded from the nearest snapshot. Both give ``run_view`` of the state
+recorded, after bringing the projections up to the log if they do not reach that point
+yet; without one (an in-memory engine) it is refolded from the nearest snapshot. Both give ``run_view`` of the state
 folded to that point.
 """
 
