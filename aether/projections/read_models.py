@@ -69,7 +69,7 @@ class RunChange:
     # The nodes the event changed (``changed_node_ids``), bottom up; None: not computed.
     changed_nodes: tuple[str, ...] | None = None
 
-    def changed_node_ids(self) -> tuple[str, ...] | list[str]:
+    def nodes_changed(self) -> tuple[str, ...] | list[str]:
         if self.changed_nodes is not None:
             return self.changed_nodes
         return changed_node_ids(self.before, self.after, self.event)
@@ -230,7 +230,7 @@ class TasksModel:
 
     def on_run_change(self, change: RunChange, sink: RowSink) -> None:
         after = change.after
-        for node_id in change.changed_node_ids():
+        for node_id in change.nodes_changed():
             sink.put(TASKS.name, (change.run_id, node_id), _task_builder(change.run_id, after.node(node_id)))
 
 

@@ -145,7 +145,7 @@ class ViewHistoryModel:
     def on_run_change(self, change: RunChange, sink: RowSink) -> None:
         run_id, version, before, after = change.run_id, change.version, change.before, change.after
         changed = self._pages_of(run_id, before is None)
-        for node_id in change.changed_node_ids():
+        for node_id in change.nodes_changed():
             new = after.node(node_id)
             delta = node_view_change(before.get_node(node_id) if before is not None else None, new)
             if delta:

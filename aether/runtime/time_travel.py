@@ -2,8 +2,8 @@
 
 With a view history (the SQLite default) a point is read from what the projector
 recorded, after bringing the projections up to the log if they do not reach that point
-yet; without one (an in-memory engine) it is refolded from the nearest snapshot. Both give ``run_view`` of the state
-folded to that point.
+yet; without one (an in-memory engine) it is refolded from the nearest snapshot. Both
+give ``run_view`` of the state folded to that point.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ JSON = Any
 
 
 class TimeTravel:
+    """Views of one engine's runs at points of their histories."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # Why the view history could not be used (the read models cannot reach the end of
