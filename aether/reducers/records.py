@@ -9,6 +9,7 @@ function is generated once per class, with every field spelled out.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 import attrs
@@ -17,19 +18,32 @@ T = TypeVar("T")
 _REPLACERS: dict[type, Callable[..., Any]] = {}
 
 
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    descriptor = getattr(cls, name, None)
+    if isinstance(descriptor, MemberDescriptorType):
+        setter: Callable[[Any, Any], None] = descriptor.__set__
+        return setter
+    # Not a slot (a dict-based record): the generic, slower way.
+    return lambda obj, value: object.__setattr__(obj, name, value)
+
+
 def _make_replacer(cls: type) -> Callable[..., Any]:
     names = [a.name for a in attrs.fields(cls)]
-    known = frozenset(names)
+    # A slot's own descriptor sets it without going through the class's (frozen)
+    # __setattr__ or looking the name up: the cheapest way Python has to fill a slot.
+    setters = {name: _slot_setter(cls, name) for name in names}
     lines = ["def replace(self, changes):", "    new = _new(_cls)"]
-    lines += [f"    _set(new, {name!r}, self.{name})" for name in names]
+    lines += [f"    _set_{name}(new, self.{name})" for name in names]
     lines += [
         "    for key, value in changes.items():",
-        "        if key not in _known:",
+        "        setter = _setters.get(key)",
+        "        if setter is None:",
         "            raise TypeError(f'{_cls.__name__} has no field {key!r}')",
-        "        _set(new, key, value)",
+        "        setter(new, value)",
         "    return new",
     ]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_set": object.__setattr__, "_known": known}
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_setters": setters}
+    namespace.update({f"_set_{name}": setter for name, setter in setters.items()})
     exec("\n".join(lines), namespace)
     replacer: Callable[..., Any] = namespace["replace"]
     return replacer
