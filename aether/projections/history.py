@@ -60,7 +60,7 @@ def iter_history(
         if phases_only:
             before, state = state, apply(state, event)
             for change in phase_transitions(before, state, event):
-                entry = _phase_entry(seq, at, event, change)
+                entry = phase_entry(seq, at, event.TYPE, event.KIND, change)
                 if _matches(entry.node_id, node):
                     yield entry
             continue
@@ -82,12 +82,14 @@ def _node_of(event: ev.Event, timer_nodes: dict[str, str | None]) -> str | None:
     return node_id if isinstance(node_id, str) else None
 
 
-def _phase_entry(seq: int, at: str, event: ev.Event, change: PhaseTransition) -> HistoryEntry:
+def phase_entry(seq: int, at: str, event_type: str, kind: str, change: PhaseTransition) -> HistoryEntry:
+    """The audit-trail entry of one phase change (the ``phase_history`` table's rows read
+    back give the same, ``aether.store.audit``)."""
     node_id = change.node_id if change.node_id != RUN else None
     source = change.from_phase if change.from_phase is not None else "(new)"
-    summary = f"{node_id or 'run'} {source} -> {change.to_phase}{_said(change.message)} [{event.TYPE}]"
+    summary = f"{node_id or 'run'} {source} -> {change.to_phase}{_said(change.message)} [{event_type}]"
     return HistoryEntry(
-        seq, at, event.TYPE, event.KIND, node_id, summary, change.from_phase, change.to_phase, change.message
+        seq, at, event_type, kind, node_id, summary, change.from_phase, change.to_phase, change.message
     )
 
 

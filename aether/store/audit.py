@@ -25,9 +25,9 @@ import sqlite3
 from collections.abc import Iterator
 
 from aether.events.catalog import EVENT_TYPES
-from aether.projections.history import HistoryEntry, oneline
+from aether.projections.history import HistoryEntry, phase_entry
 from aether.projections.read_models import PHASE_HISTORY
-from aether.projections.transitions import RUN
+from aether.projections.transitions import RUN, PhaseTransition
 
 _COLUMNS = "seq, at, node_id, from_phase, to_phase, message, event_type"
 # Every id below ``node`` lies in ``node + "/" <= id < node + "0"`` ("0" follows "/" in
@@ -65,10 +65,5 @@ def iter_phase_history(
 def _entry(
     seq: int, at: str | None, node_id: str, from_phase: str | None, to_phase: str, message: str, event_type: str
 ) -> HistoryEntry:
-    # As iter_history's phase entries (history._phase_entry): the run is node None.
-    node = node_id if node_id != RUN else None
-    source = from_phase if from_phase is not None else "(new)"
-    said = f": {oneline(message)}" if message else ""
-    summary = f"{node or 'run'} {source} -> {to_phase}{said} [{event_type}]"
-    kind = EVENT_TYPES[event_type].KIND
-    return HistoryEntry(seq, at or "", event_type, kind, node, summary, from_phase, to_phase, message)
+    change = PhaseTransition(node_id, from_phase, to_phase, message)
+    return phase_entry(seq, at or "", event_type, EVENT_TYPES[event_type].KIND, change)
