@@ -10,10 +10,18 @@ from typing import Any
 
 import attrs
 import pytest
+from immutables import Map
 
 from aether.events.values import BoundParameter, ResultParameter
-from aether.projections.views import NODE_VIEW_SOURCES, node_view, node_view_change, node_view_fields
-from aether.reducers.state import AttemptState, DagProgress, LoopProgress, NodeState
+from aether.projections.views import (
+    NODE_VIEW_SOURCES,
+    node_view,
+    node_view_change,
+    node_view_fields,
+    run_header,
+    run_header_changed,
+)
+from aether.reducers.state import AttemptState, DagProgress, LoopProgress, NodeState, RunInfo, RunState
 
 SAMPLE = NodeState(
     node_id="main/a", parent_id="main", task_name="a", template_name="step", template_type="task", depth=1,
@@ -72,3 +80,38 @@ def test_changing_a_field_changes_only_the_keys_computed_from_it(field: attrs.At
 def test_a_new_node_carries_its_whole_view() -> None:
     assert node_view_change(None, SAMPLE) == node_view(SAMPLE)
     assert node_view_change(SAMPLE, SAMPLE) == {}
+
+
+def _run_state() -> RunState:
+    info = RunInfo(run_id="r", name="n", namespace="default", plan=None)  # type: ignore[arg-type]
+    return RunState(info=info, phase="Running", started_ms=1_000)
+
+
+RUN_OTHER_VALUES: dict[str, Any] = {
+    "info": RunInfo(run_id="r2", name="n", namespace="default", plan=None),  # type: ignore[arg-type]
+    "phase": "Succeeded",
+    "message": "done",
+    "started_ms": 2_000,
+    "finished_ms": 3_000,
+    "outputs": (ResultParameter("r", "v"),),
+    "nodes": Map({"main": SAMPLE}),
+    "order": Map({0: "main"}),
+    "timers": Map({"t": 1}),
+    "open_attempts": Map({"a": "main"}),
+    "hook_counts": Map({("-", "exit"): 1}),
+    "undelivered_hooks": Map({"k": {}}),
+}
+
+
+@pytest.mark.parametrize("field", attrs.fields(RunState), ids=lambda f: f.name)
+def test_run_header_changed_sees_every_field_the_header_reads(field: attrs.Attribute) -> None:  # type: ignore[type-arg]
+    state = _run_state()
+    value = getattr(state, field.name)
+    if field.name in RUN_OTHER_VALUES:
+        other = RUN_OTHER_VALUES[field.name]
+    else:
+        assert isinstance(value, int), f"no other value for {field.name}: add one to RUN_OTHER_VALUES"
+        other = value + 1
+    changed = attrs.evolve(state, **{field.name: other})
+    if run_header(changed) != run_header(state):
+        assert run_header_changed(state, changed), f"{field.name} changes the header unnoticed"
