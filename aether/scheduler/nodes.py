@@ -14,30 +14,30 @@ from aether.scheduler.effects import ArmTimer
 from aether.scheduler.hooks import call_site, workflow_hook
 
 
-def mark_dispatched_chain(ctx: Ctx, node: NodeState) -> None:
-    """A leaf was dispatched: every ``Created`` ancestor and the run become ``Ready``."""
+def _promote_chain(ctx: Ctx, node: NodeState, from_phase: str, to_phase: str) -> bool:
+    """Move every ancestor of ``node`` still in ``from_phase``, nearest first, and then the
+    run, to ``to_phase``. Returns whether the run moved."""
     parent_id = node.parent_id
     while parent_id is not None:
         parent = ctx.node(parent_id)
-        if parent.phase != "Created":
+        if parent.phase != from_phase:
             break
-        ctx.emit(PhaseChanged(parent.node_id, "Created", "Ready"))
+        ctx.emit(PhaseChanged(parent.node_id, from_phase, to_phase))
         parent_id = parent.parent_id
-    if ctx.state.phase == "Created":
-        ctx.emit(PhaseChanged(None, "Created", "Ready"))
+    if ctx.state.phase != from_phase:
+        return False
+    ctx.emit(PhaseChanged(None, from_phase, to_phase))
+    return True
+
+
+def mark_dispatched_chain(ctx: Ctx, node: NodeState) -> None:
+    """A leaf was dispatched: every ``Created`` ancestor and the run become ``Ready``."""
+    _promote_chain(ctx, node, "Created", "Ready")
 
 
 def mark_started_chain(ctx: Ctx, node: NodeState) -> None:
     """A leaf started: every ``Ready`` ancestor and the run become ``Running``."""
-    parent_id = node.parent_id
-    while parent_id is not None:
-        parent = ctx.node(parent_id)
-        if parent.phase != "Ready":
-            break
-        ctx.emit(PhaseChanged(parent.node_id, "Ready", "Running"))
-        parent_id = parent.parent_id
-    if ctx.state.phase == "Ready":
-        ctx.emit(PhaseChanged(None, "Ready", "Running"))
+    if _promote_chain(ctx, node, "Ready", "Running"):
         workflow_hook(ctx, "onStart")
 
 
