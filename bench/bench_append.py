@@ -43,9 +43,7 @@ CREATE TABLE events (
     UNIQUE (stream, version)
 )
 """
-RAW_INSERT = (
-    "INSERT INTO events (stream, version, type, schema_version, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
-)
+RAW_INSERT = "INSERT INTO events (stream, version, type, schema_version, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 def make_events(count: int, streams: int, batch: int) -> list[tuple[str, PendingEvent]]:

@@ -56,9 +56,7 @@ def fanout_document(n: int) -> dict[str, Any]:
 def build_history(n: int) -> list[Event]:
     """A complete, successful run of a fan-out of ``n`` tasks, every decision by ``decide``."""
     prepared = load_workflow(fanout_document(n), limits=LIMITS)
-    submitted = submitted_event(
-        prepared, run_id=f"bench-{n}", at=format_ms(T0_MS), variables={}, limits=LIMITS
-    )
+    submitted = submitted_event(prepared, run_id=f"bench-{n}", at=format_ms(T0_MS), variables={}, limits=LIMITS)
     decision = decide(None, submitted)
     events: list[Event] = [submitted, *decision.events]
     state = decision.state
@@ -125,13 +123,16 @@ def measure(n: int, repeat: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000])
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="timings per size (more for small sizes); the best one counts")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timings per size (more for small sizes); the best one counts"
+    )
     args = parser.parse_args(argv)
 
     results = []
-    header = (f"{'tasks':>8} {'events':>9} {'MB':>7} {'build s':>8} {'decode ev/s':>12} {'decode µs':>10} "
-              f"{'fold ev/s':>11} {'fold µs':>8}")
+    header = (
+        f"{'tasks':>8} {'events':>9} {'MB':>7} {'build s':>8} {'decode ev/s':>12} {'decode µs':>10} "
+        f"{'fold ev/s':>11} {'fold µs':>8}"
+    )
     print(header)
     for n in args.sizes:
         r = measure(n, args.repeat)
@@ -147,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         fold_ratio = last["fold_us"] / first["fold_us"]
         decode_ratio = last["decode_us"] / first["decode_us"]
         verdict = "ok" if fold_ratio <= 1.5 else "OVER TARGET"
-        print(f"fold cost per event at {last['n']:,} vs {first['n']:,} tasks: x{fold_ratio:.2f} "
-              f"(target <= 1.5: {verdict}); decode: x{decode_ratio:.2f}")
+        print(
+            f"fold cost per event at {last['n']:,} vs {first['n']:,} tasks: x{fold_ratio:.2f} "
+            f"(target <= 1.5: {verdict}); decode: x{decode_ratio:.2f}"
+        )
     return 0
 
 

@@ -78,8 +78,11 @@ def main() -> None:
         path.unlink(missing_ok=True)
         log = SqliteEventLog(path)
         for start in range(0, len(events), 5000):
-            log.append(run_stream(run_id), [encode(e) for e in events[start : start + 5000]],
-                       NO_STREAM if start == 0 else start)
+            log.append(
+                run_stream(run_id),
+                [encode(e) for e in events[start : start + 5000]],
+                NO_STREAM if start == 0 else start,
+            )
         log.close()
         total = len(events)
         del events
@@ -93,8 +96,10 @@ def main() -> None:
         whole = os.path.getsize(path)
         view_bytes = sum(size for name, size in sizes.items() if name.startswith(VIEW_TABLES))
         log_bytes = sum(size for name, size in sizes.items() if name.startswith("events"))
-        print(f"file: {whole / 1e6:,.0f} MB; events {log_bytes / 1e6:,.0f} MB, "
-              f"view history {view_bytes / 1e6:,.0f} MB ({view_bytes / log_bytes:.2f}x the events)")
+        print(
+            f"file: {whole / 1e6:,.0f} MB; events {log_bytes / 1e6:,.0f} MB, "
+            f"view history {view_bytes / 1e6:,.0f} MB ({view_bytes / log_bytes:.2f}x the events)"
+        )
 
         history_s, count = timed(lambda: sum(1 for _ in iter_history(engine.events(run_id))))
         print(f"history:               {count} entries in {history_s:.2f} s  ({count / history_s:,.0f} events/s)")
@@ -118,8 +123,10 @@ def main() -> None:
         time_s, found = timed(lambda: travel.seq_at_time(run_id, middle))
         print(f"replay --at {middle}: event {found} found in {time_s * 1000:.1f} ms")
         diff_s, diff = timed(lambda: travel.diff(run_id, total // 2, total // 2 + 10_000))
-        print(f"replay --diff {total // 2} {total // 2 + 10_000}: {len(diff['nodes'])} nodes changed, "
-              f"{diff_s * 1000:.0f} ms")
+        print(
+            f"replay --diff {total // 2} {total // 2 + 10_000}: {len(diff['nodes'])} nodes changed, "
+            f"{diff_s * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -282,14 +282,35 @@ CASES: tuple[Case, ...] = (
         duplicate_reports=True,
     ),
     Case("cron-run", "28-cron-basic", "the run a CronWorkflow's scheduled tick started (11:00)", cron=True),
-    Case("shell-pipeline", "", "shell tasks: AETHER_OUTPUTS, inputs as environment, a loop, a tolerated failure",
-         document=SHELL_PIPELINE),
-    Case("shell-failed", "", "a shell deploy that fails (the origin of the fork cases)",
-         document=SHELL_FLAKY_DEPLOY, fixed=False),
-    Case("fork-retry", "", "`aether retry` of shell-failed once fixed: build and docs reused, deploy re-run",
-         document=SHELL_FLAKY_DEPLOY, fork=("retry",), origin="shell-failed"),
-    Case("fork-reset", "", "`aether reset --to 16` of shell-failed: only build (succeeded by event 16) reused",
-         document=SHELL_FLAKY_DEPLOY, fork=("reset", "16"), origin="shell-failed"),
+    Case(
+        "shell-pipeline",
+        "",
+        "shell tasks: AETHER_OUTPUTS, inputs as environment, a loop, a tolerated failure",
+        document=SHELL_PIPELINE,
+    ),
+    Case(
+        "shell-failed",
+        "",
+        "a shell deploy that fails (the origin of the fork cases)",
+        document=SHELL_FLAKY_DEPLOY,
+        fixed=False,
+    ),
+    Case(
+        "fork-retry",
+        "",
+        "`aether retry` of shell-failed once fixed: build and docs reused, deploy re-run",
+        document=SHELL_FLAKY_DEPLOY,
+        fork=("retry",),
+        origin="shell-failed",
+    ),
+    Case(
+        "fork-reset",
+        "",
+        "`aether reset --to 16` of shell-failed: only build (succeeded by event 16) reused",
+        document=SHELL_FLAKY_DEPLOY,
+        fork=("reset", "16"),
+        origin="shell-failed",
+    ),
 )
 
 
@@ -340,8 +361,15 @@ class Recorder:
         self.clock.advance(STEP)
         result = run_assignment(assignment, EXECUTORS, now=self.clock.now)
         report = TaskResultReport(
-            assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, "worker-1",
-            result.code, result.message, result.parameters, result.artifacts,
+            assignment.id,
+            assignment.run_id,
+            assignment.node_id,
+            assignment.attempt,
+            "worker-1",
+            result.code,
+            result.message,
+            result.parameters,
+            result.artifacts,
         )
         self.broker.report_result(report)
         if duplicate:

@@ -39,10 +39,14 @@ def _show(view: dict[str, JSON]) -> None:
     console = Console()
     spec, status = view["spec"], view["status"]
     suspended = "  [bold]suspended[/]" if spec.get("suspend") else ""
-    console.print(f"cron {view['namespace']}/{view['name']}  {spec.get('schedule')}  ({spec.get('timezone')})"
-                  f"  {spec.get('concurrencyPolicy')}{suspended}")
-    console.print(f"last scheduled {status['lastScheduleTime'] or '-'}  last run {status['lastRunId'] or '-'}  "
-                  f"next {status['nextScheduleTime'] or '-'}")
+    console.print(
+        f"cron {view['namespace']}/{view['name']}  {spec.get('schedule')}  ({spec.get('timezone')})"
+        f"  {spec.get('concurrencyPolicy')}{suspended}"
+    )
+    console.print(
+        f"last scheduled {status['lastScheduleTime'] or '-'}  last run {status['lastRunId'] or '-'}  "
+        f"next {status['nextScheduleTime'] or '-'}"
+    )
     table = Table()
     for column in ("run", "scheduled", "trigger", "phase"):
         table.add_column(column)
@@ -84,9 +88,16 @@ def register(app: typer.Typer) -> None:
         for column in ("cron", "schedule", "timezone", "policy", "suspended", "last scheduled", "next", "active"):
             table.add_column(column)
         for row in rows:
-            table.add_row(f"{row['namespace']}/{row['name']}", row["schedule"], row["timezone"],
-                          row["concurrencyPolicy"], "yes" if row["suspend"] else "no",
-                          row["lastScheduleTime"] or "-", row["nextScheduleTime"] or "-", str(row["active"]))
+            table.add_row(
+                f"{row['namespace']}/{row['name']}",
+                row["schedule"],
+                row["timezone"],
+                row["concurrencyPolicy"],
+                "yes" if row["suspend"] else "no",
+                row["lastScheduleTime"] or "-",
+                row["nextScheduleTime"] or "-",
+                str(row["active"]),
+            )
         Console().print(table)
 
     @cron.command("get")
@@ -122,8 +133,15 @@ def register(app: typer.Typer) -> None:
             fail("nothing to update: give a FILE or one of --schedule, --timezone, --policy, --suspend/--no-suspend")
         service = _service(db)
         try:
-            service.update(name, namespace, document=file, schedule=schedule, timezone=timezone,
-                           concurrency_policy=policy, suspend=suspend)
+            service.update(
+                name,
+                namespace,
+                document=file,
+                schedule=schedule,
+                timezone=timezone,
+                concurrency_policy=policy,
+                suspend=suspend,
+            )
         except ValidationError as exc:
             invalid(str(file) if file is not None else name, exc)
         except CronError as exc:
@@ -131,8 +149,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"updated {name}")
 
     @cron.command("suspend")
-    def suspend_cmd(name: str = typer.Argument(...), namespace: str | None = NamespaceOption,
-                    db: str | None = DbOption) -> None:
+    def suspend_cmd(
+        name: str = typer.Argument(...), namespace: str | None = NamespaceOption, db: str | None = DbOption
+    ) -> None:
         """Stop ticks from creating runs."""
         try:
             _service(db).suspend(name, namespace)
@@ -141,8 +160,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"suspended {name}")
 
     @cron.command("resume")
-    def resume_cmd(name: str = typer.Argument(...), namespace: str | None = NamespaceOption,
-                   db: str | None = DbOption) -> None:
+    def resume_cmd(
+        name: str = typer.Argument(...), namespace: str | None = NamespaceOption, db: str | None = DbOption
+    ) -> None:
         """Create runs again from the next scheduled time."""
         try:
             _service(db).resume(name, namespace)
@@ -151,8 +171,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"resumed {name}")
 
     @cron.command("delete")
-    def delete(name: str = typer.Argument(...), namespace: str | None = NamespaceOption,
-               db: str | None = DbOption) -> None:
+    def delete(
+        name: str = typer.Argument(...), namespace: str | None = NamespaceOption, db: str | None = DbOption
+    ) -> None:
         """Stop ticking; the cron's runs are kept."""
         try:
             _service(db).delete(name, namespace)
@@ -161,8 +182,12 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"deleted {name}")
 
     @cron.command("trigger")
-    def trigger(name: str = typer.Argument(...), namespace: str | None = NamespaceOption,
-                json_output: bool = JsonOption, db: str | None = DbOption) -> None:
+    def trigger(
+        name: str = typer.Argument(...),
+        namespace: str | None = NamespaceOption,
+        json_output: bool = JsonOption,
+        db: str | None = DbOption,
+    ) -> None:
         """Run the cron now (a manual tick: every check but suspend applies)."""
         try:
             outcome = _service(db).trigger(name, namespace)

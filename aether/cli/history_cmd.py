@@ -32,8 +32,9 @@ def history_entries(engine: Engine, run_id: str, *, phases_only: bool, node: str
         if not engine.projections_cover(run_id, last):
             engine.catch_up_projections()
     except ProjectionError as exc:
-        typer.echo(f"aether: the read models cannot be brought up to the log ({exc}); folding the run instead",
-                   err=True)
+        typer.echo(
+            f"aether: the read models cannot be brought up to the log ({exc}); folding the run instead", err=True
+        )
         return iter_history(engine.events(run_id), phases_only=True, node=node)
     return iter_phase_history(engine.projector.db.conn, run_id, node=node)
 
@@ -53,15 +54,22 @@ def register(app: typer.Typer) -> None:
         try:
             for entry in history_entries(engine, run_id, phases_only=phases_only, node=node):
                 if json_output:
-                    record = {"seq": entry.seq, "at": entry.at, "type": entry.type, "node": entry.node_id,
-                              "summary": entry.summary}
+                    record = {
+                        "seq": entry.seq,
+                        "at": entry.at,
+                        "type": entry.type,
+                        "node": entry.node_id,
+                        "summary": entry.summary,
+                    }
                     if phases_only:
                         record.update({"from": entry.from_phase, "to": entry.to_phase, "message": entry.message})
                     out.write(orjson.dumps(record).decode() + "\n")
                 elif phases_only:
                     reason = f"  ({entry.message})" if entry.message else ""
-                    out.write(f"{entry.seq:>7}  {entry.at}  {entry.node_id or '<run>'}: "
-                              f"{entry.from_phase or '-'} -> {entry.to_phase}{reason}\n")
+                    out.write(
+                        f"{entry.seq:>7}  {entry.at}  {entry.node_id or '<run>'}: "
+                        f"{entry.from_phase or '-'} -> {entry.to_phase}{reason}\n"
+                    )
                 else:
                     out.write(f"{entry.seq:>7}  {entry.at}  {entry.summary}\n")
         except (RunNotFound, HistoryDecodeError) as exc:

@@ -105,8 +105,10 @@ def register(app: typer.Typer) -> None:
                     break
                 if deadline is not None and time.monotonic() > deadline:
                     display.stop(view)
-                    fail(f"run {result.run_id} did not finish within {timeout}; it continues with `aether serve`",
-                         EXIT_RUN_NOT_SUCCEEDED)
+                    fail(
+                        f"run {result.run_id} did not finish within {timeout}; it continues with `aether serve`",
+                        EXIT_RUN_NOT_SUCCEEDED,
+                    )
                 time.sleep(0.05)
             display.stop(view)
         if json_output:
@@ -158,4 +160,3 @@ def register(app: typer.Typer) -> None:
             finally:
                 ticker.stop()
         raise typer.Exit(EXIT_OK)
-

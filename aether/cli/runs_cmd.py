@@ -52,8 +52,10 @@ def register(app: typer.Typer) -> None:
         console = Console()
         message = f"  {view['message']}" if view["message"] else ""
         console.print(f"run {view['runId']}  {view['name']}  [bold]{view['phase']}[/]{message}")
-        console.print(f"created {view['createdAt']}  started {view['startedAt'] or '-'}  "
-                      f"finished {view['finishedAt'] or '-'}  progress {view['progress'] or '-'}")
+        console.print(
+            f"created {view['createdAt']}  started {view['startedAt'] or '-'}  "
+            f"finished {view['finishedAt'] or '-'}  progress {view['progress'] or '-'}"
+        )
         if view["outputs"]:
             console.print(f"outputs {orjson.dumps(view['outputs']).decode()}")
         table = Table()
@@ -116,4 +118,3 @@ def register(app: typer.Typer) -> None:
         except (RunNotFound, RequestRejected) as exc:
             fail(str(exc))
         typer.echo(f"cancelled run {run_id}")
-

@@ -32,9 +32,7 @@ class BoundParameter:
     secret_key_ref: SecretRef | None = None
 
     def with_value(self, value: JSON) -> BoundParameter:
-        return BoundParameter(
-            self.name, value, True, self.type, self.description, self.enum, self.default, None
-        )
+        return BoundParameter(self.name, value, True, self.type, self.description, self.enum, self.default, None)
 
     def to_wire(self) -> dict[str, JSON]:
         """The assignment form of SPEC §14.1: ``{name, type?, value?}`` or ``{name, secretKeyRef}``."""

@@ -30,8 +30,7 @@ class ImportError_(Exception):
 
 
 def export_lines(stream: str, events: Iterable[StoredEvent]) -> Iterator[bytes]:
-    yield orjson.dumps({"format": FORMAT, "formatVersion": FORMAT_VERSION, "aether": __version__,
-                        "stream": stream})
+    yield orjson.dumps({"format": FORMAT, "formatVersion": FORMAT_VERSION, "aether": __version__, "stream": stream})
     for stored in events:
         yield orjson.dumps(
             {
@@ -72,8 +71,10 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<input>") -> Parsed
             if not isinstance(record, dict) or record.get("format") != FORMAT:
                 raise ImportError_(f"{source}:{number}: not an Aether history (no '{FORMAT}' header)")
             if record.get("formatVersion", 0) > FORMAT_VERSION:
-                raise ImportError_(f"{source}:{number}: format version {record['formatVersion']} is newer than "
-                                   f"this Aether reads ({FORMAT_VERSION})")
+                raise ImportError_(
+                    f"{source}:{number}: format version {record['formatVersion']} is newer than "
+                    f"this Aether reads ({FORMAT_VERSION})"
+                )
             header = record
             continue
         try:

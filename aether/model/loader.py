@@ -125,7 +125,10 @@ def load_document(
             problems.extend(ref_problems)
     doc = apply_defaults(doc)
     ctx = Context(
-        limits, executor_checks, refs, expression_check=expression_check,
+        limits,
+        executor_checks,
+        refs,
+        expression_check=expression_check,
         namespaces=known_namespaces(variable_namespaces),
     )
     run_rules(doc, ctx, check_kind=False)

@@ -88,9 +88,7 @@ def phase_entry(seq: int, at: str, event_type: str, kind: str, change: PhaseTran
     node_id = change.node_id if change.node_id != RUN else None
     source = change.from_phase if change.from_phase is not None else "(new)"
     summary = f"{node_id or 'run'} {source} -> {change.to_phase}{_said(change.message)} [{event_type}]"
-    return HistoryEntry(
-        seq, at, event_type, kind, node_id, summary, change.from_phase, change.to_phase, change.message
-    )
+    return HistoryEntry(seq, at, event_type, kind, node_id, summary, change.from_phase, change.to_phase, change.message)
 
 
 # --- one line per event type ----------------------------------------------------------------
@@ -156,17 +154,20 @@ _SUMMARIES: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.TaskResultReported: lambda e: f"{e.node_id}#{e.attempt} code {e.code}{_said(e.message)}",
     ev.TimerFired: lambda e: e.timer_id,
     ev.HookDelivered: lambda e: e.idempotency_key + (f" (failed: {oneline(e.error)})" if e.error else ""),
-    ev.ResumeRequested: lambda e: e.node_id
-    + (f" with {_count(len(e.payload), 'payload key')}" if e.payload else ""),
+    ev.ResumeRequested: lambda e: e.node_id + (f" with {_count(len(e.payload), 'payload key')}" if e.payload else ""),
     ev.CancelRequested: lambda e: oneline(e.reason),
     ev.NodeCreated: _created,
     ev.PhaseChanged: lambda e: f"{e.node_id or 'run'} {e.from_phase} -> {e.to_phase}{_said(e.message)}",
-    ev.InputsBound: lambda e: f"{e.node_id}: {_count(len(e.parameters), 'parameter')}"
-    + (f", {_count(len(e.artifacts), 'artifact')}" if e.artifacts else ""),
+    ev.InputsBound: lambda e: (
+        f"{e.node_id}: {_count(len(e.parameters), 'parameter')}"
+        + (f", {_count(len(e.artifacts), 'artifact')}" if e.artifacts else "")
+    ),
     ev.TaskDispatched: lambda e: f"{e.node_id} attempt {e.attempt} ({e.reason})",
-    ev.TaskResultRecorded: lambda e: f"{e.node_id}#{e.attempt} code {e.code} -> {e.phase}"
-    + (" (deadline)" if e.synthetic else "")
-    + _said(e.message),
+    ev.TaskResultRecorded: lambda e: (
+        f"{e.node_id}#{e.attempt} code {e.code} -> {e.phase}"
+        + (" (deadline)" if e.synthetic else "")
+        + _said(e.message)
+    ),
     ev.InputIgnored: _ignored,
     ev.InputRejected: lambda e: f"{e.input_type} {e.node_id or 'run'}: {e.code}{_said(e.message)}",
     ev.RetryScheduled: _retry,

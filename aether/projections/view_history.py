@@ -186,7 +186,5 @@ class ViewHistoryModel:
         for page in pages:
             views = page_views(state, page, self.page_size)
             sink.append(VIEW_PAGES.name, (run_id, self.page_size, page, version, views))
-        sink.append(
-            VIEW_CHECKPOINTS.name, (run_id, version, state.node_count, change.terminal_nodes, self.page_size)
-        )
+        sink.append(VIEW_CHECKPOINTS.name, (run_id, version, state.node_count, change.terminal_nodes, self.page_size))
         self._track(run_id)

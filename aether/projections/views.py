@@ -140,7 +140,15 @@ def assemble_view(header: dict[str, JSON], progress: str, tasks: list[JSON]) -> 
 
 
 _BEFORE_PROGRESS = (
-    "runId", "name", "namespace", "phase", "message", "createdAt", "startedAt", "finishedAt", "duration",
+    "runId",
+    "name",
+    "namespace",
+    "phase",
+    "message",
+    "createdAt",
+    "startedAt",
+    "finishedAt",
+    "duration",
 )
 _AFTER_PROGRESS = ("outputs", "cron", "origin", "warnings")
 

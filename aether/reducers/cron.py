@@ -242,8 +242,7 @@ def _ticked(state: CronState, event: ev.CronTicked) -> CronState:
     scheduled = parse_ms(event.scheduled_time)
     if state.is_processed(scheduled):
         raise IllegalTransition(
-            f"tick {event.scheduled_time} of cron {state.cron_id} was already processed "
-            f"({state.processed[scheduled]})"
+            f"tick {event.scheduled_time} of cron {state.cron_id} was already processed ({state.processed[scheduled]})"
         )
     horizon = max(state.horizon_ms, scheduled) if event.trigger in SCHEDULED_TRIGGERS else state.horizon_ms
     return evolve(state, horizon_ms=horizon, now_ms=max(state.now_ms, parse_ms(event.at)))

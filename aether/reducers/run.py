@@ -338,9 +338,7 @@ def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
         raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} finished twice")
     if node.terminal:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}: no result can be recorded for it")
-    attempt = evolve(
-        attempt, code=event.code, phase=event.phase, message=event.message, finished_ms=state.now_ms
-    )
+    attempt = evolve(attempt, code=event.code, phase=event.phase, message=event.message, finished_ms=state.now_ms)
     changes: dict[str, Any] = {
         "attempts": (*node.attempts[:-1], attempt),
         "last_code": event.code,
@@ -348,8 +346,9 @@ def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
     suspended = state.suspended
     if event.phase == "Suspended":
         _check_node_move(node, "Suspended")
-        changes.update(phase="Suspended", message=event.message, accumulated=event.accumulated,
-                       outputs=event.accumulated)
+        changes.update(
+            phase="Suspended", message=event.message, accumulated=event.accumulated, outputs=event.accumulated
+        )
         suspended += 1
     return evolve(
         state.with_node(evolve(node, **changes)),
@@ -461,9 +460,7 @@ def _hook_delivered(state: RunState, event: ev.HookDelivered) -> RunState:
 def _workflow_completed(state: RunState, event: ev.WorkflowCompleted) -> RunState:
     if state.phase != event.from_phase or not run_allows(state.phase, event.phase):
         raise IllegalTransition(f"run: {state.phase} -> {event.phase} is not an allowed transition")
-    return evolve(
-        state, phase=event.phase, message=event.message, outputs=event.outputs, finished_ms=state.now_ms
-    )
+    return evolve(state, phase=event.phase, message=event.message, outputs=event.outputs, finished_ms=state.now_ms)
 
 
 def _no_change(state: RunState, _event: Any) -> RunState:

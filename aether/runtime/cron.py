@@ -215,18 +215,20 @@ class CronService:
                     continue
                 view = self._view(state)
                 spec = view["spec"]
-                rows.append({
-                    "name": state.name,
-                    "namespace": state.namespace,
-                    "schedule": spec.get("schedule"),
-                    "timezone": spec.get("timezone"),
-                    "concurrencyPolicy": spec.get("concurrencyPolicy"),
-                    "suspend": bool(spec.get("suspend")),
-                    "lastScheduleTime": view["status"]["lastScheduleTime"],
-                    "nextScheduleTime": view["status"]["nextScheduleTime"],
-                    "active": len(view["status"]["active"]),
-                    "runs": len(view["runs"]),
-                })
+                rows.append(
+                    {
+                        "name": state.name,
+                        "namespace": state.namespace,
+                        "schedule": spec.get("schedule"),
+                        "timezone": spec.get("timezone"),
+                        "concurrencyPolicy": spec.get("concurrencyPolicy"),
+                        "suspend": bool(spec.get("suspend")),
+                        "lastScheduleTime": view["status"]["lastScheduleTime"],
+                        "nextScheduleTime": view["status"]["nextScheduleTime"],
+                        "active": len(view["status"]["active"]),
+                        "runs": len(view["runs"]),
+                    }
+                )
             return rows
 
     def update(
@@ -294,8 +296,9 @@ class CronService:
             trigger = ev.CronTicked(at, at, "manual")
             return _outcome(trigger, self._commit_one(stream, trigger))
 
-    def backfill(self, name: str, start: str | datetime, end: str | datetime,
-                 namespace: str | None = None) -> builtins.list[dict[str, JSON]]:
+    def backfill(
+        self, name: str, start: str | datetime, end: str | datetime, namespace: str | None = None
+    ) -> builtins.list[dict[str, JSON]]:
         """Runs for the unprocessed scheduled times in [start, end) (§12.5), oldest first.
 
         As SPEC says, backfill ignores ``suspend``, ``startingDeadlineSeconds`` and the
@@ -314,8 +317,11 @@ class CronService:
                 times = plan_backfill(state, from_ms, to_ms, now_ms, self.limits)
                 return [ev.CronTicked(format_ms(t), at, "backfill") for t in times]
 
-            return [_outcome(trigger, decision) for trigger, decision in self._commit(stream, inputs)
-                    if decision.accepted and isinstance(trigger, ev.CronTicked)]
+            return [
+                _outcome(trigger, decision)
+                for trigger, decision in self._commit(stream, inputs)
+                if decision.accepted and isinstance(trigger, ev.CronTicked)
+            ]
 
     # --- ticking ---------------------------------------------------------------------------
 
@@ -344,8 +350,9 @@ class CronService:
                 return count
             self._settle(stream)
             # Quiet: another engine took the tick, or deleted the cron, since the state was read.
-            decision = self._commit_one(stream, ev.CronTicked(format_ms(tick), self._now(), "scheduled"),
-                                        quiet=(E_TICK_PROCESSED, E_NOT_FOUND))
+            decision = self._commit_one(
+                stream, ev.CronTicked(format_ms(tick), self._now(), "scheduled"), quiet=(E_TICK_PROCESSED, E_NOT_FOUND)
+            )
             count += 1 if decision.accepted else 0
 
     def catch_up(self) -> int:
@@ -363,8 +370,11 @@ class CronService:
                         return []
                     return catchup_inputs(state, at, self.limits.catchup_runs)
 
-                count += sum(1 for trigger, decision in self._commit(stream, inputs)
-                             if decision.accepted and isinstance(trigger, ev.CronTicked))
+                count += sum(
+                    1
+                    for trigger, decision in self._commit(stream, inputs)
+                    if decision.accepted and isinstance(trigger, ev.CronTicked)
+                )
             self._caught_up = True
             return count
 
@@ -380,8 +390,11 @@ class CronService:
     def next_due_ms(self) -> int | None:
         """When the earliest scheduled tick of any cron is due (epoch ms)."""
         with self._lock:
-            dues = [next_tick_ms(cached.state) for stream in self._streams()
-                    if (cached := self._load(stream)).state is not None]
+            dues = [
+                next_tick_ms(cached.state)
+                for stream in self._streams()
+                if (cached := self._load(stream)).state is not None
+            ]
             found = [d for d in dues if d is not None]
             return min(found) if found else None
 
@@ -398,8 +411,9 @@ class CronService:
                 if not cron or not cron.get("name"):
                     continue
                 stream = cron_stream(cron.get("namespace") or DEFAULT_NAMESPACE, cron["name"])
-                decision = self._commit_one(stream, ev.CronRunFinished(run_id, phase, self._now()),
-                                            quiet=(IGNORED, E_NOT_FOUND))
+                decision = self._commit_one(
+                    stream, ev.CronRunFinished(run_id, phase, self._now()), quiet=(IGNORED, E_NOT_FOUND)
+                )
                 count += 1 if decision.accepted else 0
         return count
 
@@ -463,7 +477,7 @@ class CronService:
     def _require(self, stream: str) -> CronState:
         state = self._load(stream).state
         if state is None or state.deleted:
-            raise CronError(E_NOT_FOUND, f"cron workflow {stream[len(CRON_STREAM_PREFIX):]} not found")
+            raise CronError(E_NOT_FOUND, f"cron workflow {stream[len(CRON_STREAM_PREFIX) :]} not found")
         return state
 
     def _load(self, stream: str) -> _Cached:
@@ -530,8 +544,13 @@ class CronService:
 
     def _start_run(self, stream: str, effect: StartRun) -> None:
         try:
-            self.engine.submit(effect.document, idempotency_key=effect.idempotency_key, cron=effect.cron,
-                               run_id=effect.run_id, source_name=stream)
+            self.engine.submit(
+                effect.document,
+                idempotency_key=effect.idempotency_key,
+                cron=effect.cron,
+                run_id=effect.run_id,
+                source_name=stream,
+            )
         except ValidationError as exc:
             # The run can never start (e.g. a template reference that no longer resolves).
             log.warning("cron %s: run %s rejected: %s", stream, effect.run_id, exc)
@@ -540,7 +559,7 @@ class CronService:
     def _cancel_run(self, stream: str, run_id: str) -> None:
         # Finished meanwhile, or never started: nothing to cancel.
         with contextlib.suppress(RequestRejected, RunNotFound):
-            self.engine.cancel(run_id, reason=f"replaced by cron {stream[len(CRON_STREAM_PREFIX):]}")
+            self.engine.cancel(run_id, reason=f"replaced by cron {stream[len(CRON_STREAM_PREFIX) :]}")
 
     def _settle(self, stream: str) -> int:
         """Bring the cron's unfinished runs in line with the engine before deciding: a run
@@ -555,14 +574,14 @@ class CronService:
                 run_state = self.engine.get_state(run.run_id)
             except RunNotFound:
                 scheduled_time = format_ms(run.scheduled_ms)
-                effect = StartRun(run.idempotency_key, run.run_id, run_document(state),
-                                  start_info(state, scheduled_time, run.trigger))
+                effect = StartRun(
+                    run.idempotency_key, run.run_id, run_document(state), start_info(state, scheduled_time, run.trigger)
+                )
                 self._start_run(stream, effect)
                 submitted += 1
                 continue
             if run_state.terminal:
-                self._commit_one(stream, ev.CronRunFinished(run.run_id, run_state.phase, self._now()),
-                                 quiet=(IGNORED,))
+                self._commit_one(stream, ev.CronRunFinished(run.run_id, run_state.phase, self._now()), quiet=(IGNORED,))
             elif run.replaced:
                 self._cancel_run(stream, run.run_id)
         return submitted
@@ -576,14 +595,16 @@ class CronService:
     def _view(self, state: CronState) -> dict[str, JSON]:
         runs = []
         for run in state.runs_in_order():
-            runs.append({
-                "runId": run.run_id,
-                "scheduledTime": format_ms(run.scheduled_ms),
-                "trigger": run.trigger,
-                "phase": self._run_phase(run.run_id, run.phase),
-                "replaced": run.replaced,
-                "message": run.message,
-            })
+            runs.append(
+                {
+                    "runId": run.run_id,
+                    "scheduledTime": format_ms(run.scheduled_ms),
+                    "trigger": run.trigger,
+                    "phase": self._run_phase(run.run_id, run.phase),
+                    "replaced": run.replaced,
+                    "message": run.message,
+                }
+            )
         next_ms = next_tick_ms(state)
         return {
             "name": state.name,

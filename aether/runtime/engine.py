@@ -182,23 +182,28 @@ class Engine:
         """Validate and record a new run; raise ``ValidationError`` (nothing written) on errors.
 
         ``document`` may also be a ``PreparedRun`` the caller already validated."""
-        prepared = document if isinstance(document, PreparedRun) else load_workflow(
-            document,
-            limits=self.limits,
-            strict=self.strict,
-            executor_checks=self.executor_checks(),
-            template_lookup=self.template_lookup,
-            source_name=source_name,
-            arguments=arguments,
-            variable_namespaces=self.variable_namespaces(),
+        prepared = (
+            document
+            if isinstance(document, PreparedRun)
+            else load_workflow(
+                document,
+                limits=self.limits,
+                strict=self.strict,
+                executor_checks=self.executor_checks(),
+                template_lookup=self.template_lookup,
+                source_name=source_name,
+                arguments=arguments,
+                variable_namespaces=self.variable_namespaces(),
+            )
         )
         with self._lock:
             if idempotency_key is not None:
                 existing = self._run_for_key(idempotency_key)
                 if existing is not None:
                     return SubmitResult(existing, prepared.warnings, existing=True)
-            run_id = run_id or self.ids.new_id("run", {"name": prepared.workflow.metadata.name or ""}
-                                               if prepared.workflow.metadata else {})
+            run_id = run_id or self.ids.new_id(
+                "run", {"name": prepared.workflow.metadata.name or ""} if prepared.workflow.metadata else {}
+            )
             event = submitted_event(
                 prepared,
                 run_id=run_id,
@@ -295,8 +300,9 @@ class Engine:
             raise TimeoutError(f"workflow run {run_id} did not finish within {timeout} s")
         return self.get(run_id)
 
-    def run(self, document: Any, arguments: Mapping[str, JSON] | None = None, *,
-            timeout: float | None = None) -> dict[str, JSON]:
+    def run(
+        self, document: Any, arguments: Mapping[str, JSON] | None = None, *, timeout: float | None = None
+    ) -> dict[str, JSON]:
         """Submit and wait for the run to finish (starting the engine if needed)."""
         started_here = self._thread is None
         if started_here:
@@ -473,8 +479,14 @@ class Engine:
                     (
                         report.run_id,
                         ev.TaskResultReported(
-                            report.node_id, report.attempt, at, report.code, report.message,
-                            report.parameters, report.artifacts, report.worker_id,
+                            report.node_id,
+                            report.attempt,
+                            at,
+                            report.code,
+                            report.message,
+                            report.parameters,
+                            report.artifacts,
+                            report.worker_id,
                         ),
                     )
                 )
@@ -601,6 +613,7 @@ class Engine:
             del self._cache[run_id]
             if len(self._cache) <= self.CACHE_LIMIT // 2:
                 break
+
     TAIL_INTERVAL = 0.2
 
     def _process_once(

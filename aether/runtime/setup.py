@@ -37,6 +37,4 @@ def sqlite_engine(
     snapshots = SqliteSnapshotStore(path, keep_every=DEFAULT_MILESTONE_EVERY)
     snapshotter = Snapshotter(every=snapshot_every, per_node=SNAPSHOT_EVENTS_PER_NODE)
     projector = Projector(log, path, snapshots=snapshots, snapshotter=snapshotter)
-    return Engine(
-        log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(path), **engine_options
-    )
+    return Engine(log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(path), **engine_options)

@@ -100,9 +100,7 @@ class WorkerPool:
         if self._process_types and self._process_pool is None:
             self._process_pool = ProcessPoolExecutor(max_workers=self._processes)
         for worker_id in self.worker_ids:
-            thread = threading.Thread(
-                target=self._loop, args=(worker_id,), name=f"aether-{worker_id}", daemon=True
-            )
+            thread = threading.Thread(target=self._loop, args=(worker_id,), name=f"aether-{worker_id}", daemon=True)
             self._threads.append(thread)
             thread.start()
 
@@ -148,9 +146,7 @@ class WorkerPool:
             return
         try:
             self._broker.report_started(
-                TaskStartReport(
-                    assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, worker_id
-                )
+                TaskStartReport(assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, worker_id)
             )
         except Exception:
             _log.exception("worker %s: report_started %s failed", worker_id, assignment.id)

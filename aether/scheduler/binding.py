@@ -123,8 +123,7 @@ def bind(
     for param in bound:
         if param.has_value and type_mismatch(param.type, param.value):
             warnings.append(
-                f'W-PARAM-TYPE-MISMATCH: value of "{param.name}" is {json_type(param.value)}, '
-                f"declared {param.type}"
+                f'W-PARAM-TYPE-MISMATCH: value of "{param.name}" is {json_type(param.value)}, declared {param.type}'
             )
     return tuple(bound), tuple(warnings)
 
@@ -156,9 +155,7 @@ def _bind_declared(
     return base
 
 
-def _bind_pass_through(
-    arg: Parameter, env: Mapping[str, JSON], limits: Limits, warnings: list[str]
-) -> BoundParameter:
+def _bind_pass_through(arg: Parameter, env: Mapping[str, JSON], limits: Limits, warnings: list[str]) -> BoundParameter:
     base = BoundParameter(name=arg.name, type=arg.type)
     if arg.value is not None:
         return base.with_value(arg.value)
@@ -170,9 +167,7 @@ def _bind_pass_through(
     return base
 
 
-def _accept(
-    resolved: _Resolved, base: BoundParameter, limits: Limits, warnings: list[str]
-) -> BoundParameter | None:
+def _accept(resolved: _Resolved, base: BoundParameter, limits: Limits, warnings: list[str]) -> BoundParameter | None:
     """The bound parameter for a resolved ``valueFrom``, or None on a binding failure."""
     if not resolved.ok:
         if resolved.warning:
@@ -193,9 +188,7 @@ def _accept(
     return base.with_value(resolved.value)
 
 
-def merge_payload(
-    inputs: tuple[BoundParameter, ...], payload: Mapping[str, JSON]
-) -> tuple[BoundParameter, ...]:
+def merge_payload(inputs: tuple[BoundParameter, ...], payload: Mapping[str, JSON]) -> tuple[BoundParameter, ...]:
     """SPEC §11.2: same name replaced in place, new names appended in payload order."""
     merged = list(inputs)
     positions = {param.name: i for i, param in enumerate(merged)}

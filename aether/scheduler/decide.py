@@ -78,8 +78,9 @@ def _on_submitted(ctx: Ctx) -> None:
         finish_run(ctx)
 
 
-def _ignore(ctx: Ctx, trigger: ev.Event, reason: str, node_id: str | None = None,
-            attempt: int | None = None, detail: str = "") -> None:
+def _ignore(
+    ctx: Ctx, trigger: ev.Event, reason: str, node_id: str | None = None, attempt: int | None = None, detail: str = ""
+) -> None:
     ctx.emit(ev.InputIgnored(trigger.TYPE, reason, node_id, attempt, None, detail))
 
 
@@ -95,8 +96,7 @@ def _attempt_gate(ctx: Ctx, trigger: ev.TaskStarted | ev.TaskResultReported) -> 
         _ignore(ctx, trigger, "duplicate", node.node_id, trigger.attempt, "the attempt has a result already")
         return None
     if current is None or current.number != trigger.attempt:
-        _ignore(ctx, trigger, "stale-attempt", node.node_id, trigger.attempt,
-                f"current attempt is {node.attempt}")
+        _ignore(ctx, trigger, "stale-attempt", node.node_id, trigger.attempt, f"current attempt is {node.attempt}")
         return None
     if ctx.state.terminal:
         _ignore(ctx, trigger, "run-terminal", node.node_id, trigger.attempt)
@@ -148,17 +148,18 @@ def _on_timer(ctx: Ctx, trigger: ev.TimerFired) -> None:
         lifecycle.container_deadline(ctx, node)
     elif timer.purpose == "task":
         stale = not trigger.timer_id.endswith(f":{node.retry_count}") or node.phase not in (
-            "Ready", "Running", "Suspended")
+            "Ready",
+            "Running",
+            "Suspended",
+        )
         if stale:
-            ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt,
-                                     trigger.timer_id))
+            ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt, trigger.timer_id))
             return
         if leaf.on_deadline(ctx, node):
             walk_up(ctx, node.node_id)
     elif timer.purpose == "retry":
         if node.phase != "Created" or not trigger.timer_id.endswith(f":{node.retry_count}"):
-            ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt,
-                                     trigger.timer_id))
+            ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt, trigger.timer_id))
             return
         if leaf.dispatch(ctx, node, "retry"):
             walk_up(ctx, node.node_id)
@@ -172,29 +173,40 @@ def _reject(ctx: Ctx, trigger: ev.Event, code: str, message: str, node_id: str |
 def _on_resume(ctx: Ctx, trigger: ev.ResumeRequested) -> None:
     state = ctx.state
     if state.terminal:
-        _reject(ctx, trigger, "E-RUN-TERMINAL", f"workflow run {state.run_id} is already in terminal state",
-                trigger.node_id)
+        _reject(
+            ctx, trigger, "E-RUN-TERMINAL", f"workflow run {state.run_id} is already in terminal state", trigger.node_id
+        )
         return
     node = state.get_node(trigger.node_id)
     if node is None:
-        _reject(ctx, trigger, "E-NODE-UNKNOWN", f'node "{trigger.node_id}" not found in run {state.run_id}',
-                trigger.node_id)
+        _reject(
+            ctx, trigger, "E-NODE-UNKNOWN", f'node "{trigger.node_id}" not found in run {state.run_id}', trigger.node_id
+        )
         return
     size = len(orjson.dumps(trigger.payload))
     if size > state.limits.payload_bytes:
-        _reject(ctx, trigger, "E-RESUME-PAYLOAD",
-                f"resume payload is {size} bytes; the limit is {state.limits.payload_bytes}", node.node_id)
+        _reject(
+            ctx,
+            trigger,
+            "E-RESUME-PAYLOAD",
+            f"resume payload is {size} bytes; the limit is {state.limits.payload_bytes}",
+            node.node_id,
+        )
         return
     if node.phase != "Suspended":
-        _reject(ctx, trigger, "E-RESUME-NOT-SUSPENDED", f'node "{node.node_id}" is {node.phase}, not Suspended',
-                node.node_id)
+        _reject(
+            ctx,
+            trigger,
+            "E-RESUME-NOT-SUSPENDED",
+            f'node "{node.node_id}" is {node.phase}, not Suspended',
+            node.node_id,
+        )
         return
     leaf.resume(ctx, node, trigger.payload)
 
 
 def _on_cancel(ctx: Ctx, trigger: ev.CancelRequested) -> None:
     if ctx.state.terminal:
-        _reject(ctx, trigger, "E-RUN-TERMINAL",
-                f"workflow run {ctx.state.run_id} is already in terminal state")
+        _reject(ctx, trigger, "E-RUN-TERMINAL", f"workflow run {ctx.state.run_id} is already in terminal state")
         return
     lifecycle.cancel_run(ctx, trigger.reason or lifecycle.CANCEL_MESSAGE)

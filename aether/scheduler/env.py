@@ -196,9 +196,7 @@ def build_env(
     return Env(*layers)
 
 
-def result_context(
-    phase: str, code: int | None, message: str, outputs: tuple[ResultParameter, ...]
-) -> dict[str, JSON]:
+def result_context(phase: str, code: int | None, message: str, outputs: tuple[ResultParameter, ...]) -> dict[str, JSON]:
     """Bare ``phase``, ``code``, ``msg``, ``outputs.parameters.*`` of one result (SPEC §5.8)."""
     context: dict[str, JSON] = {"phase": phase, "msg": message}
     if code is not None:

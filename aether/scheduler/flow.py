@@ -221,8 +221,7 @@ def _finalize_dag(ctx: Ctx, node: NodeState) -> None:
         for param in outputs or ():
             if param.has_value:
                 context["outputs.parameters." + param.name] = param.value
-        env = build_env(ctx.state, inputs=node.inputs, nodes=dag_children_resolver(ctx.state, node),
-                        context=context)
+        env = build_env(ctx.state, inputs=node.inputs, nodes=dag_children_resolver(ctx.state, node), context=context)
         phase, condition_warnings = leaf.evaluate_phase_conditions(ctx, conditions, phase, env)
         warnings += condition_warnings
     complete(ctx, node, phase, message, outputs, warnings)
@@ -266,7 +265,9 @@ def _expand_loop(ctx: Ctx, node: NodeState) -> bool:
         items = items[: loop.max_iterations]
     if len(items) > limits.loop_iterations:
         complete(
-            ctx, node, "Error",
+            ctx,
+            node,
+            "Error",
             f'expand loop "{node.template_name}": {len(items)} iterations; the limit is {limits.loop_iterations}',
         )
         return False
@@ -399,8 +400,15 @@ def _create_iteration(ctx: Ctx, loop_node: NodeState, index: int) -> str:
     node_id = f"{loop_node.node_id}/loop[{index}]/{body}"
     ctx.emit(
         NodeCreated(
-            node_id, loop_node.node_id, body, plan.display_name(key), plan.kind(key), loop_node.depth + 1,
-            "Created", "", index,
+            node_id,
+            loop_node.node_id,
+            body,
+            plan.display_name(key),
+            plan.kind(key),
+            loop_node.depth + 1,
+            "Created",
+            "",
+            index,
         )
     )
     return node_id

@@ -205,8 +205,17 @@ def resume(ctx: Ctx, node: NodeState, payload: dict[str, JSON]) -> None:
     inputs = merge_payload(node.inputs, payload)
     timeout = node_timeout_text(ctx, node)
     task_hook(ctx, node, "onResume")
-    _send(ctx, ctx.node(node.node_id), "resume", inputs, node.artifacts, node.retry_count, timeout,
-          node.deadline_ms, payload)
+    _send(
+        ctx,
+        ctx.node(node.node_id),
+        "resume",
+        inputs,
+        node.artifacts,
+        node.retry_count,
+        timeout,
+        node.deadline_ms,
+        payload,
+    )
 
 
 # --- starts and results ----------------------------------------------------------------------
@@ -250,19 +259,17 @@ def on_result(
     phase = base_phase(code)
     declaration = definition.outputs.parameters if definition.outputs else None
     outputs = leaf_outputs(raw, declaration)
-    phase, warnings = apply_phase_conditions(
-        ctx, node, definition.phase_conditions, phase, code, message, raw
-    )
+    phase, warnings = apply_phase_conditions(ctx, node, definition.phase_conditions, phase, code, message, raw)
     attempt = node.current_attempt
     attempt_open = attempt is not None and attempt.code is None
     if phase == "Suspended":
-        ctx.emit(TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, raw, warnings,
-                                    synthetic))
+        ctx.emit(
+            TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, raw, warnings, synthetic)
+        )
         task_hook(ctx, ctx.node(node.node_id), "onSuspend")
         return False
     if attempt_open:
-        ctx.emit(TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, (), warnings,
-                                    synthetic))
+        ctx.emit(TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, (), warnings, synthetic))
     node = ctx.node(node.node_id)
     retried, retry_warnings = _maybe_retry(ctx, node, site, phase, code, message, outputs)
     if retried:
@@ -343,8 +350,9 @@ def _maybe_retry(
             if param.has_value:
                 context[f"tasks.{name}.outputs.parameters.{param.name}"] = param.value
         context["retryCount"] = node.retry_count
-        env = build_env(ctx.state, inputs=parent.inputs, nodes=dag_children_resolver(ctx.state, parent),
-                        context=context)
+        env = build_env(
+            ctx.state, inputs=parent.inputs, nodes=dag_children_resolver(ctx.state, parent), context=context
+        )
         try:
             result = evaluate_condition(policy.expression, env, ctx.state.limits)
         except ExpressionError as exc:

@@ -14,9 +14,7 @@ from aether.scheduler.binding import resolve_value_from
 JSON = Any
 
 
-def merge_parameters(
-    base: Sequence[ResultParameter], update: Sequence[ResultParameter]
-) -> tuple[ResultParameter, ...]:
+def merge_parameters(base: Sequence[ResultParameter], update: Sequence[ResultParameter]) -> tuple[ResultParameter, ...]:
     """``update`` merged over ``base``: same name replaced in place, new names appended."""
     merged = list(base)
     positions = {param.name: i for i, param in enumerate(merged)}

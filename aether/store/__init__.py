@@ -55,9 +55,7 @@ def open_log(
             raise StoreError(f"no file in {target!r}: write sqlite:///<path>")
     elif "://" in target:
         scheme = target.split("://", 1)[0]
-        raise StoreError(
-            f"no event log adapter for {scheme!r} in {target!r}: use sqlite:///<path> or :memory:"
-        )
+        raise StoreError(f"no event log adapter for {scheme!r} in {target!r}: use sqlite:///<path> or :memory:")
     else:
         path = target
     if not path:

@@ -42,9 +42,7 @@ _SUBTREE = (
 )
 
 
-def iter_phase_history(
-    conn: sqlite3.Connection, run_id: str, *, node: str | None = None
-) -> Iterator[HistoryEntry]:
+def iter_phase_history(conn: sqlite3.Connection, run_id: str, *, node: str | None = None) -> Iterator[HistoryEntry]:
     """The phase entries of ``run_id`` from the ``phase_history`` table, in history order.
 
     Equal to ``iter_history(events, phases_only=True, node=node)`` for the same run.

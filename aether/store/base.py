@@ -62,9 +62,7 @@ class EventLog(Protocol):
         """
         ...
 
-    def read(
-        self, stream: str, from_version: int = 1, to_version: int | None = None
-    ) -> Iterator[StoredEvent]:
+    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
         """The stream's events with ``from_version <= version <= to_version``, in order.
 
         ``to_version=None`` means the stream's version when ``read`` is called; events

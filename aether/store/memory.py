@@ -128,9 +128,7 @@ class InMemoryEventLog:
                     self._all.append(stored)
             return [plan.new_version for plan in plans]
 
-    def read(
-        self, stream: str, from_version: int = 1, to_version: int | None = None
-    ) -> Iterator[StoredEvent]:
+    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
         with self._lock:
             self._check_open()
             history = self._streams.get(stream, [])

@@ -167,9 +167,7 @@ class Projector:
     def _open_position(self) -> None:
         conn = self.db.conn
         conn.execute(_CREATE_POSITION)
-        row = conn.execute(
-            f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?", (self.name,)
-        ).fetchone()
+        row = conn.execute(f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
         if row is None or row[1] != self._schema:
             self._reset()
         else:
@@ -253,8 +251,10 @@ class Projector:
         terminal = (entry.terminal if entry is not None else 0) + sum(
             1 for t in transitions if t.node_id != RUN and t.to_phase in TERMINAL_PHASES
         )
-        templates = event.templates_snapshot if isinstance(event, WorkflowSubmitted) else (
-            entry.templates if entry is not None else None
+        templates = (
+            event.templates_snapshot
+            if isinstance(event, WorkflowSubmitted)
+            else (entry.templates if entry is not None else None)
         )
         self._remember(stream, _RunEntry(after, version, terminal, templates))
         change = RunChange(after.run_id, version, event, before, after, transitions, terminal, tuple(changed))

@@ -53,13 +53,10 @@ _INSERT_EVENT = (
     "INSERT INTO events (stream, version, type, schema_version, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _UPSERT_STREAM = (
-    "INSERT INTO streams (stream, version) VALUES (?, ?) "
-    "ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
+    "INSERT INTO streams (stream, version) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
 )
 _SELECT_VERSION = "SELECT version FROM streams WHERE stream = ?"
-_SELECT_RANGE = (
-    f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = ? AND version BETWEEN ? AND ? ORDER BY version"
-)
+_SELECT_RANGE = f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = ? AND version BETWEEN ? AND ? ORDER BY version"
 _SELECT_AFTER = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
 
 
@@ -86,9 +83,7 @@ class SqliteEventLog:
         # isolation_level=None: the driver opens no implicit transactions, so the
         # BEGIN IMMEDIATE / COMMIT below are the only ones. check_same_thread=False: the
         # mutex above, not the driver, keeps threads off each other.
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
-        )
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         try:
             db = Database(conn, execute_plugins=False)
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -155,9 +150,7 @@ class SqliteEventLog:
         for i in range(0, len(names), _MAX_PARAMS):
             chunk = names[i : i + _MAX_PARAMS]
             marks = ", ".join("?" * len(chunk))
-            found.update(
-                conn.execute(f"SELECT stream, version FROM streams WHERE stream IN ({marks})", chunk)
-            )
+            found.update(conn.execute(f"SELECT stream, version FROM streams WHERE stream IN ({marks})", chunk))
         return found
 
     @staticmethod
@@ -169,9 +162,7 @@ class SqliteEventLog:
 
     # -- reading -------------------------------------------------------------------------
 
-    def read(
-        self, stream: str, from_version: int = 1, to_version: int | None = None
-    ) -> Iterator[StoredEvent]:
+    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
         """The stream's events in ``[from_version, to_version]``, fetched a page at a time.
 
         The upper end is fixed when ``read`` is called (the stream's version then, if

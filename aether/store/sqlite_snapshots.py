@@ -47,9 +47,7 @@ _PRUNE_OLD_KEEPING_MILESTONES = (
     "(SELECT version FROM snapshots WHERE stream = ? ORDER BY version DESC LIMIT ?) "
     "AND version NOT IN (SELECT MIN(version) FROM snapshots WHERE stream = ? GROUP BY version / ?)"
 )
-_CANDIDATES = (
-    "SELECT version FROM snapshots WHERE stream = ? AND format = ? AND version <= ? ORDER BY version DESC"
-)
+_CANDIDATES = "SELECT version FROM snapshots WHERE stream = ? AND format = ? AND version <= ? ORDER BY version DESC"
 _DATA = "SELECT data FROM snapshots WHERE stream = ? AND version = ? AND format = ?"
 
 
@@ -75,9 +73,7 @@ class SqliteSnapshotStore:
         # Overridable so tests can play an older Aether writing the same file.
         self.format = format
         self._lock = threading.Lock()
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
-        )
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")

@@ -35,8 +35,7 @@ _PAGES = (
     "WHERE p.run_id = ? AND p.page_size = ? ORDER BY p.page"
 )
 _CHANGES = (
-    "SELECT seq, change FROM node_view_history WHERE run_id = ? AND version > ? AND version <= ? "
-    "ORDER BY version, seq"
+    "SELECT seq, change FROM node_view_history WHERE run_id = ? AND version > ? AND version <= ? ORDER BY version, seq"
 )
 _CHANGED_NODES = (
     "SELECT DISTINCT seq FROM node_view_history WHERE run_id = ? AND version > ? AND version <= ? ORDER BY seq"

@@ -106,8 +106,15 @@ class Harness:
         )
         result = run_assignment(assignment, {"echo": EchoExecutor()}, now=self.clock.now)
         report = TaskResultReport(
-            assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, "worker-1",
-            result.code, result.message, result.parameters, result.artifacts,
+            assignment.id,
+            assignment.run_id,
+            assignment.node_id,
+            assignment.attempt,
+            "worker-1",
+            result.code,
+            result.message,
+            result.parameters,
+            result.artifacts,
         )
         self.last_result = report
         self.broker.report_result(report)
@@ -191,9 +198,7 @@ def _subset(kind: str, task: str, got: dict[str, JSON], want: dict[str, JSON], f
         if name not in got:
             failures.append(f'task "{task}" {kind} "{name}": not found')
         elif not json_equal(got[name], expected):
-            failures.append(
-                f'task "{task}" {kind} "{name}": got {json.dumps(got[name])}, want {json.dumps(expected)}'
-            )
+            failures.append(f'task "{task}" {kind} "{name}": got {json.dumps(got[name])}, want {json.dumps(expected)}')
 
 
 def reference_scope(view_task: dict[str, JSON], by_id: dict[str, dict[str, JSON]]) -> str:
@@ -202,8 +207,8 @@ def reference_scope(view_task: dict[str, JSON], by_id: dict[str, dict[str, JSON]
         return ""
     parent = by_id[parent_id]
     if parent["templateType"] == "loop":
-        return f'{parent["taskName"]}.loop[{view_task["index"]}]/'
-    return f'{parent["taskName"]}/'
+        return f"{parent['taskName']}.loop[{view_task['index']}]/"
+    return f"{parent['taskName']}/"
 
 
 def verify_run(view: dict[str, JSON], assertion: dict[str, JSON]) -> list[str]:
@@ -212,7 +217,7 @@ def verify_run(view: dict[str, JSON], assertion: dict[str, JSON]) -> list[str]:
     if assertion.get("expectPhase") and view["phase"] != assertion["expectPhase"]:
         failures.append(f'workflow phase: got "{view["phase"]}", want "{assertion["expectPhase"]}"')
     if "expectTaskCount" in assertion and len(view["tasks"]) != assertion["expectTaskCount"]:
-        failures.append(f'task count: got {len(view["tasks"])}, want {assertion["expectTaskCount"]}')
+        failures.append(f"task count: got {len(view['tasks'])}, want {assertion['expectTaskCount']}")
     if assertion.get("expectOutputs"):
         _subset("output", "<workflow>", view["outputs"], assertion["expectOutputs"], failures)
     by_name: dict[str, dict[str, JSON]] = {}

@@ -75,8 +75,12 @@ def test_the_verifier_can_fail(event_log: EventLog) -> None:
     text, assertion = load_example("30-cron-concurrency-replace")
     harness = Harness(event_log)
     view = run_cron_example(harness, text, assertion)
-    wrong = {"expectRunCount": 1, "expectCancelledCount": 0, "expectRunPhase": "Succeeded",
-             "expectTasks": [{"taskName": "main", "expectPhase": "Succeeded"}]}
+    wrong = {
+        "expectRunCount": 1,
+        "expectCancelledCount": 0,
+        "expectRunPhase": "Succeeded",
+        "expectTasks": [{"taskName": "main", "expectPhase": "Succeeded"}],
+    }
     assert verify_cron(harness, view, wrong) == [
         "run count: got 2, want 1",
         "cancelled count: got 1, want 0",

@@ -7,6 +7,7 @@ and a loop with ``concurrency``. Each task first appends ``<node id> <start ns> 
 ``aether serve`` process started each one (``$PPID``); the log counts recorded attempts.
 (A shell task cannot write its attempt number: nothing in its environment carries it.)
 """
+
 from __future__ import annotations
 
 import os
@@ -48,12 +49,13 @@ def crash_workflow(directory: Path) -> dict[str, JSON]:
     # first attempts fail, a backoff timer brings each next one, across restarts. The limit
     # is generous, so that no sequence of kills can exhaust it.
     flaky = dag_task(
-        "flaky", ["start"], 0.1,
+        "flaky",
+        ["start"],
+        0.1,
         retry={"limit": 90, "expression": "phase == 'Failed'", "backoff": {"duration": "300ms"}},
     )
     flaky["executor"]["config"]["command"] = (
-        f"{RECORD_EXECUTION} >> {log}; "
-        f"test -e {ready} || {{ echo 'c1 has not finished yet' >&2; exit 1; }}; sleep 0.1"
+        f"{RECORD_EXECUTION} >> {log}; test -e {ready} || {{ echo 'c1 has not finished yet' >&2; exit 1; }}; sleep 0.1"
     )
     tasks = [
         dag_task("start", [], 0.1),
@@ -95,9 +97,20 @@ def crash_workflow(directory: Path) -> dict[str, JSON]:
 
 
 LEAVES = (
-    "main/start", "main/a1", "main/a2", "main/a3", "main/a4", "main/flaky", "main/slow",
-    "main/fan/loop[0]/work", "main/fan/loop[1]/work", "main/fan/loop[2]/work",
-    "main/c1", "main/c2", "main/join", "main/end",
+    "main/start",
+    "main/a1",
+    "main/a2",
+    "main/a3",
+    "main/a4",
+    "main/flaky",
+    "main/slow",
+    "main/fan/loop[0]/work",
+    "main/fan/loop[1]/work",
+    "main/fan/loop[2]/work",
+    "main/c1",
+    "main/c2",
+    "main/join",
+    "main/end",
 )
 EXPECTED_PHASES = {**{leaf: "Succeeded" for leaf in LEAVES}, "main/slow": "Timeout"}
 
@@ -223,7 +236,8 @@ class RecordedRun:
         from aether.events.catalog import TaskResultRecorded
 
         return Counter(
-            e.node_id for _v, e, _t in self.of_type(TaskResultRecorded)
+            e.node_id
+            for _v, e, _t in self.of_type(TaskResultRecorded)
             if not e.synthetic and NOT_STARTED not in e.message
         )
 

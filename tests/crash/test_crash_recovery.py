@@ -161,7 +161,8 @@ def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
     rerun = [
         (e.node_id, round(e.started_ns / 1e9 - completed_at[e.node_id], 3), e.parent)
         for e in ran
-        if e.started_ns / 1e9 > completed_at[e.node_id] and e.parent in lives
+        if e.started_ns / 1e9 > completed_at[e.node_id]
+        and e.parent in lives
         and lives[e.parent][1] > completed_at[e.node_id]
     ]
     assert rerun == [], f"tasks executed again after their result was recorded: {rerun}"

@@ -41,8 +41,14 @@ ECHO_FAIL: dict[str, JSON] = {
 }
 
 
-def cron_doc(name: str = "nightly", schedule: str = "*/5 * * * *", *, template: dict[str, JSON] | None = None,
-             namespace: str | None = None, **spec: JSON) -> dict[str, JSON]:
+def cron_doc(
+    name: str = "nightly",
+    schedule: str = "*/5 * * * *",
+    *,
+    template: dict[str, JSON] | None = None,
+    namespace: str | None = None,
+    **spec: JSON,
+) -> dict[str, JSON]:
     metadata: dict[str, JSON] = {"name": name}
     if namespace is not None:
         metadata["namespace"] = namespace

@@ -56,7 +56,8 @@ def test_create_list_get(app: typer.Typer, db: str, tmp_path: Path) -> None:
     assert created.stdout.strip() == "ops/nightly"
     listed = cron(app, db, "list", "--json")
     assert [(r["namespace"], r["name"], r["schedule"]) for r in json.loads(listed.stdout)] == [
-        ("ops", "nightly", "@hourly")]
+        ("ops", "nightly", "@hourly")
+    ]
     got = cron(app, db, "get", "nightly", "--namespace", "ops", "--json")
     view = json.loads(got.stdout)
     assert view["status"] == {**view["status"], "lastScheduleTime": None, "lastRunId": None}
@@ -84,12 +85,27 @@ def test_update_flags_and_refusals(app: typer.Typer, db: str, tmp_path: Path) ->
     missing = cron(app, db, "suspend", "nope")
     assert missing.exit_code == 2 and "E-CRON-NOT-FOUND" in missing.output
     assert positions(db) == before
-    ok = cron(app, db, "update", "nightly", "--schedule", "0 4 * * *", "--timezone", "Europe/Paris",
-              "--policy", "Replace", "--suspend")
+    ok = cron(
+        app,
+        db,
+        "update",
+        "nightly",
+        "--schedule",
+        "0 4 * * *",
+        "--timezone",
+        "Europe/Paris",
+        "--policy",
+        "Replace",
+        "--suspend",
+    )
     assert ok.exit_code == 0, ok.output
     spec = json.loads(cron(app, db, "get", "nightly", "--json").stdout)["spec"]
     assert (spec["schedule"], spec["timezone"], spec["concurrencyPolicy"], spec["suspend"]) == (
-        "0 4 * * *", "Europe/Paris", "Replace", True)
+        "0 4 * * *",
+        "Europe/Paris",
+        "Replace",
+        True,
+    )
     assert cron(app, db, "resume", "nightly").exit_code == 0
     assert json.loads(cron(app, db, "get", "nightly", "--json").stdout)["spec"]["suspend"] is False
 
@@ -99,11 +115,15 @@ def test_trigger_backfill_delete(app: typer.Typer, db: str, tmp_path: Path) -> N
     triggered = cron(app, db, "trigger", "nightly", "--json")
     assert triggered.exit_code == 0, triggered.output
     run_id = json.loads(triggered.stdout)["runId"]
-    filled = cron(app, db, "backfill", "nightly", "--from", "2020-01-01T00:00:00Z", "--to", "2023-01-01T00:00:00Z",
-                  "--json")
+    filled = cron(
+        app, db, "backfill", "nightly", "--from", "2020-01-01T00:00:00Z", "--to", "2023-01-01T00:00:00Z", "--json"
+    )
     assert filled.exit_code == 0, filled.output
     assert [o["scheduledTime"] for o in json.loads(filled.stdout)] == [
-        "2020-01-01T00:00:00.000Z", "2021-01-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z"]
+        "2020-01-01T00:00:00.000Z",
+        "2021-01-01T00:00:00.000Z",
+        "2022-01-01T00:00:00.000Z",
+    ]
     runs = json.loads(cron(app, db, "get", "nightly", "--json").stdout)["runs"]
     assert [r["trigger"] for r in runs] == ["manual", "backfill", "backfill", "backfill"]
     assert runs[0]["runId"] == run_id

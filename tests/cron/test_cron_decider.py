@@ -62,8 +62,12 @@ def test_a_tick_submits_one_run_keyed_by_cron_and_scheduled_time() -> None:
     assert effect.document["kind"] == "Workflow"
     assert effect.document["metadata"] == state.document["metadata"]
     assert effect.document["spec"] == state.document["spec"]["workflowSpec"]
-    assert effect.cron == {"name": "nightly", "namespace": "default",
-                           "scheduledTime": "2026-03-01T10:05:00.000Z", "trigger": "scheduled"}
+    assert effect.cron == {
+        "name": "nightly",
+        "namespace": "default",
+        "scheduledTime": "2026-03-01T10:05:00.000Z",
+        "trigger": "scheduled",
+    }
     after = decision.state
     assert after is not None
     # lastScheduleTime is the scheduled time, not the processing time (§12.3).
@@ -106,8 +110,9 @@ def test_suspend_is_checked_first_and_only_for_scheduled_and_catchup_ticks() -> 
 
 
 def test_before_start_after_end_deadline() -> None:
-    state = registered(cron_doc(startAt="2026-03-01T10:10:00Z", endAt="2026-03-01T11:00:00Z",
-                                startingDeadlineSeconds=30))
+    state = registered(
+        cron_doc(startAt="2026-03-01T10:10:00Z", endAt="2026-03-01T11:00:00Z", startingDeadlineSeconds=30)
+    )
     assert skip_reason(state, tick("2026-03-01T10:05:00Z")) == "before-start"
     assert skip_reason(state, tick("2026-03-01T10:10:00Z")) is None  # startAt itself is in
     assert skip_reason(state, tick("2026-03-01T11:00:00Z")) is None  # endAt itself is in
@@ -148,7 +153,8 @@ def test_replace_cancels_every_unfinished_run_in_creation_order_then_submits() -
     assert decision.state is not None
     again = decide_cron(decision.state, tick("2026-03-01T10:20:00Z"))
     assert [e.run_id for e in only(again.events, ev.CronRunReplaced)] == [  # type: ignore[attr-defined]
-        decision.events[-1].run_id]  # type: ignore[attr-defined]
+        decision.events[-1].run_id
+    ]  # type: ignore[attr-defined]
     assert [type(e) for e in again.effects] == [CancelRun, CancelRun, CancelRun, StartRun]
 
 
@@ -190,8 +196,15 @@ def test_registration_update_delete_rules() -> None:
     changed = cron_doc(schedule="0 * * * *", suspend=True, concurrencyPolicy="Forbid")
     ok = decide_cron(state, ev.CronUpdated("2026-03-01T10:01:00Z", wire(changed)))
     assert ok.accepted and ok.state is not None and ok.state.settings.suspend
-    other_spec = cron_doc(template={"task": {"name": "main", "executor": {"type": "echo"},
-                                             "inputs": {"parameters": [{"name": "x", "value": 1}]}}})
+    other_spec = cron_doc(
+        template={
+            "task": {
+                "name": "main",
+                "executor": {"type": "echo"},
+                "inputs": {"parameters": [{"name": "x", "value": 1}]},
+            }
+        }
+    )
     refused = decide_cron(state, ev.CronUpdated("2026-03-01T10:01:00Z", wire(other_spec)))
     assert refused.rejection is not None and refused.rejection.code == E_SPEC_IMMUTABLE
     assert refused.rejection.message == "spec.workflowSpec is immutable"
@@ -201,8 +214,7 @@ def test_registration_update_delete_rules() -> None:
         gone = decide_cron(deleted.state, trigger)
         assert gone.rejection is not None and gone.rejection.code == E_NOT_FOUND
     # A new registration after delete is a new incarnation that still knows its processed ticks.
-    reborn = decide_cron(deleted.state, ev.CronRegistered("default/nightly", "2026-03-01T10:04:00Z",
-                                                          wire(cron_doc())))
+    reborn = decide_cron(deleted.state, ev.CronRegistered("default/nightly", "2026-03-01T10:04:00Z", wire(cron_doc())))
     assert reborn.accepted and reborn.state is not None and not reborn.state.deleted
 
 
@@ -240,8 +252,19 @@ def test_history_limits_keep_the_newest(limit: int) -> None:
         hh, mm = divmod(10 * 60 + minute, 60)
         state, decisions = decide_all(state, tick(f"2026-03-01T{hh:02d}:{mm:02d}:00Z"))
         runs.append(decisions[0].events[0].run_id)  # type: ignore[attr-defined]
-    phases = ["Succeeded", "Failed", "Cancelled", "Error", "Succeeded", "Timeout",
-              "Succeeded", "Failed", "Succeeded", "Cancelled", "Succeeded"]  # the 12th stays unfinished
+    phases = [
+        "Succeeded",
+        "Failed",
+        "Cancelled",
+        "Error",
+        "Succeeded",
+        "Timeout",
+        "Succeeded",
+        "Failed",
+        "Succeeded",
+        "Cancelled",
+        "Succeeded",
+    ]  # the 12th stays unfinished
     pruned: list[str] = []
     for run_id, phase in zip(runs, phases, strict=False):
         decision = decide_cron(state, ev.CronRunFinished(run_id, phase, "2026-03-01T12:00:00Z"))
@@ -251,8 +274,8 @@ def test_history_limits_keep_the_newest(limit: int) -> None:
     succeeded = [r for r, p in zip(runs, phases, strict=False) if p == "Succeeded"]
     failed = [r for r, p in zip(runs, phases, strict=False) if p in ("Failed", "Error", "Timeout")]
     cancelled = [r for r, p in zip(runs, phases, strict=False) if p == "Cancelled"]
-    kept = succeeded[len(succeeded) - limit:] if limit else []
-    kept_failed = failed[len(failed) - limit:] if limit else []
+    kept = succeeded[len(succeeded) - limit :] if limit else []
+    kept_failed = failed[len(failed) - limit :] if limit else []
     expected = sorted(set(runs) - set(kept) - set(kept_failed) - set(cancelled) - {runs[-1]}, key=runs.index)
     # Runs are pruned as later ones finish, so compare as creation-ordered sets.
     assert sorted(pruned, key=runs.index) == expected and len(pruned) == len(set(pruned))
@@ -348,8 +371,9 @@ def test_catchup_ticks_still_go_through_the_deadline_check() -> None:
 
 
 def test_backfill_range_is_half_open_within_start_and_end_and_skips_processed() -> None:
-    state = registered(cron_doc(schedule="0 * * * *", startAt="2026-03-01T11:30:00Z",
-                                endAt="2026-03-01T15:00:00Z"), when=T0)
+    state = registered(
+        cron_doc(schedule="0 * * * *", startAt="2026-03-01T11:30:00Z", endAt="2026-03-01T15:00:00Z"), when=T0
+    )
     state, _ = decide_all(state, tick("2026-03-01T13:00:00Z"))
     times = plan_backfill(state, ms("2026-03-01T10:00:00Z"), ms("2026-03-01T16:00:00Z"), ms("2026-03-02T00:00:00Z"))
     assert [format_ms(t)[11:16] for t in times] == ["12:00", "14:00", "15:00"]
@@ -379,8 +403,14 @@ def test_backfill_limit_and_empty_range() -> None:
 def test_replaying_the_inputs_reproduces_every_decision() -> None:
     """ARCHITECTURE rule 2 for the cron stream: fold the recorded history, and at each
     input decide again from the state before it; the decision must be what was recorded."""
-    state = registered(cron_doc(schedule="*/10 * * * *", concurrencyPolicy="Replace", successfulJobsHistoryLimit=1,
-                                startingDeadlineSeconds=120))
+    state = registered(
+        cron_doc(
+            schedule="*/10 * * * *",
+            concurrencyPolicy="Replace",
+            successfulJobsHistoryLimit=1,
+            startingDeadlineSeconds=120,
+        )
+    )
     recorded: list[ev.Event] = [ev.CronRegistered("default/nightly", "2026-03-01T10:00:00.000Z", state.document)]
     inputs: list[ev.Event] = [
         tick("2026-03-01T10:10:00Z"),
@@ -410,9 +440,9 @@ def test_replaying_the_inputs_reproduces_every_decision() -> None:
         assert trigger.KIND == "input"
         decision = decide_cron(folded, trigger)
         n = len(decision.events)
-        assert list(decision.events) == recorded[i + 1:i + 1 + n]
+        assert list(decision.events) == recorded[i + 1 : i + 1 + n]
         assert i + 1 + n == len(recorded) or recorded[i + 1 + n].KIND == "input"
-        for event in recorded[i:i + 1 + n]:
+        for event in recorded[i : i + 1 + n]:
             folded = apply_cron(folded, event)
         i += 1 + n
     assert folded == state

@@ -50,8 +50,12 @@ def test_invalid_documents_are_refused_with_every_problem_and_nothing_written() 
         env.cron.create(bad)
     codes = [p.code for p in invalid.value.errors]
     assert codes == ["E-CRON-FIELD", "E-CRON-TIMEZONE", "E-CRON-POLICY"]
-    workflow = {"apiVersion": "aether/v1", "kind": "Workflow", "metadata": {"name": "w"},
-                "spec": {"entrypoint": "main", "templates": [{"task": {"name": "main"}}]}}
+    workflow = {
+        "apiVersion": "aether/v1",
+        "kind": "Workflow",
+        "metadata": {"name": "w"},
+        "spec": {"entrypoint": "main", "templates": [{"task": {"name": "main"}}]},
+    }
     with pytest.raises(ValidationError):
         env.cron.create(workflow)
     assert env.log.last_position() == 0
@@ -74,7 +78,10 @@ def test_update_changes_every_field_but_the_workflow_spec() -> None:
     env.cron.create(cron_doc())
     view = env.cron.update("nightly", schedule="0 3 * * *", timezone="Asia/Tokyo", concurrency_policy="Forbid")
     assert (view["spec"]["schedule"], view["spec"]["timezone"], view["spec"]["concurrencyPolicy"]) == (
-        "0 3 * * *", "Asia/Tokyo", "Forbid")
+        "0 3 * * *",
+        "Asia/Tokyo",
+        "Forbid",
+    )
     # 03:00 in Tokyo is 18:00 UTC the day before.
     assert view["status"]["nextScheduleTime"] == "2026-03-01T18:00:00.000Z"
     # A whole document: other fields may change; the same workflowSpec with its defaults
@@ -116,14 +123,18 @@ def test_suspend_resume_and_delete() -> None:
     env.cron.tick()
     skipped = of_type(history(env.log, "nightly"), ev.CronTickSkipped)
     assert [(e.scheduled_time, e.reason) for e in skipped] == [
-        ("2026-03-01T10:05:00.000Z", "suspended"), ("2026-03-01T10:10:00.000Z", "suspended")]
+        ("2026-03-01T10:05:00.000Z", "suspended"),
+        ("2026-03-01T10:10:00.000Z", "suspended"),
+    ]
     # A manual trigger ignores suspend (§12.2).
     assert env.cron.trigger("nightly")["runId"] is not None
     env.cron.resume("nightly")
     env.set(env.clock.now().replace(minute=15))
     env.cron.tick()  # resumes from the next scheduled time
     assert [r["scheduledTime"] for r in env.cron.get("nightly")["runs"]] == [
-        "2026-03-01T10:11:00.000Z", "2026-03-01T10:15:00.000Z"]
+        "2026-03-01T10:11:00.000Z",
+        "2026-03-01T10:15:00.000Z",
+    ]
     env.cron.delete("nightly")
     assert env.cron.list() == []
     with pytest.raises(CronError):
@@ -153,8 +164,11 @@ def test_backfill_starts_runs_as_with_allow_oldest_first() -> None:
     env.set(env.clock.now().replace(hour=16))
     out = env.cron.backfill("nightly", "2026-03-01T08:00:00Z", "2026-03-01T12:00:00+00:00")
     assert [o["scheduledTime"] for o in out] == [
-        "2026-03-01T08:00:00.000Z", "2026-03-01T09:00:00.000Z", "2026-03-01T10:00:00.000Z",
-        "2026-03-01T11:00:00.000Z"]
+        "2026-03-01T08:00:00.000Z",
+        "2026-03-01T09:00:00.000Z",
+        "2026-03-01T10:00:00.000Z",
+        "2026-03-01T11:00:00.000Z",
+    ]
     assert all(o["runId"] and o["skipped"] is None for o in out)
     assert env.cron_runs() == [(o["scheduledTime"], "backfill") for o in out]
     view = env.cron.get("nightly")

@@ -75,7 +75,8 @@ def test_catch_up_after_a_three_day_outage(spec: dict[str, Any], caught_up: int,
     again = env.restart()
     again.cron.catch_up()
     assert of_type(history(env.log, "nightly"), CronCatchupStarted)[-1] == CronCatchupStarted(
-        "2026-03-04T12:20:00.000Z")
+        "2026-03-04T12:20:00.000Z"
+    )
     assert len(again.cron_runs()) == len(env.cron_runs())
 
 
@@ -106,8 +107,10 @@ def test_catch_up_ticks_go_through_the_concurrency_policy() -> None:
     assert runs == [("03-01T11:00", "scheduled"), ("03-04T09:00", "catchup")]
     outcomes = of_type(history(env.log, "nightly"), ev.CronTickSkipped)
     assert [(e.scheduled_time[5:16], e.reason, e.trigger) for e in outcomes] == [
-        ("03-04T08:00", "missed", "catchup"), ("03-04T10:00", "forbidden", "catchup"),
-        ("03-04T11:00", "forbidden", "catchup")]
+        ("03-04T08:00", "missed", "catchup"),
+        ("03-04T10:00", "forbidden", "catchup"),
+        ("03-04T11:00", "forbidden", "catchup"),
+    ]
 
 
 def test_restart_in_the_middle_of_a_tick_starts_the_run_exactly_once(
@@ -137,8 +140,12 @@ def test_restart_in_the_middle_of_a_tick_starts_the_run_exactly_once(
     assert again.engine.run_ids() == [submitted[0].run_id]
     state = again.engine.get_state(submitted[0].run_id)
     assert state.idempotency_key == "cron:default/nightly@2026-03-01T10:05:00.000Z"
-    assert state.cron == {"name": "nightly", "namespace": "default",
-                          "scheduledTime": "2026-03-01T10:05:00.000Z", "trigger": "scheduled"}
+    assert state.cron == {
+        "name": "nightly",
+        "namespace": "default",
+        "scheduledTime": "2026-03-01T10:05:00.000Z",
+        "trigger": "scheduled",
+    }
     # Nothing else re-submits or re-processes it: another restart, another catch-up, ticks.
     again.log.close()
     third = again.restart(SqliteEventLog(path))
@@ -164,8 +171,12 @@ def test_a_crash_after_the_submission_does_not_start_a_second_run(tmp_path: Path
     again = env.restart(SqliteEventLog(path))
     assert again.cron.recover() == 0
     result = again.engine.submit(
-        {"apiVersion": "aether/v1", "kind": "Workflow", "metadata": {"name": "nightly"},
-         "spec": {"entrypoint": "main", "templates": [{"task": {"name": "main", "executor": {"type": "echo"}}}]}},
+        {
+            "apiVersion": "aether/v1",
+            "kind": "Workflow",
+            "metadata": {"name": "nightly"},
+            "spec": {"entrypoint": "main", "templates": [{"task": {"name": "main", "executor": {"type": "echo"}}}]},
+        },
         idempotency_key="cron:default/nightly@2026-03-01T10:05:00.000Z",
     )
     assert result.existing and result.run_id == run_id
@@ -235,7 +246,7 @@ def test_a_run_the_engine_refuses_is_recorded_as_error_and_not_retried(monkeypat
     env.cron.create(cron_doc(concurrencyPolicy="Forbid"))
 
     def refuse(*_args: object, **_kwargs: object) -> object:
-        raise ValidationError([error("E-TEMPLATE-REF-NOT-FOUND", "$.spec", "workflowTemplateRef \"x\" not found")])
+        raise ValidationError([error("E-TEMPLATE-REF-NOT-FOUND", "$.spec", 'workflowTemplateRef "x" not found')])
 
     with monkeypatch.context() as patch:
         patch.setattr(env.engine, "submit", refuse)
@@ -268,7 +279,9 @@ def test_the_ticker_thread_follows_the_fake_clock() -> None:
         ticker.stop()
     assert ticker._thread is None
     assert [e.scheduled_time[11:16] for e in of_type(history(env.log, "nightly"), ev.CronRunSubmitted)] == [
-        "10:05", "10:10"]
+        "10:05",
+        "10:10",
+    ]
 
 
 def wait_for(condition: object, timeout: float = 10.0) -> None:
@@ -286,7 +299,11 @@ def test_runs_record_their_cron_in_the_engine() -> None:
     (run_id,) = env.engine.run_ids()
     assert env.log.stream_version(run_stream(run_id)) > 0
     assert env.engine.get_state(run_id).cron == {
-        "name": "nightly", "namespace": "default", "scheduledTime": "2026-03-01T10:00:00.000Z", "trigger": "manual"}
+        "name": "nightly",
+        "namespace": "default",
+        "scheduledTime": "2026-03-01T10:00:00.000Z",
+        "trigger": "manual",
+    }
 
 
 def test_a_failed_submission_is_retried_by_the_next_tick(monkeypatch: pytest.MonkeyPatch) -> None:

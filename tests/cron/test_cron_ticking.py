@@ -41,9 +41,12 @@ def test_fall_back_runs_a_repeated_local_time_once() -> None:
     step_ticker(env, datetime(2026, 11, 3, 0, 0, tzinfo=UTC), timedelta(minutes=11))
     runs = [r["scheduledTime"] for r in env.cron.get("twice-an-hour")["runs"]]
     assert runs == [
-        "2026-10-31T05:00:00.000Z", "2026-10-31T05:30:00.000Z",  # 01:00, 01:30 EDT
-        "2026-11-01T05:00:00.000Z", "2026-11-01T05:30:00.000Z",  # first occurrence only (EDT)
-        "2026-11-02T06:00:00.000Z", "2026-11-02T06:30:00.000Z",  # 01:00, 01:30 EST
+        "2026-10-31T05:00:00.000Z",
+        "2026-10-31T05:30:00.000Z",  # 01:00, 01:30 EDT
+        "2026-11-01T05:00:00.000Z",
+        "2026-11-01T05:30:00.000Z",  # first occurrence only (EDT)
+        "2026-11-02T06:00:00.000Z",
+        "2026-11-02T06:30:00.000Z",  # 01:00, 01:30 EST
     ]
     hourly = env.cron.get("hourly")["runs"]
     per_day = Counter(at(r["scheduledTime"]).astimezone(ZoneInfo("America/New_York")).date() for r in hourly)
@@ -61,7 +64,11 @@ def test_dst_in_the_other_hemisphere_and_half_hour_zone() -> None:
     # The clock starts at 11:00 on the 3rd in Sydney and stops at 10:00 on the 7th.
     syd = [r["scheduledTime"] for r in env.cron.get("syd")["runs"]]
     assert [at(s).astimezone(ZoneInfo("Australia/Sydney")).strftime("%d %H:%M %Z") for s in syd] == [
-        "04 02:30 AEDT", "05 02:30 AEDT", "06 02:30 AEST", "07 02:30 AEST"]  # the 5th: first occurrence
+        "04 02:30 AEDT",
+        "05 02:30 AEDT",
+        "06 02:30 AEST",
+        "07 02:30 AEST",
+    ]  # the 5th: first occurrence
     adl = [r["scheduledTime"] for r in env.cron.get("adl")["runs"]]
     assert len(adl) == len(set(adl)) == 4
 
@@ -143,10 +150,13 @@ def test_end_at_unregisters_the_cron_and_start_at_holds_it_back() -> None:
 
 
 @pytest.mark.parametrize("limit", [0, 1, 3])
-@pytest.mark.parametrize(("template", "phase", "field"), [
-    (ECHO_OK, "Succeeded", "successfulJobsHistoryLimit"),
-    (ECHO_FAIL, "Failed", "failedJobsHistoryLimit"),
-])
+@pytest.mark.parametrize(
+    ("template", "phase", "field"),
+    [
+        (ECHO_OK, "Succeeded", "successfulJobsHistoryLimit"),
+        (ECHO_FAIL, "Failed", "failedJobsHistoryLimit"),
+    ],
+)
 def test_history_pruning(limit: int, template: dict[str, Any], phase: str, field: str) -> None:
     env = Env()
     spec: dict[str, Any] = {field: limit}
@@ -158,7 +168,7 @@ def test_history_pruning(limit: int, template: dict[str, Any], phase: str, field
         env.drive()
         assert env.run_phase(started[-1]) == phase
     view = env.cron.get("nightly")  # records the last completion, which prunes
-    assert [r["runId"] for r in view["runs"]] == started[len(started) - limit:] if limit else view["runs"] == []
+    assert [r["runId"] for r in view["runs"]] == started[len(started) - limit :] if limit else view["runs"] == []
     pruned = of_type(history(env.log, "nightly"), ev.RunPruned)
     assert [e.run_id for e in pruned] == started[: len(started) - limit]
     assert all(e.phase == phase for e in pruned)

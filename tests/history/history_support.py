@@ -150,8 +150,15 @@ class Driver:
         result = run_assignment(assignment, self.executors, now=self.clock.now)
         self.broker.report_result(
             TaskResultReport(
-                assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, "w1",
-                result.code, result.message, result.parameters, result.artifacts,
+                assignment.id,
+                assignment.run_id,
+                assignment.node_id,
+                assignment.attempt,
+                "w1",
+                result.code,
+                result.message,
+                result.parameters,
+                result.artifacts,
             )
         )
         self.engine.pump()

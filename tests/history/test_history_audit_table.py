@@ -120,13 +120,28 @@ def test_rows_of_one_event_come_back_in_the_order_they_were_inserted() -> None:
     ]
     conn.executemany(PHASE_HISTORY.upsert_sql(), rows)
     got = [(e.seq, e.node_id, e.to_phase) for e in iter_phase_history(conn, "r")]
-    assert got == [(1, None, "Created"), (3, "main/a", "Skipped"), (5, "main/b/loop[0]/c", "Failed"),
-                   (5, "main/b", "Failed"), (5, "main", "Failed"), (5, None, "Failed")]
+    assert got == [
+        (1, None, "Created"),
+        (3, "main/a", "Skipped"),
+        (5, "main/b/loop[0]/c", "Failed"),
+        (5, "main/b", "Failed"),
+        (5, "main", "Failed"),
+        (5, None, "Failed"),
+    ]
     assert [e.node_id for e in iter_phase_history(conn, "r", node="main/b")] == ["main/b/loop[0]/c", "main/b"]
     assert [e.node_id for e in iter_phase_history(conn, "r", node="")] == []
     first = next(iter_phase_history(conn, "r"))
-    assert first == HistoryEntry(1, "2026-03-01T10:00:00.000Z", "WorkflowSubmitted", "input", None,
-                                 "run (new) -> Created [WorkflowSubmitted]", None, "Created", "")
+    assert first == HistoryEntry(
+        1,
+        "2026-03-01T10:00:00.000Z",
+        "WorkflowSubmitted",
+        "input",
+        None,
+        "run (new) -> Created [WorkflowSubmitted]",
+        None,
+        "Created",
+        "",
+    )
     assert next(iter_phase_history(conn, "other")).at == ""  # no time: as iter_history before any input
 
 
@@ -179,8 +194,9 @@ def engine_runs(tmp_path: Path) -> tuple[Path, list[str]]:
     driver.scripted.outcomes["bad"] = 2
     assert driver.engine.get(driver.run(diamond_with_retry()))["phase"] == "Succeeded"
     assert driver.engine.get(driver.run(nested()))["phase"] == "Succeeded"
-    failing = scripted_dag([{"name": "ok"}, {"name": "bad", "dependencies": ["ok"]}, {"name": "never",
-                                                                                    "dependencies": ["bad"]}])
+    failing = scripted_dag(
+        [{"name": "ok"}, {"name": "bad", "dependencies": ["ok"]}, {"name": "never", "dependencies": ["bad"]}]
+    )
     assert driver.engine.get(driver.run(failing))["phase"] == "Failed"
     cancelled = driver.submit(scripted_dag([{"name": "one"}, {"name": "two"}]))
     driver.engine.pump()
@@ -252,8 +268,16 @@ def text_line(e: HistoryEntry) -> str:
 
 
 def json_record(e: HistoryEntry) -> dict[str, JSON]:
-    return {"seq": e.seq, "at": e.at, "type": e.type, "node": e.node_id, "summary": e.summary,
-            "from": e.from_phase, "to": e.to_phase, "message": e.message}
+    return {
+        "seq": e.seq,
+        "at": e.at,
+        "type": e.type,
+        "node": e.node_id,
+        "summary": e.summary,
+        "from": e.from_phase,
+        "to": e.to_phase,
+        "message": e.message,
+    }
 
 
 def folded_from_log(db: Path, run_id: str, node: str | None = None) -> list[HistoryEntry]:
@@ -285,7 +309,10 @@ def test_cli_phases_only_prints_the_trail_from_the_table(engine_runs: tuple[Path
         assert phase_history_rows(db, run_id) == len(folded_from_log(db, run_id))
     nested = aether(db, "history", "nested", "--phases-only", "--node", "main/a").stdout.splitlines()
     assert [line.split(": ", 1)[1] for line in nested] == [
-        "- -> Created", "Created -> Ready", "Ready -> Running", "Running -> Succeeded"
+        "- -> Created",
+        "Created -> Ready",
+        "Ready -> Running",
+        "Running -> Succeeded",
     ]
 
 

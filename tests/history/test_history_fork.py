@@ -117,12 +117,14 @@ def test_a_succeeded_dependent_of_a_rerun_task_runs_again(db: Path) -> None:
     origin itself succeeded: b's continueOn tolerates its failure.)"""
     driver = Driver.on_sqlite(db, run_ids=["origin"])
     driver.scripted.outcomes["b"] = 2
-    doc = scripted_dag([
-        {"name": "a"},
-        {"name": "b", "dependencies": ["a"], "continueOn": {"failed": True}},
-        {"name": "c", "dependencies": ["b"]},
-        {"name": "d", "dependencies": ["a"]},
-    ])
+    doc = scripted_dag(
+        [
+            {"name": "a"},
+            {"name": "b", "dependencies": ["a"], "continueOn": {"failed": True}},
+            {"name": "c", "dependencies": ["b"]},
+            {"name": "d", "dependencies": ["a"]},
+        ]
+    )
     assert driver.engine.get(driver.run(doc))["phase"] == "Succeeded"
     phases = {t["taskName"]: t["phase"] for t in driver.engine.get("origin")["tasks"]}
     assert phases == {"main": "Succeeded", "a": "Succeeded", "b": "Failed", "c": "Succeeded", "d": "Succeeded"}
@@ -142,8 +144,12 @@ def test_a_succeeded_dependent_of_a_rerun_task_runs_again(db: Path) -> None:
 
 
 def _suspending(name: str, **extra: JSON) -> dict[str, JSON]:
-    return {"name": name, "inputs": {"parameters": [{"name": "suspend", "value": True}]},
-            "executor": {"type": "echo"}, **extra}
+    return {
+        "name": name,
+        "inputs": {"parameters": [{"name": "suspend", "value": True}]},
+        "executor": {"type": "echo"},
+        **extra,
+    }
 
 
 BAD = {
@@ -203,8 +209,13 @@ def test_retry_of_a_loop_reruns_only_the_iteration_that_failed(db: Path) -> None
                         "arguments": {"parameters": [{"name": "item", "value": "{{iterator.item}}"}]},
                     }
                 },
-                {"task": {"name": "work", "inputs": {"parameters": [{"name": "item"}]},
-                          "executor": {"type": "scripted"}}},
+                {
+                    "task": {
+                        "name": "work",
+                        "inputs": {"parameters": [{"name": "item"}]},
+                        "executor": {"type": "scripted"},
+                    }
+                },
             ],
         },
     }
@@ -274,12 +285,14 @@ def test_retry_of_a_run_that_succeeded_reuses_everything_and_ends_at_once(db: Pa
 
 def test_reset_reuses_only_what_had_succeeded_by_that_event(db: Path) -> None:
     driver = Driver.on_sqlite(db, run_ids=["origin"])
-    doc = scripted_dag([
-        {"name": "a"},
-        {"name": "b", "dependencies": ["a"]},
-        {"name": "c"},
-        {"name": "d", "dependencies": ["b", "c"]},
-    ])
+    doc = scripted_dag(
+        [
+            {"name": "a"},
+            {"name": "b", "dependencies": ["a"]},
+            {"name": "c"},
+            {"name": "d", "dependencies": ["b", "c"]},
+        ]
+    )
     driver.run(doc)
     events = driver.events("origin")
     completed = {e.node_id: s for s, e in events if isinstance(e, ev.NodeCompleted) and e.phase == "Succeeded"}

@@ -55,9 +55,7 @@ def truncated_view(export: list[bytes], n: int) -> dict:
     return Engine(log, workers=0).get(run_id)
 
 
-def test_at_every_event_number_equals_the_view_of_the_log_truncated_there(
-    recorded: Path, export: list[bytes]
-) -> None:
+def test_at_every_event_number_equals_the_view_of_the_log_truncated_there(recorded: Path, export: list[bytes]) -> None:
     total = len(export) - 1
     assert total > 40
     views = []

@@ -42,7 +42,10 @@ def exported(source: Path, tmp_path: Path) -> Path:
 def test_export_writes_a_header_then_every_event_as_stored(source: Path, exported: Path) -> None:
     lines = exported.read_bytes().splitlines()
     assert orjson.loads(lines[0]) == {
-        "format": FORMAT, "formatVersion": FORMAT_VERSION, "aether": __version__, "stream": run_stream(RUN)
+        "format": FORMAT,
+        "formatVersion": FORMAT_VERSION,
+        "aether": __version__,
+        "stream": run_stream(RUN),
     }
     rows = stored_rows(source, RUN)
     assert len(lines) == len(rows) + 1
@@ -136,8 +139,10 @@ REFUSALS: dict[str, tuple[Callable[[list[bytes]], list[bytes]], str]] = {
     "a repeated event": (lambda lines: [*lines[:6], lines[5], *lines[6:]], r":7: event 5 out of order \(expected 6\)"),
     "an unknown event type": (_set(4, type="NodeTeleported"), ":4: unknown event type 'NodeTeleported'"),
     "a newer schema version": (_set(6, schemaVersion=9), r":6: \w+ v9 is newer than this Aether understands \(v1\)"),
-    "a missing field": (lambda lines: [*lines[:2], orjson.dumps({"seq": 2, "type": "TimerArmed"}), *lines[3:]],
-                        ":3: missing field 'data'"),
+    "a missing field": (
+        lambda lines: [*lines[:2], orjson.dumps({"seq": 2, "type": "TimerArmed"}), *lines[3:]],
+        ":3: missing field 'data'",
+    ),
     "a payload that does not decode": (_set(3, data={"timerId": "workflow"}), ":3: TimerArmed v1"),
     "not starting with a submission": (
         lambda lines: [lines[0], *[_renumber(line, -1) for line in lines[2:]]],

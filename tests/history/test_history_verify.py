@@ -132,14 +132,16 @@ def test_the_aether_command_exits_0_then_1_after_one_edit(recorded: Path, tmp_pa
     assert aether is not None, "the aether command is not on PATH"
     db = tmp_path / "copy.db"
     shutil.copy(recorded, db)
-    ok = subprocess.run([aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True,
-                        timeout=120)
+    ok = subprocess.run(
+        [aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True, timeout=120
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("verified ")
     version, data = _last(db, "TaskResultRecorded")
     rewrite_event(db, RUN, version, orjson.dumps({**data, "code": 1, "phase": "Suspended"}))
-    bad = subprocess.run([aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True,
-                         timeout=120)
+    bad = subprocess.run(
+        [aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 1
     assert bad.stderr.startswith(f"non-determinism at event {version} ")
     assert bad.stdout == ""
@@ -215,8 +217,11 @@ def test_an_extra_decision_is_reported_as_recorded_but_not_expected(events: list
 
 def test_swapped_decisions_are_a_mismatch(events: list[tuple[int, ev.Event]]) -> None:
     plain = [e for _s, e in events]
-    i = next(i for i in range(1, len(plain)) if plain[i].KIND != INPUT and plain[i + 1].KIND != INPUT
-             and plain[i] != plain[i + 1])
+    i = next(
+        i
+        for i in range(1, len(plain))
+        if plain[i].KIND != INPUT and plain[i + 1].KIND != INPUT and plain[i] != plain[i + 1]
+    )
     plain[i], plain[i + 1] = plain[i + 1], plain[i]
     result = verify_run(_renumber(plain))
     assert result.mismatch is not None and result.mismatch.seq == i + 1

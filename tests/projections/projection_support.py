@@ -112,9 +112,14 @@ TEMPLATE_LIBRARY = {
     "metadata": {"name": "lib"},
     "spec": {
         "templates": [
-            {"task": {"name": "work", "executor": {"type": "echo"},
-                      "inputs": {"parameters": [{"name": "outputs", "value": [{"name": "r", "value": 7}]}]},
-                      "outputs": {"parameters": [{"name": "r"}]}}},
+            {
+                "task": {
+                    "name": "work",
+                    "executor": {"type": "echo"},
+                    "inputs": {"parameters": [{"name": "outputs", "value": [{"name": "r", "value": 7}]}]},
+                    "outputs": {"parameters": [{"name": "r"}]},
+                }
+            },
         ]
     },
 }
@@ -142,8 +147,16 @@ def drive_decide(submitted: WorkflowSubmitted) -> History:
         result = run_assignment(assignment, {"echo": EchoExecutor()}, now=lambda: T0)
         for trigger in (
             TaskStarted(assignment.node_id, assignment.attempt, at, "worker-1"),
-            TaskResultReported(assignment.node_id, assignment.attempt, at, result.code, result.message,
-                               result.parameters, result.artifacts, "worker-1"),
+            TaskResultReported(
+                assignment.node_id,
+                assignment.attempt,
+                at,
+                result.code,
+                result.message,
+                result.parameters,
+                result.artifacts,
+                "worker-1",
+            ),
         ):
             decision = decide(state, trigger)
             events += [trigger, *decision.events]
@@ -163,13 +176,17 @@ def template_ref_history() -> History:
     """
     library = structure(TEMPLATE_LIBRARY, WorkflowTemplate)
     prepared = load_workflow(
-        TEMPLATE_REF_WORKFLOW, limits=DEFAULT_LIMITS,
+        TEMPLATE_REF_WORKFLOW,
+        limits=DEFAULT_LIMITS,
         template_lookup=lambda namespace, name: library if name == "lib" else None,
     )
     snapshot = {key.rsplit("/", 1)[-1]: templates for key, templates in prepared.templates_snapshot.items()}
     submitted = submitted_event(
-        evolve(prepared, templates_snapshot=snapshot), run_id="template-ref", at=format_ms(T0_MS),
-        variables={}, limits=DEFAULT_LIMITS,
+        evolve(prepared, templates_snapshot=snapshot),
+        run_id="template-ref",
+        at=format_ms(T0_MS),
+        variables={},
+        limits=DEFAULT_LIMITS,
     )
     return drive_decide(submitted)
 
@@ -238,8 +255,18 @@ def brute_force_transitions(run_id: str, events: Sequence[Event]) -> list[tuple[
         for node in state.nodes_in_order():
             old = before.get_node(node.node_id) if before is not None else None
             if old is None or old.phase != node.phase:
-                rows.append((run_id, version, at, node.node_id, old.phase if old else None, node.phase,
-                             node.message, event.TYPE))
+                rows.append(
+                    (
+                        run_id,
+                        version,
+                        at,
+                        node.node_id,
+                        old.phase if old else None,
+                        node.phase,
+                        node.message,
+                        event.TYPE,
+                    )
+                )
         old_run = before.phase if before is not None else None
         if old_run != state.phase:
             rows.append((run_id, version, at, "", old_run, state.phase, state.message, event.TYPE))

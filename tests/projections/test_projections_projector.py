@@ -98,24 +98,40 @@ def test_tables_match_run_view_node_view_and_a_brute_force_phase_scan(
         view = run_view(state)
         row = runs[run_id]
         assert row[:5] == (view["runId"], view["name"], view["namespace"], view["phase"], view["message"])
-        assert row[5:9] == (view["createdAt"] or None, view["startedAt"] or None, view["finishedAt"] or None,
-                            view["progress"])
+        assert row[5:9] == (
+            view["createdAt"] or None,
+            view["startedAt"] or None,
+            view["finishedAt"] or None,
+            view["progress"],
+        )
         assert row[9] == ((state.cron or {}).get("name"))
         assert orjson.loads(row[10]) == (state.document.get("metadata") or {}).get("labels", {})
         assert row[11] == version
     assert orjson.loads(runs["template-ref"][10]) == {"team": "a"}
 
     tasks = {(row[0], row[1]): row for row in tables["tasks"]}
-    expected_tasks = {(run_id, node.node_id): (run_id, node) for run_id, (state, _) in states.items()
-                      for node in state.nodes_in_order()}
+    expected_tasks = {
+        (run_id, node.node_id): (run_id, node)
+        for run_id, (state, _) in states.items()
+        for node in state.nodes_in_order()
+    }
     assert set(tasks) == set(expected_tasks)
     for key, (_, node) in expected_tasks.items():
         view = node_view(node)
         row = tasks[key]
         assert row[2] == node.seq
-        assert row[3:13] == (view["parentId"], view["taskName"], view["templateName"], view["templateType"],
-                             view["phase"], view["message"], view["depth"], view["index"],
-                             view["retryCount"], view["attempts"])
+        assert row[3:13] == (
+            view["parentId"],
+            view["taskName"],
+            view["templateName"],
+            view["templateType"],
+            view["phase"],
+            view["message"],
+            view["depth"],
+            view["index"],
+            view["retryCount"],
+            view["attempts"],
+        )
         assert orjson.loads(row[13]) == view["inputs"]
         assert orjson.loads(row[14]) == view["outputs"]
         assert row[15:] == (view["createdAt"] or None, view["startedAt"] or None, view["finishedAt"] or None)
@@ -134,8 +150,9 @@ def test_phase_history_has_the_implied_transitions() -> None:
     log.append(history.stream, list(history.events), NO_STREAM)
     db = Database(memory=True)
     Projector(log, db).catch_up()
-    rows = list(db.conn.execute(
-        "SELECT node_id, from_phase, to_phase, event_type FROM phase_history ORDER BY seq, node_id"))
+    rows = list(
+        db.conn.execute("SELECT node_id, from_phase, to_phase, event_type FROM phase_history ORDER BY seq, node_id")
+    )
     by_type: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
         by_type.setdefault(row[3], []).append(row[:3])
@@ -155,14 +172,19 @@ def test_phase_history_has_the_implied_transitions() -> None:
     [(1024, None), (2, 4), (1, None)],
     ids=["cached", "evicting-with-snapshots", "evicting-refolding"],
 )
-def test_live_projection_equals_rebuild(log_and_db: tuple[EventLog, Path], cache_size: int,
-                                        every: int | None) -> None:
+def test_live_projection_equals_rebuild(log_and_db: tuple[EventLog, Path], cache_size: int, every: int | None) -> None:
     log, db = log_and_db
     snapshots: Any = None
     if every is not None:
         snapshots = SqliteSnapshotStore(db) if isinstance(log, SqliteEventLog) else InMemorySnapshotStore()
-    live = Projector(log, db, batch_size=7, cache_size=cache_size, snapshots=snapshots,
-                     snapshotter=Snapshotter(every) if every else None)
+    live = Projector(
+        log,
+        db,
+        batch_size=7,
+        cache_size=cache_size,
+        snapshots=snapshots,
+        snapshotter=Snapshotter(every) if every else None,
+    )
     for i, (stream, events) in enumerate(interleaved(histories(), seed=11)):
         log.append(stream, events, ANY_VERSION)
         if i % 3 == 0:
@@ -226,13 +248,15 @@ def test_behind_and_catch_up_after_new_appends() -> None:
     log.append(second.stream, list(second.events[:5]), NO_STREAM)
     assert projector.behind() == 5
     assert projector.catch_up() == 5
-    row = projector.db.conn.execute("SELECT phase, last_version FROM runs WHERE run_id = ?",
-                                    (second.run_id,)).fetchone()
+    row = projector.db.conn.execute(
+        "SELECT phase, last_version FROM runs WHERE run_id = ?", (second.run_id,)
+    ).fetchone()
     assert row[1] == 5
     log.append(second.stream, list(second.events[5:]), 5)
     assert projector.catch_up() == len(second.events) - 5
-    row = projector.db.conn.execute("SELECT phase, last_version FROM runs WHERE run_id = ?",
-                                    (second.run_id,)).fetchone()
+    row = projector.db.conn.execute(
+        "SELECT phase, last_version FROM runs WHERE run_id = ?", (second.run_id,)
+    ).fetchone()
     assert row == ("Succeeded", len(second.events))
     stored = projector.db.conn.execute(f"SELECT position FROM {POSITION_TABLE}").fetchone()
     assert stored[0] == log.last_position()

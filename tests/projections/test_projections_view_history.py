@@ -32,8 +32,10 @@ def histories() -> list[History]:
 
 def models(checkpoint_every: int = 4, page_size: int = 3, tracked_runs: int = 1024) -> list[ReadModel]:
     others = [m for m in default_read_models() if not isinstance(m, ViewHistoryModel)]
-    return [*others, ViewHistoryModel(checkpoint_every=checkpoint_every, page_size=page_size,
-                                      tracked_runs=tracked_runs)]
+    return [
+        *others,
+        ViewHistoryModel(checkpoint_every=checkpoint_every, page_size=page_size, tracked_runs=tracked_runs),
+    ]
 
 
 def projected_run(tmp_path: Path, prefix: str, **options: int) -> tuple[SqliteEventLog, Path, History]:

@@ -24,10 +24,25 @@ from aether.projections.views import (
 from aether.reducers.state import AttemptState, DagProgress, LoopProgress, NodeState, RunInfo, RunState
 
 SAMPLE = NodeState(
-    node_id="main/a", parent_id="main", task_name="a", template_name="step", template_type="task", depth=1,
-    seq=3, created_ms=1_000, template_key=("", "step"), phase="Running", message="", index=None, task_index=0,
-    started_ms=2_000, finished_ms=None, inputs=(BoundParameter("x", 1, True),),
-    outputs=None, attempt=1, retry_count=0,
+    node_id="main/a",
+    parent_id="main",
+    task_name="a",
+    template_name="step",
+    template_type="task",
+    depth=1,
+    seq=3,
+    created_ms=1_000,
+    template_key=("", "step"),
+    phase="Running",
+    message="",
+    index=None,
+    task_index=0,
+    started_ms=2_000,
+    finished_ms=None,
+    inputs=(BoundParameter("x", 1, True),),
+    outputs=None,
+    attempt=1,
+    retry_count=0,
 )
 OTHER_VALUES: dict[str, Any] = {
     "template_key": ("", "other"),

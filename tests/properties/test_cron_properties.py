@@ -138,8 +138,11 @@ def test_started_ticks_are_exactly_what_the_policy_defines(
     # The oracle: §12.2 and §12.5 over the schedule's ticks.
     parsed = parse_schedule(schedule)
     policy = catchup or ("latest" if deadline_seconds is not None else "none")
-    window = timedelta(minutes=window_minutes) if window_minutes is not None else (
-        timedelta(seconds=deadline_seconds) if deadline_seconds is not None else None)
+    window = (
+        timedelta(minutes=window_minutes)
+        if window_minutes is not None
+        else (timedelta(seconds=deadline_seconds) if deadline_seconds is not None else None)
+    )
     deadline = timedelta(seconds=deadline_seconds) if deadline_seconds is not None else None
     expected: set[str] = set()
     horizon = T0  # every tick <= horizon has been handled
@@ -193,8 +196,9 @@ operations = st.lists(
 )
 
 
-@given(schedule=schedules, zone=st.sampled_from(ZONES), catchup=st.sampled_from(["none", "latest", "all"]),
-       ops=operations)
+@given(
+    schedule=schedules, zone=st.sampled_from(ZONES), catchup=st.sampled_from(["none", "latest", "all"]), ops=operations
+)
 def test_no_scheduled_time_ever_runs_twice(schedule: str, zone: str, catchup: str, ops: list[tuple[str, Any]]) -> None:
     world = World(catchup_runs=5)
     world.service.create(cron_document(schedule, zone, catchup=catchup))
@@ -215,8 +219,10 @@ def test_no_scheduled_time_ever_runs_twice(schedule: str, zone: str, catchup: st
             elif op == "restart":
                 world.restart()
             elif op == "crash":
+
                 def die(*_args: Any) -> None:
                     raise Crash
+
                 setattr(service, "_start_run", die)  # noqa: B010 - the method itself is replaced
             elif op == "policy":
                 service.update("prop", concurrency_policy=arg)

@@ -93,8 +93,13 @@ class RecordedRun:
         self.broker = LocalBroker(order="fifo")
         self.executors = {"echo": EchoExecutor(), "test": RandomOutcome(rnd)}
         self.engine = Engine(
-            self.log, executors=self.executors, broker=self.broker, clock=self.clock, ids=SequentialIds(),
-            notifiers=[RecordingNotifier()], workers=0,
+            self.log,
+            executors=self.executors,
+            broker=self.broker,
+            clock=self.clock,
+            ids=SequentialIds(),
+            notifiers=[RecordingNotifier()],
+            workers=0,
         )
         self.live: list[tuple[int, dict[str, JSON]]] = []  # (stream version, the engine's view then)
         self.run_id = self.engine.submit(orjson.dumps(document).decode(), source_name="generated").run_id
@@ -114,8 +119,17 @@ class RecordedRun:
     def report(self, assignment: TaskAssignment, result: ExecResult) -> None:
         a = assignment
         self.broker.report_result(
-            TaskResultReport(a.id, a.run_id, a.node_id, a.attempt, "w1", result.code, result.message,
-                             result.parameters, result.artifacts)
+            TaskResultReport(
+                a.id,
+                a.run_id,
+                a.node_id,
+                a.attempt,
+                "w1",
+                result.code,
+                result.message,
+                result.parameters,
+                result.artifacts,
+            )
         )
 
     def drive(self) -> None:
@@ -221,9 +235,7 @@ def test_the_view_at_every_n_is_the_view_of_the_log_truncated_after_n(
 
 
 @given(document=documents, rnd=st.randoms(use_true_random=False))
-def test_the_view_at_every_commit_is_what_the_live_engine_showed(
-    document: dict[str, JSON], rnd: random.Random
-) -> None:
+def test_the_view_at_every_commit_is_what_the_live_engine_showed(document: dict[str, JSON], rnd: random.Random) -> None:
     run = RecordedRun(document, rnd)
     events = run.events()
     assert run.live, "the submission is a commit"

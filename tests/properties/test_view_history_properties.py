@@ -82,8 +82,10 @@ def test_the_view_history_at_every_n_is_the_view_of_the_log_truncated_after_n(
                 views[n] = at.to_dict()
                 assert views[n] == truncated(stored, n), f"event {n}"
             assert travel.view_at(run.run_id, 0) is None
-            for a, b in data.draw(st.lists(st.tuples(st.sampled_from(sorted(views)), st.sampled_from(sorted(views))),
-                                           max_size=5), label="diffs"):
+            for a, b in data.draw(
+                st.lists(st.tuples(st.sampled_from(sorted(views)), st.sampled_from(sorted(views))), max_size=5),
+                label="diffs",
+            ):
                 assert travel.diff(run.run_id, a, b) == diff_views(views[a], views[b]), (a, b)
             times = sorted({parse_ms(e.at) for _s, e in events if e.KIND == "input"})  # type: ignore[attr-defined]
             for ms in {times[0] - 1, times[-1] + 1, *(t + d for t in times[:6] for d in (-1, 0, 1))}:

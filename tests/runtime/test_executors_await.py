@@ -53,6 +53,4 @@ def test_empty_payload_is_a_resume_without_outputs() -> None:
 def test_validate_config() -> None:
     assert AwaitExecutor().validate_config(None) == []
     assert AwaitExecutor().validate_config({"message": "m"}) == []
-    assert [p.message for p in AwaitExecutor().validate_config({"message": 3})] == [
-        'await: "message" must be a string'
-    ]
+    assert [p.message for p in AwaitExecutor().validate_config({"message": 3})] == ['await: "message" must be a string']

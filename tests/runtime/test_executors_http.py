@@ -32,9 +32,7 @@ class Server:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def send(
-                self, status: int, body: bytes, content_type: str, extra: Sequence[tuple[str, str]] = ()
-            ) -> None:
+            def send(self, status: int, body: bytes, content_type: str, extra: Sequence[tuple[str, str]] = ()) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -165,9 +163,7 @@ def test_string_body_is_sent_as_is_and_explicit_content_type_wins(server: Server
     echo = outputs(result)["body"]
     assert echo["body"] == "plain text"
     assert "content-type" not in echo["headers"]
-    result = run(
-        {"url": server.url("/echo"), "method": "PUT", "headers": {"content-type": "text/csv"}, "body": [1]}
-    )
+    result = run({"url": server.url("/echo"), "method": "PUT", "headers": {"content-type": "text/csv"}, "body": [1]})
     assert outputs(result)["body"]["headers"]["content-type"] == "text/csv"
 
 
@@ -235,9 +231,7 @@ def test_bad_config_is_code_3(config: dict[str, Any]) -> None:
 def test_cancel_abandons_the_request(server: Server) -> None:
     cancel = threading.Event()
     box: list[ExecResult] = []
-    thread = threading.Thread(
-        target=lambda: box.append(run({"url": server.url("/slow")}, cancelled=cancel.is_set))
-    )
+    thread = threading.Thread(target=lambda: box.append(run({"url": server.url("/slow")}, cancelled=cancel.is_set)))
     thread.start()
     assert server.slow_arrived.wait(WAIT)
     cancelled_at = time.monotonic()
@@ -281,9 +275,7 @@ def test_validate_config() -> None:
     executor = HttpExecutor()
     assert executor.validate_config({"url": "https://example.invalid/x", "expectedStatus": [200, 201]}) == []
     assert executor.validate_config({"url": "{{inputs.parameters.url}}", "expectedStatus": "{{x}}"}) == []
-    messages = [
-        p.message for p in executor.validate_config({"method": "", "headers": [], "expectedStatus": [True]})
-    ]
+    messages = [p.message for p in executor.validate_config({"method": "", "headers": [], "expectedStatus": [True]})]
     assert messages == [
         'http: "url" is required',
         'http: "method" must be a non-empty string',

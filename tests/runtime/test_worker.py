@@ -32,9 +32,7 @@ class Capture:
 
     type = "capture"
 
-    def __init__(
-        self, respond: Callable[[TaskAssignment, ExecContext], Any] = lambda r, c: ExecResult()
-    ) -> None:
+    def __init__(self, respond: Callable[[TaskAssignment, ExecContext], Any] = lambda r, c: ExecResult()) -> None:
         self.respond = respond
         self.request: TaskAssignment | None = None
         self.ctx: ExecContext | None = None
@@ -84,9 +82,7 @@ def run(
     vars_env: Mapping[str, Any] | None = None,
 ) -> ExecResult:
     executors: dict[str, ExecutorPlugin] = {executor.type: executor}
-    return run_assignment(
-        a, executors, secrets=secrets, vars_env=vars_env or {}, now=now, cancelled=lambda: False
-    )
+    return run_assignment(a, executors, secrets=secrets, vars_env=vars_env or {}, now=now, cancelled=lambda: False)
 
 
 # --- dispatching to the executor ---------------------------------------------
@@ -158,9 +154,7 @@ def test_exception_after_the_deadline_is_code_4() -> None:
         clock[0] = T0 + timedelta(seconds=10)
         raise TimeoutError("socket read timed out")
 
-    result = run(
-        assignment(deadline="2026-03-01T10:00:05.000Z"), Capture(slow_then_boom), now=lambda: clock[0]
-    )
+    result = run(assignment(deadline="2026-03-01T10:00:05.000Z"), Capture(slow_then_boom), now=lambda: clock[0])
     assert result == ExecResult(4, "task timed out: socket read timed out")
 
 

@@ -33,9 +33,7 @@ def test_round_trip_keeps_every_field(adapter: Adapter) -> None:
     ]
     assert log.append("run:1", sent, NO_STREAM) == 3
     stored = list(log.read("run:1"))
-    assert [(e.type, e.schema_version, e.data) for e in stored] == [
-        (p.type, p.schema_version, p.data) for p in sent
-    ]
+    assert [(e.type, e.schema_version, e.data) for e in stored] == [(p.type, p.schema_version, p.data) for p in sent]
     assert all(isinstance(e.data, bytes) for e in stored)
     assert [e.stream for e in stored] == ["run:1"] * 3
     assert [e.version for e in stored] == [1, 2, 3]

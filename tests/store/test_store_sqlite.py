@@ -155,9 +155,7 @@ def test_a_newer_schema_version_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     SqliteEventLog(path).close()
     with closing(sqlite3.connect(path)) as raw:
-        raw.execute(
-            f"INSERT INTO {SCHEMA_TABLE} VALUES (?, ?, ?)", (LATEST_VERSION + 1, "from the future", 0.0)
-        )
+        raw.execute(f"INSERT INTO {SCHEMA_TABLE} VALUES (?, ?, ?)", (LATEST_VERSION + 1, "from the future", 0.0))
         raw.commit()
     with pytest.raises(StoreError, match=rf"schema is version {LATEST_VERSION + 1}.*upgrade Aether"):
         SqliteEventLog(path)

@@ -20,9 +20,7 @@ def yield_gil() -> None:
     time.sleep(0)
 
 
-def writer(
-    log: EventLog, me: int, start: threading.Barrier, conflicts: list[int], errors: list[BaseException]
-) -> None:
+def writer(log: EventLog, me: int, start: threading.Barrier, conflicts: list[int], errors: list[BaseException]) -> None:
     try:
         start.wait()
         for n in range(ROUNDS):
@@ -43,9 +41,7 @@ def test_concurrent_writers_never_lose_or_duplicate_a_version(adapter: Adapter) 
     start = threading.Barrier(THREADS)
     conflicts: list[int] = []
     errors: list[BaseException] = []
-    threads = [
-        threading.Thread(target=writer, args=(log, me, start, conflicts, errors)) for me in range(THREADS)
-    ]
+    threads = [threading.Thread(target=writer, args=(log, me, start, conflicts, errors)) for me in range(THREADS)]
     for t in threads:
         t.start()
     for t in threads:

@@ -48,9 +48,9 @@ class ExecContext:
 
     cancelled: Callable[[], bool]
     deadline: datetime | None = None
-    now: Callable[[], datetime] = field(factory=lambda: (lambda: datetime.now().astimezone()))
+    now: Callable[[], datetime] = field(factory=lambda: lambda: datetime.now().astimezone())
     artifacts: Any = None  # an ArtifactStore, or None
-    log: Callable[[str], None] = field(factory=lambda: (lambda _msg: None))
+    log: Callable[[str], None] = field(factory=lambda: lambda _msg: None)
 
     def seconds_left(self) -> float | None:
         """Seconds until the deadline (never negative), or None without a deadline."""

@@ -55,9 +55,7 @@ def echo(inputs: tuple[BoundParameter, ...], retry_count: int) -> ExecResult:
 
     fail_count = _fail_count(_value(controls.get(FAIL_COUNT)))
     if fail_count > 0 and retry_count < fail_count:
-        return ExecResult(
-            CODE_FAILED, f"simulated failure on attempt {retry_count + 1} (failCount={fail_count})"
-        )
+        return ExecResult(CODE_FAILED, f"simulated failure on attempt {retry_count + 1} (failCount={fail_count})")
 
     # name → index of the parameter that a declaration of that name updates. Built like
     # the reference: a later input of the same name wins, and an appended declaration
@@ -66,9 +64,7 @@ def echo(inputs: tuple[BoundParameter, ...], retry_count: int) -> ExecResult:
     for declaration in _declarations(_value(controls.get(OUTPUTS))):
         name = declaration["name"]
         declared_type = declaration.get("type")
-        out_type = (
-            declared_type if isinstance(declared_type, str) and declared_type in ZERO_VALUES else "string"
-        )
+        out_type = declared_type if isinstance(declared_type, str) and declared_type in ZERO_VALUES else "string"
         # "Has a value" as everywhere in SPEC §4.1: present and not null.
         value = declaration.get("value")
         if value is None:
@@ -105,9 +101,7 @@ def _declarations(value: JSON) -> list[dict[str, JSON]]:
     if not isinstance(value, list):
         return []
     return [
-        item
-        for item in value
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] != ""
+        item for item in value if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] != ""
     ]
 
 

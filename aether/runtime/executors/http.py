@@ -272,9 +272,7 @@ def _result(response: _Response, expected: frozenset[int] | None) -> ExecResult:
     notes = [f"body truncated to {MAX_STREAM_BYTES} bytes"] if response.truncated else []
     ok = 200 <= response.status <= 299 if expected is None else response.status in expected
     if not ok:
-        return ExecResult.outputs(
-            values, CODE_FAILED, "; ".join([f"unexpected status {response.status}", *notes])
-        )
+        return ExecResult.outputs(values, CODE_FAILED, "; ".join([f"unexpected status {response.status}", *notes]))
     return ExecResult.outputs(values, CODE_SUCCEEDED, "; ".join(notes))
 
 

@@ -160,9 +160,7 @@ def run_process(
     err.thread.start()
     if stdin_data is not None:
         assert proc.stdin is not None
-        threading.Thread(
-            target=_feed, args=(proc.stdin, stdin_data), name="aether-stdin", daemon=True
-        ).start()
+        threading.Thread(target=_feed, args=(proc.stdin, stdin_data), name="aether-stdin", daemon=True).start()
 
     try:
         stopped = _wait(proc, ctx)

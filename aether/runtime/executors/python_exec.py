@@ -154,9 +154,7 @@ class PythonExecutor:
                     reply = json.load(handle)
             except (OSError, ValueError):
                 stderr = tail_text(outcome.stderr_tail, STDERR_TAIL_BYTES).rstrip("\n")
-                return ExecResult(
-                    CODE_ERROR, f"python runner exited with status {outcome.returncode}: {stderr}"
-                )
+                return ExecResult(CODE_ERROR, f"python runner exited with status {outcome.returncode}: {stderr}")
             return _result(function, reply)
         finally:
             shutil.rmtree(directory, ignore_errors=True)
@@ -172,9 +170,7 @@ def _result(function: str, reply: Mapping[str, JSON]) -> ExecResult:
             return ExecResult.outputs(value)
         return ExecResult.outputs({"result": value})
     if status == "raised":
-        return ExecResult(
-            CODE_FAILED, tail_text(str(reply.get("error", "")).encode("utf-8"), TRACEBACK_BYTES)
-        )
+        return ExecResult(CODE_FAILED, tail_text(str(reply.get("error", "")).encode("utf-8"), TRACEBACK_BYTES))
     if status == "load":
         error = tail_text(str(reply.get("error", "")).encode("utf-8"), TRACEBACK_BYTES)
         return ExecResult(CODE_ERROR, f"cannot load {function}: {error}")

@@ -189,9 +189,7 @@ class ShellExecutor:
             problems.append(warning(CONFIG_PROBLEM, "$", 'shell: "command" is required'))
         elif not _is_command(command):
             problems.append(
-                warning(
-                    CONFIG_PROBLEM, "$", 'shell: "command" must be a string or a non-empty array of strings'
-                )
+                warning(CONFIG_PROBLEM, "$", 'shell: "command" must be a string or a non-empty array of strings')
             )
         return problems + validate_common("shell", config)
 
