@@ -19,8 +19,8 @@ assignments in ``fifo`` or ``lifo`` order. For each case it writes ``<name>.json
 Read ``README.md`` before re-recording anything: a recorded history is a fixed point.
 Never re-record to make a failing corpus test pass.
 
-The workflows come from the upstream conformance examples (``../shared/conformance/
-upstream/examples``, the same files the conformance suite runs) and from the documents
+The workflows come from the upstream conformance examples (``tests/conformance/upstream/
+examples``, the same files the conformance suite runs) and from the documents
 written out below for what those examples do not cover (a backoff retry, a shell
 pipeline, a run forked with ``retry`` and ``reset``, duplicated worker reports). The
 ``cron-run`` case needs the cron shell (``aether.runtime.cron``).
@@ -57,7 +57,7 @@ from aether.store.memory import InMemoryEventLog
 
 JSON = Any
 CORPUS = Path(__file__).resolve().parent
-UPSTREAM = CORPUS.parent.parent / "shared" / "conformance" / "upstream" / "examples"
+UPSTREAM = CORPUS.parent / "tests" / "conformance" / "upstream" / "examples"
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
 STEP = timedelta(milliseconds=250)  # the worker's pace: before each start, before each result
 HORIZON = timedelta(hours=2)  # a case that has not ended by then is a broken case
@@ -421,7 +421,7 @@ def document_text(case: Case) -> str:
         return orjson.dumps(case.document).decode()
     path = UPSTREAM / f"{case.source}.json"
     if not path.exists():
-        raise SystemExit(f"record.py: {path} not found (the upstream examples live in ../shared)")
+        raise SystemExit(f"record.py: {path} not found (the upstream examples live in tests/conformance/upstream)")
     return path.read_text()
 
 

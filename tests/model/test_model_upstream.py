@@ -11,7 +11,7 @@ from model_helpers import CHECKS, load_document, load_file
 from aether.model import dump_document
 from aether.model.types import CronWorkflow, Workflow
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "upstream" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "conformance" / "upstream" / "examples"
 FILES = sorted(EXAMPLES.glob("*.json"))
 INVALID = "27-hooks-invalid-template.json"
 
