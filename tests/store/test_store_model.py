@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from store_support import Adapter, event, payload, read_everything
 
 from aether.store import ANY_VERSION, NO_STREAM, ConcurrencyConflict, EventLog
+from aether.testing.adapters import EventLogFactory
+from aether.testing.log_checks import event, payload, read_everything
 
 STREAMS = ["a", "b", "run:1", "run:10", "run:2"]
 # How a request picks its expected version from the stream's committed version v.
@@ -84,8 +85,10 @@ def check_against(log: EventLog, model: Model) -> None:
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=operations)
-def test_random_appends_match_the_model(adapter: Adapter, ops: list[tuple[str, list[Request]]]) -> None:
-    log = adapter.new()
+def test_random_appends_match_the_model(
+    event_log_factory: EventLogFactory, ops: list[tuple[str, list[Request]]]
+) -> None:
+    log = event_log_factory.new()
     model = Model()
     try:
         for kind, reqs in ops:

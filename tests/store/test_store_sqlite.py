@@ -18,7 +18,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from store_support import assert_log_consistent, event, events, payload, process_writer
+from store_support import process_writer
 
 from aether.store import (
     NO_STREAM,
@@ -28,6 +28,7 @@ from aether.store import (
     open_log,
 )
 from aether.store.migrations import LATEST_VERSION, SCHEMA_TABLE
+from aether.testing.log_checks import assert_log_consistent, event, events, payload
 
 HERE = Path(__file__).parent
 

@@ -6,9 +6,11 @@ import threading
 import time
 from collections import Counter
 
-from store_support import Adapter, append_with_retry, assert_log_consistent, event, payload
+from store_support import append_with_retry
 
 from aether.store import EventLog
+from aether.testing.adapters import EventLogFactory
+from aether.testing.log_checks import assert_log_consistent, event, payload
 
 THREADS = 8
 ROUNDS = 40
@@ -36,8 +38,8 @@ def writer(log: EventLog, me: int, start: threading.Barrier, conflicts: list[int
         errors.append(exc)
 
 
-def test_concurrent_writers_never_lose_or_duplicate_a_version(adapter: Adapter) -> None:
-    log = adapter.new()
+def test_concurrent_writers_never_lose_or_duplicate_a_version(event_log_factory: EventLogFactory) -> None:
+    log = event_log_factory.new()
     start = threading.Barrier(THREADS)
     conflicts: list[int] = []
     errors: list[BaseException] = []
