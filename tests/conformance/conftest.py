@@ -1,17 +1,14 @@
-from __future__ import annotations
+"""Every conformance example runs on every registered event-log adapter (``event_log_factory``,
+aether/testing/fixtures.py)."""
 
-from collections.abc import Iterator
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
 from aether.store.base import EventLog
-from aether.store.memory import InMemoryEventLog
-from aether.store.sqlite import SqliteEventLog
+from aether.testing.adapters import EventLogFactory
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventLog]:
-    log: EventLog = InMemoryEventLog() if request.param == "memory" else SqliteEventLog(tmp_path / "aether.db")
-    yield log
-    log.close()
+@pytest.fixture
+def event_log(event_log_factory: EventLogFactory) -> EventLog:
+    return event_log_factory.new()
