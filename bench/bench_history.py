@@ -35,8 +35,8 @@ from bench_fold import T0_MS, build_history
 from aether.events.codec import encode
 from aether.events.streams import run_stream
 from aether.events.times import format_ms
-from aether.history.timetravel import view_of_state
 from aether.projections.history import iter_history
+from aether.projections.view_at import view_of_state
 from aether.projections.view_history import ViewHistoryModel
 from aether.runtime.setup import sqlite_engine
 from aether.runtime.time_travel import TimeTravel

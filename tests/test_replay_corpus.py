@@ -21,9 +21,10 @@ from aether.events import catalog as ev
 from aether.events.catalog import EVENT_TYPES
 from aether.events.codec import decode_raw, to_payload
 from aether.events.streams import run_stream
-from aether.history.transfer import import_history, parse_lines
+from aether.history.transfer import parse_lines
 from aether.history.verify import verify_run
 from aether.runtime.engine import Engine
+from aether.store.history_import import import_history
 from aether.store.memory import InMemoryEventLog
 
 JSON = Any

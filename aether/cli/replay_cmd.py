@@ -10,11 +10,12 @@ import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, print_json
 from aether.events.streams import run_stream
-from aether.history.timetravel import ViewHistoryGap
-from aether.history.transfer import ImportError_, export_lines, import_history, parse_lines
+from aether.history.transfer import ImportError_, export_lines, parse_lines
 from aether.history.verify import verify_run
+from aether.projections.view_at import ViewHistoryGap
 from aether.runtime.engine import HistoryDecodeError, RunNotFound
 from aether.runtime.time_travel import TimeTravel
+from aether.store.history_import import import_history
 
 
 def _seq(travel: TimeTravel, run_id: str, text: str) -> int:

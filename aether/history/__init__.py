@@ -1,6 +1,6 @@
 """What users choose Aether for: checking, inspecting, moving and forking recorded runs.
 
-Between the store and the runtime in the layer order of ARCHITECTURE.md: these modules
-use the scheduler, the projections and the store (never the engine), and the runtime and
-the CLI call them.
+Layer 7 (docs/architecture.md), pure: these modules compute from recorded events with
+the reducers, the projections and the scheduler. They never touch a log or a database:
+reading and writing the log is the store's and the runtime's, which call them.
 """

@@ -1,8 +1,11 @@
-"""Export and import of a run's history as self-describing JSON Lines.
+"""The format a run's history is exported in and imported from: self-describing JSON Lines.
 
 Line 1 is a header; every further line is one event exactly as stored (type, schema
 version, payload), so another installation can replay, verify and inspect it, and an
 older history goes through the same upcasters as the log.
+
+Pure: this module writes and checks the lines. Appending an imported history to a log is
+the store's (``aether.store.history_import``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from attrs import frozen
 from aether import __version__
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import EventDecodeError, UnknownEventType, decode_raw
+from aether.events.records import PendingEvent, StoredEvent
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
-from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent, StoredEvent
 
 JSON = Any
 FORMAT = "aether-history"
@@ -104,15 +107,3 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "<input>") -> Parsed
     if not events:
         raise ImportError_(f"{source}: the history has no events")
     return ParsedHistory(str(header.get("stream") or f"run:{run_id}"), run_id, tuple(events), source, first_line)
-
-
-def import_history(log: EventLog, history: ParsedHistory) -> str:
-    """Append the history as a new stream ``run:<runId>``; refuse to overwrite a run."""
-    stream = f"run:{history.run_id}"
-    try:
-        log.append(stream, list(history.events), NO_STREAM)
-    except ConcurrencyConflict as exc:
-        raise ImportError_(
-            f"{history.source}:{history.first_event_line}: run {history.run_id} already exists in this log"
-        ) from exc
-    return history.run_id

@@ -8,6 +8,7 @@ and snapshots to a database is the store's job (``aether.store.projector``,
 - ``views``: the JSON run view, from run state alone.
 - ``snapshots``: the snapshot format, its encoding, and the snapshot policy.
 - ``transitions``: the phase changes of one event (before/after comparison).
+- ``read_model_base``: what a read model is (its tables, the run change it is shown, its rows).
 - ``read_models``: the rows of the ``runs``, ``tasks`` and ``phase_history`` tables.
 - ``history``: a run's history as readable lines.
 """
@@ -15,7 +16,8 @@ and snapshots to a database is the store's job (``aether.store.projector``,
 from __future__ import annotations
 
 from aether.projections.history import HistoryEntry, iter_history, summarize
-from aether.projections.read_models import ReadModel, RowSink, RunChange, TableSpec, default_read_models
+from aether.projections.read_model_base import ReadModel, RowSink, RunChange, TableSpec
+from aether.projections.read_models import default_read_models
 from aether.projections.snapshots import SNAPSHOT_FORMAT, SnapshotStore, Snapshotter
 from aether.projections.transitions import PhaseTransition, phase_transitions
 from aether.projections.views import node_view, run_view

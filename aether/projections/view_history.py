@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from aether.events.catalog import INPUT
-from aether.projections.read_models import RowSink, RunChange, TableSpec
+from aether.projections.read_model_base import RowSink, RunChange, TableSpec
 from aether.projections.views import node_view, node_view_change, run_header, run_header_changed
 from aether.reducers.state import RunState
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from aether.events.streams import run_stream
 from aether.events.times import parse_ms
-from aether.history.timetravel import ViewAt, ViewHistoryGap, diff_points, diff_views, seq_at_time, view_of_state
+from aether.history.timetravel import diff_points, diff_views, seq_at_time
+from aether.projections.view_at import ViewAt, ViewHistoryGap, view_of_state
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.projector import ProjectionError
 from aether.store.time_travel import ViewHistoryReader

@@ -30,14 +30,8 @@ from sqlite_utils import Database
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import decode
 from aether.events.streams import CRON_PREFIX, RUN_PREFIX
-from aether.projections.read_models import (
-    ReadModel,
-    RowSink,
-    RunChange,
-    TableSpec,
-    all_tables,
-    default_read_models,
-)
+from aether.projections.read_model_base import ReadModel, RowSink, RunChange, TableSpec
+from aether.projections.read_models import all_tables, default_read_models
 from aether.projections.snapshots import SnapshotStore, Snapshotter, TemplatesSnapshot
 from aether.projections.transitions import RUN, changed_node_ids, phase_transitions
 from aether.reducers.run import apply

@@ -17,7 +17,7 @@ import threading
 
 import orjson
 
-from aether.history.timetravel import ViewAt, ViewHistoryGap, apply_view_changes
+from aether.projections.view_at import ViewAt, ViewHistoryGap, apply_view_changes
 from aether.projections.view_history import read_page
 
 _HEADER = "SELECT header FROM run_view_history WHERE run_id = ? AND version <= ? ORDER BY version DESC LIMIT 1"

@@ -18,12 +18,13 @@ from typer.testing import CliRunner, Result
 
 from aether.cli.history_cmd import history_entries
 from aether.cli.main import _register_commands, app
-from aether.history.transfer import import_history, parse_lines
+from aether.history.transfer import parse_lines
 from aether.projections.history import HistoryEntry, iter_history
 from aether.projections.read_models import PHASE_HISTORY
 from aether.runtime.engine import Engine
 from aether.runtime.setup import sqlite_engine
 from aether.store.audit import iter_phase_history
+from aether.store.history_import import import_history
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog

@@ -14,9 +14,10 @@ from aether.events import catalog as ev
 from aether.events.streams import run_stream
 from aether.events.times import format_ms, parse_ms
 from aether.history.timetravel import diff_views, seq_at_time, state_at
-from aether.history.transfer import import_history, parse_lines
+from aether.history.transfer import parse_lines
 from aether.projections.views import run_view
 from aether.runtime.engine import Engine
+from aether.store.history_import import import_history
 from aether.store.memory import InMemoryEventLog
 from aether.store.sqlite import SqliteEventLog
 

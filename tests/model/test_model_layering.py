@@ -1,8 +1,10 @@
 """The model is layer 1 (ARCHITECTURE.md, "The layers"): it imports no other layer of
 aether. Its expression checks are injected (``expression_check``), never imported.
 
-The import check is static (``ast``) so that it sees every import, including the ones
-inside functions that run only on some paths, and relative ones.
+The import check is static (``ast``, ``tests/support/imports.py``) so that it sees every
+import, including the ones inside functions that run only on some paths, and relative ones.
+``tests/test_layering.py`` checks every layer the same way; this file adds what is the
+model's own: every import form, and a process that loads the model alone.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import ast
 import inspect
 import subprocess
 import sys
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from attrs import frozen
 from model_helpers import base, load, tasks, with_changes
+from support.imports import imported_modules, module_name, package_of
 
 import aether.model
 from aether import model
@@ -29,41 +32,6 @@ MODEL_DIR = Path(aether.model.__file__).parent
 # Every layer below the model in ARCHITECTURE.md; any other ``aether.<package>`` is refused too.
 LOWER_LAYERS = ("expr", "events", "reducers", "projections", "scheduler", "store", "runtime", "cli", "history")
 ALLOWED = "aether.model"
-
-
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(MODEL_DIR.parent.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _package_of(module: str, path: Path) -> str:
-    return module if path.name == "__init__.py" else module.rpartition(".")[0]
-
-
-def imported_modules(tree: ast.AST, package: str) -> Iterator[tuple[int, str]]:
-    """(line, module) for every import anywhere in ``tree`` (module level, in functions,
-    in classes, under ``if``/``try``), relative ones resolved against ``package``, plus
-    ``importlib.import_module("...")`` and ``__import__("...")`` with a literal name."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base_name = ".".join([*anchor, node.module] if node.module else anchor)
-            else:
-                base_name = node.module or ""
-            yield node.lineno, base_name
-            for alias in node.names:
-                # ``from aether import expr`` imports the submodule ``aether.expr``.
-                yield node.lineno, f"{base_name}.{alias.name}"
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
-                yield node.lineno, node.args[0].value
 
 
 def foreign_layer(module: str) -> bool:
@@ -81,9 +49,9 @@ def test_the_model_imports_no_lower_layer() -> None:
     assert len(files) > 20  # the walk found the package
     found = []
     for path in files:
-        module = _module_name(path)
+        module = module_name(path, MODEL_DIR.parent.parent)
         assert module.startswith(ALLOWED), module
-        for line, name in violations(path.read_text(encoding="utf-8"), _package_of(module, path)):
+        for line, name in violations(path.read_text(encoding="utf-8"), package_of(module, path)):
             found.append(f"{path.relative_to(MODEL_DIR.parent.parent)}:{line}: imports {name}")
     assert found == [], "the model (layer 1) imports a lower layer:\n" + "\n".join(found)
 

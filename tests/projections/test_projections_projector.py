@@ -24,14 +24,8 @@ from sqlite_utils import Database
 
 from aether.events.catalog import NodeCreated
 from aether.events.codec import encode
-from aether.projections.read_models import (
-    PHASE_HISTORY,
-    RowSink,
-    RunChange,
-    RunsModel,
-    TableSpec,
-    default_read_models,
-)
+from aether.projections.read_model_base import RowSink, RunChange, TableSpec
+from aether.projections.read_models import PHASE_HISTORY, RunsModel, default_read_models
 from aether.projections.snapshots import Snapshotter
 from aether.projections.views import node_view, run_view
 from aether.reducers.state import RunState

@@ -14,8 +14,10 @@ import pytest
 from projection_support import History, decoded_stream, example_histories, fill, states_by_version, template_ref_history
 from sqlite_utils import Database
 
-from aether.history.timetravel import ViewHistoryGap, diff_views, view_of_state
-from aether.projections.read_models import ReadModel, RowSink, RunChange, TableSpec, default_read_models
+from aether.history.timetravel import diff_views
+from aether.projections.read_model_base import ReadModel, RowSink, RunChange, TableSpec
+from aether.projections.read_models import default_read_models
+from aether.projections.view_at import ViewHistoryGap, view_of_state
 from aether.projections.view_history import ViewHistoryModel
 from aether.projections.views import run_view
 from aether.runtime.engine import Engine
