@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,8 @@ from aether.projections.views import node_view, run_view
 from aether.reducers.state import RunState
 from aether.store.base import ANY_VERSION, NO_STREAM, EventLog
 from aether.store.memory import InMemoryEventLog
-from aether.store.memory_snapshots import InMemorySnapshotStore
 from aether.store.projector import POSITION_TABLE, ProjectionError, Projector
-from aether.store.sqlite import SqliteEventLog
-from aether.store.sqlite_snapshots import SqliteSnapshotStore
+from aether.testing.adapters import EventLogFactory
 
 Tables = dict[str, list[tuple[Any, ...]]]
 
@@ -52,17 +49,12 @@ def dump(db_path: Path | Database) -> Tables:
     return out
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def log_and_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[EventLog, Path]]:
-    """An event log and the SQLite file the projector writes (the log's own, for SQLite)."""
-    if request.param == "memory":
-        log: EventLog = InMemoryEventLog()
-        db = tmp_path / "views.db"
-    else:
-        db = tmp_path / "aether.db"
-        log = SqliteEventLog(db)
-    yield log, db
-    log.close()
+@pytest.fixture
+def log_and_db(event_log_factory: EventLogFactory) -> tuple[EventLog, Path]:
+    """An event log of each registered adapter and the SQLite file the projector writes
+    (the log's own, for SQLite)."""
+    log = event_log_factory.new()
+    return log, event_log_factory.views_path(log)
 
 
 # --- the tables say what the states say -----------------------------------------------------
@@ -166,11 +158,11 @@ def test_phase_history_has_the_implied_transitions() -> None:
     [(1024, None), (2, 4), (1, None)],
     ids=["cached", "evicting-with-snapshots", "evicting-refolding"],
 )
-def test_live_projection_equals_rebuild(log_and_db: tuple[EventLog, Path], cache_size: int, every: int | None) -> None:
+def test_live_projection_equals_rebuild(
+    event_log_factory: EventLogFactory, log_and_db: tuple[EventLog, Path], cache_size: int, every: int | None
+) -> None:
     log, db = log_and_db
-    snapshots: Any = None
-    if every is not None:
-        snapshots = SqliteSnapshotStore(db) if isinstance(log, SqliteEventLog) else InMemorySnapshotStore()
+    snapshots = event_log_factory.snapshots(log) if every is not None else None
     live = Projector(
         log,
         db,
@@ -201,8 +193,6 @@ def test_live_projection_equals_rebuild(log_and_db: tuple[EventLog, Path], cache
     fresh = Database(memory=True)
     Projector(log, fresh, batch_size=1000).catch_up()
     assert dump(fresh) == live_tables
-    if isinstance(snapshots, SqliteSnapshotStore):
-        snapshots.close()
 
 
 def test_restarted_projector_continues_where_it_stopped(tmp_path: Path) -> None:

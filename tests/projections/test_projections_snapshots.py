@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from aether.store.memory import InMemoryEventLog
 from aether.store.memory_snapshots import InMemorySnapshotStore
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
+from aether.testing.adapters import EventLogFactory
 
 
 def all_histories() -> list[History]:
@@ -104,20 +106,14 @@ def test_sqlite_store_round_trips_every_version_of_a_real_history(tmp_path: Path
 # --- the store contract, on both adapters --------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    opened: list[SqliteSnapshotStore] = []
+@pytest.fixture
+def store_factory(event_log_factory: EventLogFactory) -> Callable[..., SnapshotStore]:
+    """Snapshot stores of each registered adapter."""
 
     def make(keep: int | None = 2) -> SnapshotStore:
-        if request.param == "memory":
-            return InMemorySnapshotStore(keep=keep)
-        store = SqliteSnapshotStore(tmp_path / "snap.db", keep=keep)
-        opened.append(store)
-        return store
+        return event_log_factory.snapshots(keep=keep)
 
-    yield make
-    for store in opened:
-        store.close()
+    return make
 
 
 def test_latest_respects_at_or_before_and_delete(store_factory) -> None:  # type: ignore[no-untyped-def]
