@@ -229,16 +229,14 @@ def accept_start(ctx: Ctx, node: NodeState) -> None:
 
 
 def _result_too_large(params: tuple[ResultParameter, ...], ctx: Ctx) -> bool:
+    """SPEC §3.2: ``L-VALUE`` bounds each value, ``L-RESULT`` the parameters as the worker
+    reported them (names and types included), both measured as compact JSON."""
     if not params:
         return False
     limits = ctx.state.limits
-    total = 0
-    for param in params:
-        size = len(orjson.dumps(param.value)) if param.has_value else 0
-        if size > limits.value_bytes:
-            return True
-        total += size
-    return total > limits.result_bytes
+    if any(param.has_value and len(orjson.dumps(param.value)) > limits.value_bytes for param in params):
+        return True
+    return len(orjson.dumps([param.to_wire() for param in params])) > limits.result_bytes
 
 
 def on_result(

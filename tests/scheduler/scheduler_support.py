@@ -1,6 +1,6 @@
 """Hand-written run histories for the scheduler: documents built in a line or two, and a
 ``DecidedRun`` that feeds input events to ``decide(state, trigger)`` one at a time, the way
-the runtime would, keeping every event and effect so tests can assert on the decisions.
+the runtime would, keeping every event so tests can assert on the decisions.
 
 Nothing here runs a worker: the test says which result each attempt reports, when it
 starts, and which timer fires (at its due time, the clock moving only forward).
@@ -19,7 +19,6 @@ from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.reducers.state import NodeState, RunState
 from aether.runtime.submission import load_workflow, submitted_event
 from aether.scheduler.decide import decide
-from aether.scheduler.effects import Effect
 
 JSON = Any
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
@@ -66,7 +65,7 @@ def param(name: str, value: JSON) -> ResultParameter:
 
 class DecidedRun:
     """One run, decided input by input. ``events`` holds every event in log order (inputs
-    and decisions), ``effects`` every effect the decisions asked for."""
+    and decisions); tests read the decisions from them, as ``aether history`` does."""
 
     def __init__(self, document: dict[str, JSON], *, limits: Limits = DEFAULT_LIMITS, run_id: str = "run-1") -> None:
         prepared = load_workflow(document, limits=limits)
@@ -74,7 +73,6 @@ class DecidedRun:
         self.now_ms = T0_MS
         self.state: RunState | None = None
         self.events: list[ev.Event] = []
-        self.effects: list[Effect] = []
         self.step(self.submitted)
 
     # --- inputs ---------------------------------------------------------------------------
@@ -84,7 +82,6 @@ class DecidedRun:
         decision = decide(self.state, trigger)
         self.state = decision.state
         self.events += [trigger, *decision.events]
-        self.effects += decision.effects
         return decision.events
 
     @property
@@ -155,9 +152,6 @@ class DecidedRun:
         found = [e for e in self.events if isinstance(e, ev.TimerArmed) and e.timer_id == timer_id]
         assert found, f"timer {timer_id} was never armed"
         return found[-1]
-
-    def effects_of(self, kind: type[Any]) -> list[Any]:
-        return [e for e in self.effects if isinstance(e, kind)]
 
 
 def outputs_of(event: ev.NodeCompleted | ev.TaskResultRecorded) -> Mapping[str, JSON]:
