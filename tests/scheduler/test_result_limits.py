@@ -87,7 +87,7 @@ def test_l_value_applies_to_any_json_value_not_only_strings() -> None:
     value = [{"k": "v"}] * count
     assert len(orjson.dumps(value)) <= L_VALUE
     assert_accepted(reported([param("rows", value)]), [param("rows", value)])
-    over = value + [{"k": "v"}]
+    over = [*value, {"k": "v"}]
     assert len(orjson.dumps(over)) > L_VALUE
     assert_rejected(reported([param("rows", over)]))
 
