@@ -20,7 +20,10 @@ from typing import Any, ClassVar, Literal
 from attrs import field, frozen
 
 from aether.events.assignment import TaskAssignment
+from aether.events.phases import Phase
+from aether.events.timers import TimerPurpose
 from aether.events.values import BoundParameter, ResultParameter
+from aether.model.types import TemplateType
 
 JSON = Any
 EventKind = Literal["input", "decision"]
@@ -140,9 +143,9 @@ class NodeCreated(Event):
     parent_id: str | None
     task_name: str
     template_name: str
-    template_type: str  # task | dag | loop
+    template_type: TemplateType
     depth: int
-    phase: str = "Created"  # Created or Skipped
+    phase: Phase = "Created"  # Created or Skipped
     message: str = ""
     index: int | None = None  # iterations
     task_index: int | None = None  # position of the call site in its DAG
@@ -153,8 +156,8 @@ class NodeCreated(Event):
 @frozen
 class PhaseChanged(Event):
     node_id: str | None  # None: the run
-    from_phase: str
-    to_phase: str
+    from_phase: Phase
+    to_phase: Phase
     message: str = ""
 
 
@@ -183,7 +186,7 @@ class TaskResultRecorded(Event):
     node_id: str
     attempt: int
     code: int
-    phase: str  # after phaseConditions
+    phase: Phase  # after phaseConditions
     message: str = ""
     outputs: tuple[ResultParameter, ...] = ()
     accumulated: tuple[ResultParameter, ...] = ()  # raw parameters kept while suspended
@@ -245,8 +248,8 @@ class RepeatConditionEvaluated(Event):
 @frozen
 class NodeCompleted(Event):
     node_id: str
-    from_phase: str
-    phase: str
+    from_phase: Phase
+    phase: Phase
     message: str = ""
     outputs: tuple[ResultParameter, ...] | None = None
     warnings: tuple[str, ...] = ()
@@ -258,7 +261,7 @@ class TimerArmed(Event):
     timer_id: str
     due_ms: int
     due_at: str
-    purpose: str  # workflow | task | retry | container
+    purpose: TimerPurpose
     node_id: str | None = None
 
 
@@ -284,8 +287,8 @@ class HookFired(Event):
 @event("WorkflowCompleted", DECISION)
 @frozen
 class WorkflowCompleted(Event):
-    from_phase: str
-    phase: str
+    from_phase: Phase
+    phase: Phase
     message: str = ""
     outputs: tuple[ResultParameter, ...] = ()
 
@@ -374,7 +377,7 @@ class CronRunReplaced(Event):
 @frozen
 class RunPruned(Event):
     run_id: str
-    phase: str
+    phase: Phase
 
 
 def input_types() -> frozenset[str]:

@@ -8,7 +8,7 @@ still loads as today's event classes (``register_upcaster``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
 import orjson
@@ -38,6 +38,16 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def _is_word_list(tp: Any) -> bool:
+    return get_origin(tp) is Literal and all(isinstance(arg, str) for arg in get_args(tp))
+
+
+def _keep_word(value: Any, _type: Any) -> str:
+    # A phase, template type or timer purpose this Aether does not know (a history from a
+    # newer one) decodes as written, as a plain ``str`` field would, rather than failing.
+    return str(value)
+
+
 def _make_converter() -> Converter:
     conv = Converter(omit_if_default=True, forbid_extra_keys=False)
 
@@ -53,6 +63,7 @@ def _make_converter() -> Converter:
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     # JSON values ("any") pass through untouched in both directions.
     conv.register_structure_hook(Any, lambda value, _type: value)
+    conv.register_structure_hook_func(_is_word_list, _keep_word)
     return conv
 
 

@@ -9,11 +9,15 @@ the classes, so that a loaded document dumps back to what was written.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from attrs import field, frozen
 
 JSON = Any
+
+# The three variants of a template (SPEC §2.5); a node records the one it runs.
+TemplateType: TypeAlias = Literal["task", "dag", "loop"]
+_TEMPLATE_TYPES: tuple[TemplateType, ...] = ("dag", "task", "loop")
 
 
 def wire(name: str) -> dict[str, str]:
@@ -273,8 +277,8 @@ class Template:
     loop: LoopTemplate | None = None
 
     @property
-    def variants(self) -> list[str]:
-        return [k for k in ("dag", "task", "loop") if getattr(self, k) is not None]
+    def variants(self) -> list[TemplateType]:
+        return [k for k in _TEMPLATE_TYPES if getattr(self, k) is not None]
 
     @property
     def body(self) -> TemplateBody | None:
@@ -283,7 +287,7 @@ class Template:
         return set_[0] if len(set_) == 1 else None
 
     @property
-    def kind(self) -> str | None:
+    def kind(self) -> TemplateType | None:
         """``dag``, ``task`` or ``loop`` for a well-formed template."""
         variants = self.variants
         return variants[0] if len(variants) == 1 else None

@@ -17,6 +17,7 @@ from typing import Any
 from attrs import frozen
 
 from aether.events import catalog as ev
+from aether.events.phases import Phase
 from aether.events.times import format_ms, parse_ms
 from aether.model.durations import format_go_duration
 from aether.projections.transitions import RUN, PhaseTransition, phase_transitions
@@ -35,8 +36,8 @@ class HistoryEntry:
     node_id: str | None  # None: the run itself
     summary: str
     # Set on phase entries (phases_only=True):
-    from_phase: str | None = None  # None: created by this event
-    to_phase: str | None = None
+    from_phase: Phase | None = None  # None: created by this event
+    to_phase: Phase | None = None
     message: str = ""
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from attrs import frozen
 
 from aether.events.catalog import Event
+from aether.events.phases import Phase
 from aether.reducers.state import NodeState, RunState
 
 RUN = ""  # the node id the audit trail uses for the run itself
@@ -28,8 +29,8 @@ RUN = ""  # the node id the audit trail uses for the run itself
 @frozen
 class PhaseTransition:
     node_id: str  # RUN for the run
-    from_phase: str | None  # None: the node or run was created by this event
-    to_phase: str
+    from_phase: Phase | None  # None: the node or run was created by this event
+    to_phase: Phase
     message: str
 
 

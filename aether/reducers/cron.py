@@ -14,13 +14,14 @@ life are persistent maps, so applying one event copies only what it touches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from attrs import frozen
 from immutables import Map
 
 from aether.events import catalog as ev
 from aether.events.cron_events import CronCatchupStarted, CronRunStartFailed
+from aether.events.phases import Phase
 from aether.events.times import datetime_to_ms, parse_ms
 from aether.model.durations import parse_duration_nanos
 from aether.model.schedule import parse_rfc3339
@@ -30,8 +31,8 @@ from aether.reducers.records import replace as evolve
 JSON = Any
 EMPTY_MAP: Map = Map()
 
-TERMINAL_RUN_PHASES = frozenset({"Succeeded", "Failed", "Error", "Timeout", "Cancelled"})
-FAILED_RUN_PHASES = frozenset({"Failed", "Error", "Timeout"})
+TERMINAL_RUN_PHASES: frozenset[Phase] = frozenset({"Succeeded", "Failed", "Error", "Timeout", "Cancelled"})
+FAILED_RUN_PHASES: frozenset[Phase] = frozenset({"Failed", "Error", "Timeout"})
 SCHEDULED_TRIGGERS = frozenset({"scheduled", "catchup"})
 TRIGGERS = frozenset({"scheduled", "catchup", "manual", "backfill"})
 
@@ -99,7 +100,7 @@ class CronRun:
     scheduled_ms: int
     trigger: str
     idempotency_key: str
-    phase: str | None = None  # the terminal phase once the run finished; None while it runs
+    phase: Phase | None = None  # the terminal phase once the run finished; None while it runs
     replaced: bool = False  # Replace asked for its cancellation
     message: str = ""
 
@@ -310,11 +311,15 @@ def _replaced(state: CronState, event: ev.CronRunReplaced) -> CronState:
     return _with_run(state, evolve(run, replaced=True))
 
 
+def _is_terminal_run_phase(phase: str) -> TypeGuard[Phase]:
+    return phase in TERMINAL_RUN_PHASES
+
+
 def _finish(state: CronState, run_id: str, phase: str, message: str, what: str) -> CronState:
     run = _known_run(state, run_id, what)
     if not run.active:
         raise IllegalTransition(f"run {run_id} of cron {state.cron_id} finished twice ({run.phase}, then {phase})")
-    if phase not in TERMINAL_RUN_PHASES:
+    if not _is_terminal_run_phase(phase):
         raise IllegalTransition(f"{what}: {phase!r} is not a terminal run phase")
     return _with_run(state, evolve(run, phase=phase, message=message))
 

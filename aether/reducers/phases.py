@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-RESULT_PHASES = frozenset({"Succeeded", "Failed", "Error", "Timeout"})
-_ANY_NON_TERMINAL = ("Created", "Ready", "Running", "Suspended")
+from aether.events.phases import Phase
+from aether.model.types import TemplateType
+
+RESULT_PHASES: frozenset[Phase] = frozenset({"Succeeded", "Failed", "Error", "Timeout"})
+_ANY_NON_TERMINAL: tuple[Phase, ...] = ("Created", "Ready", "Running", "Suspended")
+
+Edge = tuple[Phase, Phase]
 
 
-def _edges(*pairs: tuple[tuple[str, ...], tuple[str, ...]]) -> frozenset[tuple[str, str]]:
+def _edges(*pairs: tuple[tuple[Phase, ...], tuple[Phase, ...]]) -> frozenset[Edge]:
     return frozenset((a, b) for sources, targets in pairs for a in sources for b in targets)
 
 
@@ -32,22 +37,22 @@ RUN_EDGES = _edges(
     (("Created", "Ready", "Running"), ("Succeeded", "Failed", "Error", "Cancelled", "Timeout")),
 )
 
-INITIAL_NODE_PHASES = frozenset({"Created", "Skipped"})
+INITIAL_NODE_PHASES: frozenset[Phase] = frozenset({"Created", "Skipped"})
 
 
-def leaf_allows(from_phase: str, to_phase: str) -> bool:
+def leaf_allows(from_phase: Phase, to_phase: Phase) -> bool:
     return (from_phase, to_phase) in LEAF_EDGES
 
 
-def container_allows(from_phase: str, to_phase: str) -> bool:
+def container_allows(from_phase: Phase, to_phase: Phase) -> bool:
     return (from_phase, to_phase) in CONTAINER_EDGES
 
 
-def run_allows(from_phase: str, to_phase: str) -> bool:
+def run_allows(from_phase: Phase, to_phase: Phase) -> bool:
     return (from_phase, to_phase) in RUN_EDGES
 
 
-def node_allows(template_type: str, from_phase: str, to_phase: str) -> bool:
+def node_allows(template_type: TemplateType, from_phase: Phase, to_phase: Phase) -> bool:
     if template_type == "task":
         return leaf_allows(from_phase, to_phase)
     return container_allows(from_phase, to_phase)

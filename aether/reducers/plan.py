@@ -14,6 +14,7 @@ from typing import Any
 
 from attrs import define, frozen
 
+from aether.events.phases import Phase
 from aether.model.types import (
     ContinueOn,
     DagTask,
@@ -21,6 +22,7 @@ from aether.model.types import (
     LoopTemplate,
     TaskTemplate,
     Template,
+    TemplateType,
     Workflow,
 )
 
@@ -28,7 +30,7 @@ from aether.model.types import (
 TemplateKey = tuple[str, str]
 ROOT_SCOPE = ""
 
-FAILURE_FLAG = {"Failed": "failed", "Error": "error", "Timeout": "timeout"}
+FAILURE_FLAG: dict[Phase, str] = {"Failed": "failed", "Error": "error", "Timeout": "timeout"}
 
 
 @frozen
@@ -37,7 +39,7 @@ class TaskTarget:
 
     key: TemplateKey | None  # None: inline leaf
     template_name: str  # as shown on the node: "", "<t>", or "<wt>/<t>"
-    template_type: str  # task | dag | loop
+    template_type: TemplateType
 
 
 @define
@@ -51,10 +53,10 @@ class DagPlan:
     reachable: tuple[bool, ...]
     blocked_from_start: tuple[bool, ...]
     roots: tuple[int, ...]
-    tolerance: tuple[frozenset[str], ...]  # per task: the failure phases its effective continueOn tolerates
+    tolerance: tuple[frozenset[Phase], ...]  # per task: the failure phases its effective continueOn tolerates
     targets: tuple[TaskTarget, ...]
 
-    def satisfies(self, task_index: int, phase: str) -> bool:
+    def satisfies(self, task_index: int, phase: Phase) -> bool:
         """SPEC §7.3.2: does a dependency that ended in ``phase`` let its dependents run?"""
         if phase in ("Succeeded", "Skipped"):
             return True
@@ -62,14 +64,14 @@ class DagPlan:
             return False
         return phase in self.tolerance[task_index]
 
-    def tolerated(self, task_index: int, phase: str) -> bool:
+    def tolerated(self, task_index: int, phase: Phase) -> bool:
         return phase in self.tolerance[task_index]
 
 
-def _tolerance(flags: ContinueOn | None) -> frozenset[str]:
+def _tolerance(flags: ContinueOn | None) -> frozenset[Phase]:
     if flags is None:
         return frozenset()
-    out = set()
+    out: set[Phase] = set()
     if flags.failed:
         out.add("Failed")
     if flags.error:
@@ -101,7 +103,7 @@ class RunPlan:
     def template(self, key: TemplateKey) -> Template:
         return self.scopes[key[0]][key[1]]
 
-    def kind(self, key: TemplateKey) -> str:
+    def kind(self, key: TemplateKey) -> TemplateType:
         kind = self.template(key).kind
         assert kind is not None
         return kind

@@ -15,6 +15,7 @@ from typing import Any
 from immutables import Map
 
 from aether.events import catalog as ev
+from aether.events.phases import Phase
 from aether.events.times import parse_ms
 from aether.model.limits import Limits
 from aether.reducers.errors import IllegalTransition
@@ -197,7 +198,7 @@ def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunS
     raise IllegalTransition(f"node {child.node_id}: parent {parent.node_id} is not a container")
 
 
-def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, phase: str) -> RunState:
+def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, phase: Phase) -> RunState:
     """Update a DAG's counters when a child reaches ``phase`` (Skipped counts at creation)."""
     assert parent.dag is not None and parent.template_key is not None and child.task_index is not None
     plan = state.plan.dag(parent.template_key)
@@ -227,10 +228,10 @@ def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, ph
     return state.with_node(evolve(parent, dag=dag))
 
 
-def _loop_child_finished(state: RunState, parent: NodeState, phase: str) -> RunState:
+def _loop_child_finished(state: RunState, parent: NodeState, phase: Phase) -> RunState:
     assert parent.loop is not None
     loop = parent.loop
-    counts = {
+    counts: dict[Phase, str] = {
         "Succeeded": "succeeded",
         "Failed": "failed",
         "Error": "errored",
@@ -243,7 +244,7 @@ def _loop_child_finished(state: RunState, parent: NodeState, phase: str) -> RunS
     return state.with_node(evolve(parent, loop=loop))
 
 
-def _check_node_move(node: NodeState, to_phase: str) -> None:
+def _check_node_move(node: NodeState, to_phase: Phase) -> None:
     if not node_allows(node.template_type, node.phase, to_phase):
         raise IllegalTransition(
             f"node {node.node_id} ({node.template_type}): {node.phase} -> {to_phase} is not an allowed transition"
@@ -263,7 +264,7 @@ def _phase_changed(state: RunState, event: ev.PhaseChanged) -> RunState:
     if node.phase != event.from_phase:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
     _check_node_move(node, event.to_phase)
-    if event.to_phase in ("Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"):
+    if event.to_phase in TERMINAL_PHASES:
         raise IllegalTransition(f"node {node.node_id}: terminal phases are recorded by NodeCompleted")
     changes: dict[str, Any] = {"phase": event.to_phase, "message": event.message}
     if event.to_phase == "Running":

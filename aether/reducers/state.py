@@ -18,18 +18,21 @@ from attrs import field, frozen
 from immutables import Map
 
 from aether.events.assignment import TaskAssignment
+from aether.events.phases import Phase
+from aether.events.timers import TimerPurpose
 from aether.events.values import BoundParameter, ResultParameter
 from aether.model.limits import Limits
+from aether.model.types import TemplateType
 from aether.reducers.plan import RunPlan, TemplateKey
 from aether.reducers.records import replace as evolve
 
 JSON = Any
 
-TERMINAL_PHASES = frozenset({"Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"})
+TERMINAL_PHASES: frozenset[Phase] = frozenset({"Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"})
 EMPTY_MAP: Map = Map()
 
 
-def is_terminal(phase: str) -> bool:
+def is_terminal(phase: Phase) -> bool:
     return phase in TERMINAL_PHASES
 
 
@@ -43,7 +46,7 @@ class AttemptState:
     started_ms: int | None = None
     finished_ms: int | None = None
     code: int | None = None
-    phase: str | None = None
+    phase: Phase | None = None
     message: str = ""
     inputs: tuple[BoundParameter, ...] = ()
     worker_id: str = ""
@@ -85,12 +88,12 @@ class NodeState:
     parent_id: str | None
     task_name: str
     template_name: str
-    template_type: str  # task | dag | loop
+    template_type: TemplateType
     depth: int
     seq: int  # creation order
     created_ms: int
     template_key: TemplateKey | None  # None: an inline leaf
-    phase: str = "Created"
+    phase: Phase = "Created"
     message: str = ""
     index: int | None = None
     task_index: int | None = None
@@ -130,7 +133,7 @@ class NodeState:
 class TimerState:
     timer_id: str
     due_ms: int
-    purpose: str
+    purpose: TimerPurpose
     node_id: str | None
     armed_seq: int
     fired: bool = False
@@ -161,7 +164,7 @@ class RunInfo:
 @frozen
 class RunState:
     info: RunInfo
-    phase: str = "Created"
+    phase: Phase = "Created"
     message: str = ""
     started_ms: int | None = None
     finished_ms: int | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from aether.events.phases import Phase
 from aether.events.values import BoundParameter, ResultParameter
 from aether.reducers.state import NodeState, RunState
 
@@ -196,7 +197,9 @@ def build_env(
     return Env(*layers)
 
 
-def result_context(phase: str, code: int | None, message: str, outputs: tuple[ResultParameter, ...]) -> dict[str, JSON]:
+def result_context(
+    phase: Phase, code: int | None, message: str, outputs: tuple[ResultParameter, ...]
+) -> dict[str, JSON]:
     """Bare ``phase``, ``code``, ``msg``, ``outputs.parameters.*`` of one result (SPEC §5.8)."""
     context: dict[str, JSON] = {"phase": phase, "msg": message}
     if code is not None:

@@ -20,6 +20,7 @@ from aether.events.catalog import (
     RepeatConditionEvaluated,
     WorkflowCompleted,
 )
+from aether.events.phases import Phase
 from aether.events.values import ResultParameter
 from aether.expr import ExpressionError, evaluate, evaluate_condition, interpolate_typed, lookup
 from aether.reducers.state import NodeState
@@ -35,7 +36,8 @@ from aether.scheduler.scope import binding_scope, declarations_of
 
 JSON = Any
 
-RUN_PHASE = {
+# SPEC §7.7: the run ends in its entry node's phase, mapped.
+RUN_PHASE: dict[Phase, tuple[Phase, str]] = {
     "Succeeded": ("Succeeded", ""),
     "Skipped": ("Succeeded", ""),
     "Failed": ("Failed", "one or more tasks failed"),
@@ -171,7 +173,7 @@ def _advance_dag(ctx: Ctx, node: NodeState) -> bool:
 
 
 def _create_dag_child(
-    ctx: Ctx, parent: NodeState, index: int, phase: str, message: str, warnings: tuple[str, ...] = ()
+    ctx: Ctx, parent: NodeState, index: int, phase: Phase, message: str, warnings: tuple[str, ...] = ()
 ) -> str:
     assert parent.template_key is not None
     plan = ctx.state.plan.dag(parent.template_key)
@@ -197,7 +199,7 @@ def _create_dag_child(
     return node_id
 
 
-def _aggregate(cancelled: int, errored: int, failed: int) -> tuple[str, str]:
+def _aggregate(cancelled: int, errored: int, failed: int) -> tuple[Phase, str]:
     if cancelled:
         return "Cancelled", "one or more tasks were cancelled"
     if errored:

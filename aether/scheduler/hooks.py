@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aether.events.catalog import HookFired
+from aether.events.phases import Phase
 from aether.model.types import DagTask, Hooks
 from aether.reducers.state import NodeState, RunState
 from aether.scheduler.context import Ctx
@@ -13,7 +14,7 @@ from aether.scheduler.effects import Notify
 
 JSON = Any
 
-PHASE_HOOK = {
+PHASE_HOOK: dict[Phase, str] = {
     "Succeeded": "onSuccess",
     "Failed": "onFailure",
     "Error": "onError",
@@ -32,7 +33,7 @@ def call_site(state: RunState, node: NodeState) -> DagTask | None:
     return state.plan.dag(parent.template_key).tasks[node.task_index]
 
 
-def _fire(ctx: Ctx, hooks: Hooks | None, hook_type: str, node: NodeState | None, phase: str | None) -> None:
+def _fire(ctx: Ctx, hooks: Hooks | None, hook_type: str, node: NodeState | None, phase: Phase | None) -> None:
     if hooks is None:
         return
     ref = hooks.get(hook_type)
@@ -71,13 +72,13 @@ def _fire(ctx: Ctx, hooks: Hooks | None, hook_type: str, node: NodeState | None,
     ctx.effect(Notify(key, payload))
 
 
-def task_hook(ctx: Ctx, node: NodeState, hook_type: str, phase: str | None = None) -> None:
+def task_hook(ctx: Ctx, node: NodeState, hook_type: str, phase: Phase | None = None) -> None:
     site = call_site(ctx.state, node)
     if site is not None:
         _fire(ctx, site.hooks, hook_type, node, phase)
 
 
-def task_terminal_hooks(ctx: Ctx, node: NodeState, phase: str) -> None:
+def task_terminal_hooks(ctx: Ctx, node: NodeState, phase: Phase) -> None:
     """The phase hook, then ``onExit``, for a node that just ended."""
     site = call_site(ctx.state, node)
     if site is None or site.hooks is None:
@@ -88,11 +89,11 @@ def task_terminal_hooks(ctx: Ctx, node: NodeState, phase: str) -> None:
     _fire(ctx, site.hooks, "onExit", node, phase)
 
 
-def workflow_hook(ctx: Ctx, hook_type: str, phase: str | None = None) -> None:
+def workflow_hook(ctx: Ctx, hook_type: str, phase: Phase | None = None) -> None:
     _fire(ctx, ctx.state.plan.spec.hooks, hook_type, None, phase)
 
 
-def workflow_terminal_hooks(ctx: Ctx, phase: str) -> None:
+def workflow_terminal_hooks(ctx: Ctx, phase: Phase) -> None:
     hook = PHASE_HOOK.get(phase)
     if hook is not None:
         workflow_hook(ctx, hook)

@@ -20,6 +20,7 @@ from aether.events.catalog import (
     TaskDispatched,
     TaskResultRecorded,
 )
+from aether.events.phases import Phase
 from aether.events.times import format_ms
 from aether.events.values import BoundParameter, ResultParameter
 from aether.expr import ExpressionError, evaluate_condition
@@ -44,11 +45,11 @@ from aether.scheduler.scope import binding_scope, declarations_of
 
 JSON = Any
 
-BASE_PHASE = {0: "Succeeded", 1: "Suspended", 2: "Failed", 3: "Error", 4: "Timeout"}
+BASE_PHASE: dict[int, Phase] = {0: "Succeeded", 1: "Suspended", 2: "Failed", 3: "Error", 4: "Timeout"}
 DEADLINE_MESSAGE = "task deadline exceeded"
 
 
-def base_phase(code: int) -> str:
+def base_phase(code: int) -> Phase:
     return BASE_PHASE.get(code, "Error")
 
 
@@ -281,11 +282,11 @@ def apply_phase_conditions(
     ctx: Ctx,
     node: NodeState,
     conditions: PhaseConditions | None,
-    phase: str,
+    phase: Phase,
     code: int,
     message: str,
     raw: tuple[ResultParameter, ...],
-) -> tuple[str, tuple[str, ...]]:
+) -> tuple[Phase, tuple[str, ...]]:
     """SPEC §6.5.1: succeeded, then failed, then error; the first true one sets the phase."""
     if conditions is None or conditions.is_empty:
         return phase, ()
@@ -294,14 +295,15 @@ def apply_phase_conditions(
 
 
 def evaluate_phase_conditions(
-    ctx: Ctx, conditions: PhaseConditions, phase: str, env: Any
-) -> tuple[str, tuple[str, ...]]:
+    ctx: Ctx, conditions: PhaseConditions, phase: Phase, env: Any
+) -> tuple[Phase, tuple[str, ...]]:
     warnings: list[str] = []
-    for target, source in (
+    targets: tuple[tuple[Phase, str | None], ...] = (
         ("Succeeded", conditions.succeeded),
         ("Failed", conditions.failed),
         ("Error", conditions.error),
-    ):
+    )
+    for target, source in targets:
         if not source:
             continue
         try:
@@ -322,7 +324,7 @@ def _maybe_retry(
     ctx: Ctx,
     node: NodeState,
     site: DagTask | None,
-    phase: str,
+    phase: Phase,
     code: int,
     message: str,
     outputs: tuple[ResultParameter, ...],

@@ -4,6 +4,7 @@ container deadlines (§10.3), and aborting a run that hit a limit (§3.2)."""
 from __future__ import annotations
 
 from aether.events.catalog import TaskCancelRequested, WorkflowCompleted
+from aether.events.phases import Phase
 from aether.reducers.state import NodeState
 from aether.scheduler.context import Ctx
 from aether.scheduler.effects import CancelTask, RunFinished
@@ -22,7 +23,7 @@ def _cancel_open_attempt(ctx: Ctx, node: NodeState) -> None:
         ctx.effect(CancelTask(attempt.assignment_id))
 
 
-def _end_all(ctx: Ctx, phase: str, message: str) -> list[str]:
+def _end_all(ctx: Ctx, phase: Phase, message: str) -> list[str]:
     """Every non-terminal node, in creation order, to ``phase``; open attempts cancelled."""
     ended: list[str] = []
     for node in ctx.state.nodes_in_order():
@@ -34,7 +35,7 @@ def _end_all(ctx: Ctx, phase: str, message: str) -> list[str]:
     return ended
 
 
-def _finish(ctx: Ctx, phase: str, message: str) -> None:
+def _finish(ctx: Ctx, phase: Phase, message: str) -> None:
     ctx.emit(WorkflowCompleted(ctx.state.phase, phase, message, ()))
 
 

@@ -4,6 +4,8 @@ node, arming timers, and finding what a node runs."""
 from __future__ import annotations
 
 from aether.events.catalog import NodeCompleted, PhaseChanged, TimerArmed
+from aether.events.phases import Phase
+from aether.events.timers import TimerPurpose
 from aether.events.times import format_ms
 from aether.events.values import ResultParameter
 from aether.model.durations import parse_duration_seconds
@@ -14,7 +16,7 @@ from aether.scheduler.effects import ArmTimer
 from aether.scheduler.hooks import call_site, workflow_hook
 
 
-def _promote_chain(ctx: Ctx, node: NodeState, from_phase: str, to_phase: str) -> bool:
+def _promote_chain(ctx: Ctx, node: NodeState, from_phase: Phase, to_phase: Phase) -> bool:
     """Move every ancestor of ``node`` still in ``from_phase``, nearest first, and then the
     run, to ``to_phase``. Returns whether the run moved."""
     parent_id = node.parent_id
@@ -44,7 +46,7 @@ def mark_started_chain(ctx: Ctx, node: NodeState) -> None:
 def complete(
     ctx: Ctx,
     node: NodeState,
-    phase: str,
+    phase: Phase,
     message: str = "",
     outputs: tuple[ResultParameter, ...] | None = None,
     warnings: tuple[str, ...] = (),
@@ -52,7 +54,7 @@ def complete(
     ctx.emit(NodeCompleted(node.node_id, node.phase, phase, message, outputs, warnings))
 
 
-def arm_timer(ctx: Ctx, timer_id: str, due_ms: int, purpose: str, node_id: str | None) -> None:
+def arm_timer(ctx: Ctx, timer_id: str, due_ms: int, purpose: TimerPurpose, node_id: str | None) -> None:
     ctx.emit(TimerArmed(timer_id, due_ms, format_ms(due_ms), purpose, node_id))
     ctx.effect(ArmTimer(ctx.state.run_id, timer_id, due_ms))
 

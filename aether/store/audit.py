@@ -25,6 +25,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from aether.events.catalog import EVENT_TYPES
+from aether.events.phases import Phase
 from aether.projections.history import HistoryEntry, phase_entry
 from aether.projections.read_models import PHASE_HISTORY
 from aether.projections.transitions import RUN, PhaseTransition
@@ -61,7 +62,7 @@ def iter_phase_history(conn: sqlite3.Connection, run_id: str, *, node: str | Non
 
 
 def _entry(
-    seq: int, at: str | None, node_id: str, from_phase: str | None, to_phase: str, message: str, event_type: str
+    seq: int, at: str | None, node_id: str, from_phase: Phase | None, to_phase: Phase, message: str, event_type: str
 ) -> HistoryEntry:
     change = PhaseTransition(node_id, from_phase, to_phase, message)
     return phase_entry(seq, at or "", event_type, EVENT_TYPES[event_type].KIND, change)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from aether.model.types import DagTask, DagTemplate
+from aether.model.types import DagTask, DagTemplate, TemplateType
 from aether.model.validate.context import Context
 from aether.model.validate.expressions import check_expression, task_references
 from aether.model.validate.fields import check_duration, check_phase_conditions, check_resources
@@ -34,7 +34,7 @@ class _Dag:
     ancestors: Ancestors
 
 
-def _target_kind(ctx: Context, task: DagTask) -> str | None:
+def _target_kind(ctx: Context, task: DagTask) -> TemplateType | None:
     """``task``, ``dag`` or ``loop`` for the template a task runs; ``None`` when unknown."""
     if task.template:
         template = ctx.templates.get(task.template)
@@ -57,7 +57,7 @@ def _target_label(task: DagTask) -> str:
     return f"{ref.name or ''}/{ref.template or ''}"
 
 
-def _check_target(ctx: Context, dag: _Dag, task: DagTask, path: str, kind: str | None) -> None:
+def _check_target(ctx: Context, dag: _Dag, task: DagTask, path: str, kind: TemplateType | None) -> None:
     name = task.name or ""
     prefix = dag.prefix
     has_ref = task.template_ref is not None
@@ -83,7 +83,7 @@ def _check_target(ctx: Context, dag: _Dag, task: DagTask, path: str, kind: str |
     _check_call_site_fields(ctx, dag, task, path, kind)
 
 
-def _check_call_site_fields(ctx: Context, dag: _Dag, task: DagTask, path: str, kind: str | None) -> None:
+def _check_call_site_fields(ctx: Context, dag: _Dag, task: DagTask, path: str, kind: TemplateType | None) -> None:
     """Fields of a task with ``template``/``templateRef`` that only an inline leaf uses."""
     name = task.name or ""
     target = _target_label(task)
