@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from support.documents import dag, loop, parameters, task, workflow
 
 JSON = Any
 SERVE_READY = "aether: serving"
@@ -73,27 +74,18 @@ def crash_workflow(directory: Path) -> dict[str, JSON]:
         dag_task("end", ["join"], 0.1),
     ]
     body = _task(log, "main/fan/loop[{{inputs.parameters.index}}]/work", 0.2)
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "crash-me"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {"dag": {"name": "main", "tasks": tasks}},
-                {
-                    "loop": {
-                        "name": "fan",
-                        "items": ["x", "y", "z"],
-                        "concurrency": 2,
-                        "body": "work",
-                        "arguments": {"parameters": [{"name": "index", "value": "{{iterator.index}}"}]},
-                    }
-                },
-                {"task": {"name": "work", "inputs": {"parameters": [{"name": "index"}]}, **body}},
-            ],
-        },
-    }
+    return workflow(
+        "crash-me",
+        dag("main", *tasks),
+        loop(
+            "fan",
+            "work",
+            items=["x", "y", "z"],
+            concurrency=2,
+            arguments=parameters({"index": "{{iterator.index}}"}),
+        ),
+        task("work", inputs=parameters(declared=["index"]), **body),
+    )
 
 
 LEAVES = (

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from support.documents import cron_workflow, executor, parameters, task
+
 from aether.events import catalog as ev
 from aether.events.codec import decode
 from aether.events.times import datetime_to_ms, format_datetime
@@ -24,21 +26,9 @@ from tests.conformance.harness import Harness
 JSON = Any
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
 
-ECHO_OK: dict[str, JSON] = {"task": {"name": "main", "executor": {"type": "echo"}}}
-ECHO_SUSPEND: dict[str, JSON] = {
-    "task": {
-        "name": "main",
-        "executor": {"type": "echo"},
-        "inputs": {"parameters": [{"name": "suspend", "value": True}]},
-    }
-}
-ECHO_FAIL: dict[str, JSON] = {
-    "task": {
-        "name": "main",
-        "executor": {"type": "echo"},
-        "inputs": {"parameters": [{"name": "fail-count", "value": 9}]},
-    }
-}
+ECHO_OK = task("main", executor("echo"))
+ECHO_SUSPEND = task("main", executor("echo"), inputs=parameters({"suspend": True}))
+ECHO_FAIL = task("main", executor("echo"), inputs=parameters({"fail-count": 9}))
 
 
 def cron_doc(
@@ -49,19 +39,7 @@ def cron_doc(
     namespace: str | None = None,
     **spec: JSON,
 ) -> dict[str, JSON]:
-    metadata: dict[str, JSON] = {"name": name}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "CronWorkflow",
-        "metadata": metadata,
-        "spec": {
-            "schedule": schedule,
-            **spec,
-            "workflowSpec": {"entrypoint": "main", "templates": [copy.deepcopy(template or ECHO_OK)]},
-        },
-    }
+    return cron_workflow(name, schedule, copy.deepcopy(template or ECHO_OK), namespace=namespace, **spec)
 
 
 class Env:

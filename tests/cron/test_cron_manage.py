@@ -7,6 +7,7 @@ import json
 
 import pytest
 from cron_helpers import ECHO_SUSPEND, Env, cron_doc, history, of_type
+from support.documents import task, workflow
 
 from aether.events import catalog as ev
 from aether.model.problems import ValidationError
@@ -50,14 +51,8 @@ def test_invalid_documents_are_refused_with_every_problem_and_nothing_written() 
         env.cron.create(bad)
     codes = [p.code for p in invalid.value.errors]
     assert codes == ["E-CRON-FIELD", "E-CRON-TIMEZONE", "E-CRON-POLICY"]
-    workflow = {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "w"},
-        "spec": {"entrypoint": "main", "templates": [{"task": {"name": "main"}}]},
-    }
     with pytest.raises(ValidationError):
-        env.cron.create(workflow)
+        env.cron.create(workflow("w", task("main")))
     assert env.log.last_position() == 0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import typer
 from click.testing import Result
+from support.documents import dag, dag_task, echo_task, executor, task, workflow
 from typer.testing import CliRunner
 
 from aether.events import catalog as ev
@@ -206,55 +207,27 @@ def echo_outputs(**values: JSON) -> dict[str, JSON]:
 
 def diamond_with_retry() -> dict[str, JSON]:
     """a → (b, c) → d; c fails once and is retried. About 50 events, 12 inputs."""
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "diamond"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {
-                    "dag": {
-                        "name": "main",
-                        "tasks": [
-                            {"name": "a", "template": "step"},
-                            {"name": "b", "template": "step", "dependencies": ["a"]},
-                            {
-                                "name": "c",
-                                "dependencies": ["a"],
-                                "retry": {"limit": 2, "expression": "phase == 'Failed'"},
-                                "inputs": {"parameters": [{"name": "fail-count", "value": 1}, echo_outputs(c="ok")]},
-                                "executor": {"type": "echo"},
-                            },
-                            {"name": "d", "template": "step", "dependencies": ["b", "c"]},
-                        ],
-                    }
-                },
-                {
-                    "task": {
-                        "name": "step",
-                        "inputs": {"parameters": [echo_outputs(status="done")]},
-                        "executor": {"type": "echo"},
-                    }
-                },
-            ],
-        },
-    }
+    return workflow(
+        "diamond",
+        dag(
+            "main",
+            dag_task("a", "step"),
+            dag_task("b", "step", dependencies=["a"]),
+            echo_task(
+                "c",
+                dependencies=["a"],
+                retry={"limit": 2, "expression": "phase == 'Failed'"},
+                inputs={"parameters": [{"name": "fail-count", "value": 1}, echo_outputs(c="ok")]},
+            ),
+            dag_task("d", "step", dependencies=["b", "c"]),
+        ),
+        task("step", executor("echo"), inputs={"parameters": [echo_outputs(status="done")]}),
+    )
 
 
 def scripted_dag(tasks: list[dict[str, JSON]], name: str = "scripted") -> dict[str, JSON]:
     """A DAG of ``scripted`` tasks: each item is ``{name, dependencies?, continueOn?, ...}``."""
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": name},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {"dag": {"name": "main", "tasks": [{"executor": {"type": "scripted"}, **t} for t in tasks]}},
-            ],
-        },
-    }
+    return workflow(name, dag("main", *({"executor": executor("scripted"), **t} for t in tasks)))
 
 
 # --- the SQLite file, by hand ----------------------------------------------------------------

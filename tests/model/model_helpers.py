@@ -14,6 +14,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from support.documents import cron_workflow, dag_task, executor, task, workflow
+from support.documents import dag as dag_template
+
 from aether import model
 from aether.expr import check_expression
 from aether.model import LoadResult, Problem
@@ -43,36 +46,19 @@ def validate(document: Document, **kwargs: Any) -> list[Problem]:
 
 def base() -> dict[str, Any]:
     """A valid Workflow: DAG ``main`` (a, b -> a) over task template ``work``."""
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "demo"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {
-                    "dag": {
-                        "name": "main",
-                        "tasks": [
-                            {"name": "a", "template": "work"},
-                            {"name": "b", "template": "work", "dependencies": ["a"]},
-                        ],
-                    }
-                },
-                {"task": {"name": "work", "executor": {"type": "echo"}}},
-            ],
-        },
-    }
+    return workflow("demo", *_demo_templates())
 
 
 def cron_base() -> dict[str, Any]:
-    workflow = base()
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "CronWorkflow",
-        "metadata": {"name": "nightly"},
-        "spec": {"schedule": "0 * * * *", "workflowSpec": workflow["spec"]},
-    }
+    """The templates of :func:`base`, started every hour by the CronWorkflow ``nightly``."""
+    return cron_workflow("nightly", "0 * * * *", *_demo_templates())
+
+
+def _demo_templates() -> list[dict[str, Any]]:
+    return [
+        dag_template("main", dag_task("a", "work"), dag_task("b", "work", dependencies=["a"])),
+        task("work", executor("echo")),
+    ]
 
 
 def with_changes(change: Callable[[dict[str, Any]], object], doc: dict[str, Any] | None = None) -> dict[str, Any]:

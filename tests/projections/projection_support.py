@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from attrs import evolve, frozen
+from support.documents import executor, parameters, task, workflow_template
 
 from aether.events.catalog import Event, TaskResultReported, TaskStarted, WorkflowSubmitted
 from aether.events.codec import decode
@@ -106,23 +107,15 @@ def history_named(prefix: str) -> History:
     return next(h for h in example_histories() if h.run_id.startswith(prefix))
 
 
-TEMPLATE_LIBRARY = {
-    "apiVersion": "aether/v1",
-    "kind": "WorkflowTemplate",
-    "metadata": {"name": "lib"},
-    "spec": {
-        "templates": [
-            {
-                "task": {
-                    "name": "work",
-                    "executor": {"type": "echo"},
-                    "inputs": {"parameters": [{"name": "outputs", "value": [{"name": "r", "value": 7}]}]},
-                    "outputs": {"parameters": [{"name": "r"}]},
-                }
-            },
-        ]
-    },
-}
+TEMPLATE_LIBRARY = workflow_template(
+    "lib",
+    task(
+        "work",
+        executor("echo"),
+        inputs=parameters({"outputs": [{"name": "r", "value": 7}]}),
+        outputs=parameters(declared=["r"]),
+    ),
+)
 TEMPLATE_REF_WORKFLOW = """
 {"apiVersion": "aether/v1", "kind": "Workflow", "metadata": {"name": "uses-lib", "labels": {"team": "a"}},
  "spec": {"entrypoint": "main", "templates": [

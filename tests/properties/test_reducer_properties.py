@@ -27,6 +27,7 @@ import pytest
 from attrs import evolve, frozen
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from support.documents import dag, dag_task, executor, loop, task, workflow
 
 from aether.events import catalog as ev
 from aether.events.assignment import TaskAssignment
@@ -510,37 +511,15 @@ def test_history_must_start_with_submit() -> None:
 
 # --- regressions: reducer guards that let illegal facts through (reported bugs) -------------
 
-TWO_LEAVES = {
-    "apiVersion": "aether/v1",
-    "kind": "Workflow",
-    "metadata": {"name": "p"},
-    "spec": {
-        "entrypoint": "main",
-        "templates": [
-            {
-                "dag": {
-                    "name": "main",
-                    "tasks": [
-                        {"name": "a", "executor": {"type": "test"}},
-                        {"name": "b", "executor": {"type": "test"}, "dependencies": ["a"]},
-                    ],
-                }
-            },
-        ],
-    },
-}
-LOOP_OF_TWO = {
-    "apiVersion": "aether/v1",
-    "kind": "Workflow",
-    "metadata": {"name": "p"},
-    "spec": {
-        "entrypoint": "main",
-        "templates": [
-            {"loop": {"name": "main", "body": "leaf", "items": [1, 2]}},
-            {"task": {"name": "leaf", "executor": {"type": "test"}}},
-        ],
-    },
-}
+TWO_LEAVES = workflow(
+    "p",
+    dag(
+        "main",
+        dag_task("a", executor=executor("test")),
+        dag_task("b", executor=executor("test"), dependencies=["a"]),
+    ),
+)
+LOOP_OF_TWO = workflow("p", loop("main", "leaf", items=[1, 2]), task("leaf", executor("test")))
 
 
 def _submitted(document: dict[str, JSON]) -> RunState:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from support.documents import dag, echo_task, workflow
 
 from aether.events import catalog as ev
 from aether.runtime.engine import Engine
@@ -15,15 +16,7 @@ from aether.scheduler.decide import decide
 from aether.store.base import AppendRequest, StoreError
 from aether.store.memory import InMemoryEventLog
 
-DOCUMENT: dict[str, Any] = {
-    "apiVersion": "aether/v1",
-    "kind": "Workflow",
-    "metadata": {"name": "w"},
-    "spec": {
-        "entrypoint": "main",
-        "templates": [{"dag": {"name": "main", "tasks": [{"name": "a", "executor": {"type": "echo"}}]}}],
-    },
-}
+DOCUMENT = workflow("w", dag("main", echo_task("a")))
 
 
 def test_a_bug_in_the_decider_ends_the_run_with_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,25 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.documents import dag, echo_task, executor, task, workflow
 
 from aether.runtime.engine import Engine
 from aether.runtime.notifiers import RecordingNotifier
 from aether.scheduler.effects import Notify
 from aether.store.memory import InMemoryEventLog
 
-DOCUMENT: dict[str, Any] = {
-    "apiVersion": "aether/v1",
-    "kind": "Workflow",
-    "metadata": {"name": "hooked"},
-    "spec": {
-        "entrypoint": "main",
-        "hooks": {"onSuccess": {"template": "note"}, "onExit": {"template": "note"}},
-        "templates": [
-            {"dag": {"name": "main", "tasks": [{"name": "a", "executor": {"type": "echo"}}]}},
-            {"task": {"name": "note", "executor": {"type": "echo"}}},
-        ],
-    },
-}
+DOCUMENT = workflow(
+    "hooked",
+    dag("main", echo_task("a")),
+    task("note", executor("echo")),
+    hooks={"onSuccess": {"template": "note"}, "onExit": {"template": "note"}},
+)
 
 
 def test_hooks_fired_before_a_crash_are_delivered_by_the_next_engine(monkeypatch: pytest.MonkeyPatch) -> None:

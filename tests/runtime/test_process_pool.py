@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from support.documents import dag, dag_task, echo_task, executor, workflow
+
 from aether.events.assignment import TaskAssignment
 from aether.runtime.engine import Engine
 from aether.runtime.executors import builtin_executors
@@ -24,23 +26,9 @@ class PidExecutor:
         return ExecResult.outputs({"pid": os.getpid(), "total": total})
 
 
-DOCUMENT = {
-    "apiVersion": "aether/v1",
-    "kind": "Workflow",
-    "metadata": {"name": "cpu"},
-    "spec": {
-        "entrypoint": "main",
-        "templates": [
-            {
-                "dag": {
-                    "name": "main",
-                    "tasks": [{"name": f"t{i}", "executor": {"type": "pid"}} for i in range(4)]
-                    + [{"name": "echoed", "executor": {"type": "echo"}}],
-                }
-            }
-        ],
-    },
-}
+DOCUMENT = workflow(
+    "cpu", dag("main", *(dag_task(f"t{i}", executor=executor("pid")) for i in range(4)), echo_task("echoed"))
+)
 
 
 def test_process_types_run_in_child_processes_and_others_on_threads() -> None:

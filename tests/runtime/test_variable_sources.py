@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from support.documents import dag, echo_task, workflow
+
 from aether.runtime.engine import Engine
 from aether.runtime.variables import StaticVars, SystemVars
 
@@ -16,17 +18,7 @@ JSON = Any
 
 
 def gated(when: str) -> dict[str, JSON]:
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "gated"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {"dag": {"name": "main", "tasks": [{"name": "ship", "executor": {"type": "echo"}, "when": when}]}}
-            ],
-        },
-    }
+    return workflow("gated", dag("main", echo_task("ship", when=when)))
 
 
 def test_a_strict_engine_accepts_and_reads_a_registered_namespace() -> None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.documents import executor, task, workflow
+
 from aether.events.catalog import WorkflowSubmitted
 from aether.reducers.run import apply
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
 
-DOCUMENT = {
-    "apiVersion": "aether/v1",
-    "kind": "Workflow",
-    "metadata": {"name": "w", "namespace": "default"},
-    "spec": {"entrypoint": "main", "templates": [{"task": {"name": "main", "executor": {"type": "echo"}}}]},
-}
+DOCUMENT = workflow("w", task("main", executor("echo")), namespace="default")
 
 
 def _state():  # type: ignore[no-untyped-def]
