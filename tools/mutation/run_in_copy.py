@@ -1,0 +1,33 @@
+"""Run pytest with a mutated copy of the ``aether`` package first on ``sys.path``.
+
+Usage: ``python run_in_copy.py COPY_ROOT PYTEST_ARGS...``. The repository's own ``aether``
+is installed editable and the working directory is the repository, so both are taken off
+the path before anything imports ``aether``; the run refuses to start (exit 97) if the
+package it would test is not the copy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+WRONG_PACKAGE = 97
+
+
+def main() -> int:
+    copy_root = Path(sys.argv[1]).resolve()
+    hidden = {"", os.getcwd()}
+    sys.path[:] = [str(copy_root)] + [entry for entry in sys.path if entry not in hidden]
+    import aether
+
+    if not Path(aether.__file__).resolve().is_relative_to(copy_root):
+        print(f"refusing to run: aether imported from {aether.__file__}, not {copy_root}", file=sys.stderr)
+        return WRONG_PACKAGE
+    import pytest
+
+    return int(pytest.main(sys.argv[2:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
