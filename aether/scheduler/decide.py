@@ -11,6 +11,7 @@ from __future__ import annotations
 import orjson
 
 from aether.events import catalog as ev
+from aether.events.timers import TimerId
 from aether.reducers.errors import IllegalTransition
 from aether.reducers.run import apply
 from aether.reducers.state import NodeState, RunState
@@ -71,7 +72,7 @@ def _on_submitted(ctx: Ctx) -> None:
     state = ctx.state
     due = duration_ms(state.plan.spec.timeout)
     if due is not None:
-        arm_timer(ctx, "workflow", state.submitted_ms + due, "workflow", None)
+        arm_timer(ctx, TimerId.workflow(), state.submitted_ms + due)
     create_entry(ctx)
     entry_id = ctx.state.entry_id()
     if entry_id is not None and ctx.node(entry_id).terminal:
@@ -144,21 +145,19 @@ def _on_timer(ctx: Ctx, trigger: ev.TimerFired) -> None:
     if node is None or node.terminal:
         ctx.emit(ev.InputIgnored(trigger.TYPE, "node-terminal", timer.node_id, None, trigger.timer_id))
         return
+    parsed = TimerId.parse(trigger.timer_id)
+    armed_for = parsed.retry_count if parsed is not None else None
     if timer.purpose == "container":
         lifecycle.container_deadline(ctx, node)
     elif timer.purpose == "task":
-        stale = not trigger.timer_id.endswith(f":{node.retry_count}") or node.phase not in (
-            "Ready",
-            "Running",
-            "Suspended",
-        )
+        stale = armed_for != node.retry_count or node.phase not in ("Ready", "Running", "Suspended")
         if stale:
             ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt, trigger.timer_id))
             return
         if leaf.on_deadline(ctx, node):
             walk_up(ctx, node.node_id)
     elif timer.purpose == "retry":
-        if node.phase != "Created" or not trigger.timer_id.endswith(f":{node.retry_count}"):
+        if node.phase != "Created" or armed_for != node.retry_count:
             ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt, trigger.timer_id))
             return
         if leaf.dispatch(ctx, node, "retry"):

@@ -21,6 +21,7 @@ from aether.events.catalog import (
     WorkflowCompleted,
 )
 from aether.events.phases import Phase
+from aether.events.timers import TimerId
 from aether.events.values import ResultParameter
 from aether.expr import ExpressionError, evaluate, evaluate_condition, interpolate_typed, lookup
 from aether.reducers.state import NodeState
@@ -79,7 +80,7 @@ def settle(ctx: Ctx, node: NodeState) -> None:
         ctx.emit(InputsBound(node.node_id, params, (), warnings))
     due = duration_ms(node_timeout_text(ctx, node))
     if due is not None:
-        arm_timer(ctx, f"container:{node.node_id}", ctx.now_ms + due, "container", node.node_id)
+        arm_timer(ctx, TimerId.container(node.node_id), ctx.now_ms + due)
     node = ctx.node(node.node_id)
     if node.template_type == "loop" and not _expand_loop(ctx, node):
         return

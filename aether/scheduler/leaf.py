@@ -21,6 +21,7 @@ from aether.events.catalog import (
     TaskResultRecorded,
 )
 from aether.events.phases import Phase
+from aether.events.timers import TimerId
 from aether.events.times import format_ms
 from aether.events.values import BoundParameter, ResultParameter
 from aether.expr import ExpressionError, evaluate_condition
@@ -81,7 +82,7 @@ def dispatch(ctx: Ctx, node: NodeState, reason: str) -> bool:
     deadline_ms = ctx.now_ms + due if due is not None else None
     _send(ctx, ctx.node(node.node_id), reason, params, artifacts, retry_count, timeout, deadline_ms, None)
     if due is not None:
-        arm_timer(ctx, f"task:{node.node_id}:{retry_count}", ctx.now_ms + due, "task", node.node_id)
+        arm_timer(ctx, TimerId.task(node.node_id, retry_count), ctx.now_ms + due)
     return False
 
 
@@ -367,7 +368,7 @@ def _maybe_retry(
     ctx.emit(RetryScheduled(node.node_id, node.attempt + 1, k, delay, warnings))
     node = ctx.node(node.node_id)
     if delay > 0:
-        arm_timer(ctx, f"retry:{node.node_id}:{k}", ctx.now_ms + delay, "retry", node.node_id)
+        arm_timer(ctx, TimerId.retry(node.node_id, k), ctx.now_ms + delay)
         return True, ()
     dispatch(ctx, node, "retry")
     return True, ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aether.events.catalog import NodeCompleted, PhaseChanged, TimerArmed
 from aether.events.phases import Phase
-from aether.events.timers import TimerPurpose
+from aether.events.timers import TimerId
 from aether.events.times import format_ms
 from aether.events.values import ResultParameter
 from aether.model.durations import parse_duration_seconds
@@ -54,8 +54,9 @@ def complete(
     ctx.emit(NodeCompleted(node.node_id, node.phase, phase, message, outputs, warnings))
 
 
-def arm_timer(ctx: Ctx, timer_id: str, due_ms: int, purpose: TimerPurpose, node_id: str | None) -> None:
-    ctx.emit(TimerArmed(timer_id, due_ms, format_ms(due_ms), purpose, node_id))
+def arm_timer(ctx: Ctx, timer: TimerId, due_ms: int) -> None:
+    timer_id = timer.format()
+    ctx.emit(TimerArmed(timer_id, due_ms, format_ms(due_ms), timer.purpose, timer.node_id))
     ctx.effect(ArmTimer(ctx.state.run_id, timer_id, due_ms))
 
 
