@@ -35,11 +35,11 @@ from bench_fold import T0_MS, build_history
 from aether.events.codec import encode
 from aether.events.streams import run_stream
 from aether.events.times import format_ms
-from aether.projections.history import iter_history
+from aether.projections.history_entries import iter_history
 from aether.projections.view_at import view_of_state
 from aether.projections.view_history import ViewHistoryModel
 from aether.runtime.setup import sqlite_engine
-from aether.runtime.time_travel import TimeTravel
+from aether.runtime.time_travel_queries import TimeTravel
 from aether.store.audit import iter_phase_history
 from aether.store.base import NO_STREAM
 from aether.store.sqlite import SqliteEventLog

@@ -11,7 +11,7 @@ import typer
 
 from aether.cli.common import DbOption, fail, open_engine
 from aether.events.streams import run_stream
-from aether.projections.history import HistoryEntry, iter_history
+from aether.projections.history_entries import HistoryEntry, iter_history
 from aether.runtime.engine import Engine, HistoryDecodeError, RunNotFound
 from aether.store.audit import iter_phase_history
 from aether.store.projector import ProjectionError

@@ -14,7 +14,7 @@ from aether.history.transfer import ImportError_, export_lines, parse_lines
 from aether.history.verify import verify_run
 from aether.projections.view_at import ViewHistoryGap
 from aether.runtime.engine import HistoryDecodeError, RunNotFound
-from aether.runtime.time_travel import TimeTravel
+from aether.runtime.time_travel_queries import TimeTravel
 from aether.store.history_import import import_history
 
 

@@ -21,7 +21,7 @@ from aether.events.times import format_ms
 from aether.projections.read_model_base import ReadModel, Row, RowSink, RunChange, TableSpec
 from aether.projections.view_history import ViewHistoryModel
 from aether.projections.views import node_view, run_view
-from aether.reducers.records import replace
+from aether.reducers.copying import replace
 from aether.reducers.state import EMPTY_MAP, NodeState, RunState
 
 JSON = Any

@@ -31,8 +31,8 @@ from aether.events import assignment as _assignment
 from aether.events import values as _values
 from aether.model import limits as _limits
 from aether.reducers import state as _state
+from aether.reducers.copying import replace
 from aether.reducers.plan import build_plan
-from aether.reducers.records import replace
 from aether.reducers.state import RunState
 
 JSON = Any

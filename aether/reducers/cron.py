@@ -25,8 +25,8 @@ from aether.events.phases import Phase
 from aether.events.times import datetime_to_ms, parse_ms
 from aether.model.durations import parse_duration_nanos
 from aether.model.schedule import parse_rfc3339
+from aether.reducers.copying import replace
 from aether.reducers.errors import IllegalTransition
-from aether.reducers.records import replace as evolve
 
 JSON = Any
 EMPTY_MAP: Map = Map()
@@ -180,7 +180,7 @@ def apply_cron(state: CronState | None, event: ev.Event) -> CronState:
     if handler is None:
         raise IllegalTransition(f"{event.TYPE} does not belong in a cron's history")
     new_state = handler(state, event)
-    return evolve(new_state, event_count=state.event_count + 1)
+    return replace(new_state, event_count=state.event_count + 1)
 
 
 def _registered(state: CronState | None, event: ev.CronRegistered) -> CronState:
@@ -203,7 +203,7 @@ def _registered(state: CronState | None, event: ev.CronRegistered) -> CronState:
         return fresh
     # A new incarnation keeps the processed times: the run idempotency key names only
     # (namespace, name, scheduled time), so a tick the old cron ran is still taken.
-    return evolve(
+    return replace(
         fresh,
         processed=state.processed,
         run_seq=state.run_seq,
@@ -220,7 +220,7 @@ def _live(state: CronState, what: str) -> None:
 def _updated(state: CronState, event: ev.CronUpdated) -> CronState:
     _live(state, "CronUpdated")
     # A new endAt may lie after the tick that ended the cron; the next tick re-checks.
-    return evolve(
+    return replace(
         state,
         document=event.document,
         settings=CronSettings.from_document(event.document),
@@ -232,7 +232,7 @@ def _updated(state: CronState, event: ev.CronUpdated) -> CronState:
 @_handles(ev.CronDeleted)
 def _deleted(state: CronState, event: ev.CronDeleted) -> CronState:
     _live(state, "CronDeleted")
-    return evolve(state, deleted=True, now_ms=max(state.now_ms, parse_ms(event.at)))
+    return replace(state, deleted=True, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
 @_handles(ev.CronTicked)
@@ -246,7 +246,7 @@ def _ticked(state: CronState, event: ev.CronTicked) -> CronState:
             f"tick {event.scheduled_time} of cron {state.cron_id} was already processed ({state.processed[scheduled]})"
         )
     horizon = max(state.horizon_ms, scheduled) if event.trigger in SCHEDULED_TRIGGERS else state.horizon_ms
-    return evolve(state, horizon_ms=horizon, now_ms=max(state.now_ms, parse_ms(event.at)))
+    return replace(state, horizon_ms=horizon, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
 def _mark_processed(state: CronState, scheduled: int, outcome: str) -> Map:
@@ -264,11 +264,11 @@ def _skipped(state: CronState, event: ev.CronTickSkipped) -> CronState:
     if event.reason == "missed":
         # A count of ticks nobody processed (§12.5): they stay unprocessed, so a backfill
         # may still run them; the catch-up input already moved the horizon past them.
-        return evolve(state, missed_total=state.missed_total + event.count)
+        return replace(state, missed_total=state.missed_total + event.count)
     scheduled = parse_ms(event.scheduled_time)
     processed = _mark_processed(state, scheduled, f"skip:{event.reason}")
     ended = state.ended or event.reason == "after-end"
-    return evolve(state, processed=processed, ended=ended)
+    return replace(state, processed=processed, ended=ended)
 
 
 @_handles(ev.CronRunSubmitted)
@@ -281,7 +281,7 @@ def _submitted(state: CronState, event: ev.CronRunSubmitted) -> CronState:
     seq = state.run_seq
     run = CronRun(event.run_id, seq, scheduled, event.trigger, event.idempotency_key)
     last = scheduled if state.last_schedule_ms is None else max(state.last_schedule_ms, scheduled)
-    return evolve(
+    return replace(
         state,
         processed=processed,
         runs=state.runs.set(seq, run),
@@ -300,7 +300,7 @@ def _known_run(state: CronState, run_id: str, what: str) -> CronRun:
 
 
 def _with_run(state: CronState, run: CronRun) -> CronState:
-    return evolve(state, runs=state.runs.set(run.seq, run))
+    return replace(state, runs=state.runs.set(run.seq, run))
 
 
 @_handles(ev.CronRunReplaced)
@@ -308,7 +308,7 @@ def _replaced(state: CronState, event: ev.CronRunReplaced) -> CronState:
     run = _known_run(state, event.run_id, "CronRunReplaced")
     if not run.active or run.replaced:
         raise IllegalTransition(f"run {run.run_id} cannot be replaced: it is finished or already replaced")
-    return _with_run(state, evolve(run, replaced=True))
+    return _with_run(state, replace(run, replaced=True))
 
 
 def _is_terminal_run_phase(phase: str) -> TypeGuard[Phase]:
@@ -321,19 +321,19 @@ def _finish(state: CronState, run_id: str, phase: str, message: str, what: str) 
         raise IllegalTransition(f"run {run_id} of cron {state.cron_id} finished twice ({run.phase}, then {phase})")
     if not _is_terminal_run_phase(phase):
         raise IllegalTransition(f"{what}: {phase!r} is not a terminal run phase")
-    return _with_run(state, evolve(run, phase=phase, message=message))
+    return _with_run(state, replace(run, phase=phase, message=message))
 
 
 @_handles(ev.CronRunFinished)
 def _run_finished(state: CronState, event: ev.CronRunFinished) -> CronState:
     new_state = _finish(state, event.run_id, event.phase, "", "CronRunFinished")
-    return evolve(new_state, now_ms=max(state.now_ms, parse_ms(event.at)))
+    return replace(new_state, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
 @_handles(CronRunStartFailed)
 def _start_failed(state: CronState, event: CronRunStartFailed) -> CronState:
     new_state = _finish(state, event.run_id, "Error", event.message, "CronRunStartFailed")
-    return evolve(new_state, now_ms=max(state.now_ms, parse_ms(event.at)))
+    return replace(new_state, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
 @_handles(ev.RunPruned)
@@ -341,7 +341,7 @@ def _pruned(state: CronState, event: ev.RunPruned) -> CronState:
     run = _known_run(state, event.run_id, "RunPruned")
     if run.active or run.phase == "Cancelled":
         raise IllegalTransition(f"run {run.run_id} ({run.phase or 'unfinished'}) cannot be pruned")
-    return evolve(
+    return replace(
         state,
         runs=state.runs.delete(run.seq),
         run_index=state.run_index.delete(run.run_id),
@@ -353,7 +353,7 @@ def _pruned(state: CronState, event: ev.RunPruned) -> CronState:
 def _catchup_started(state: CronState, event: CronCatchupStarted) -> CronState:
     _live(state, "CronCatchupStarted")
     at = parse_ms(event.at)
-    return evolve(state, horizon_ms=max(state.horizon_ms, at), now_ms=max(state.now_ms, at))
+    return replace(state, horizon_ms=max(state.horizon_ms, at), now_ms=max(state.now_ms, at))
 
 
 def fold_cron(events: list[ev.Event] | tuple[ev.Event, ...]) -> CronState | None:

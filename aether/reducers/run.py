@@ -3,7 +3,7 @@
 Pure and total over the catalog: every event type has a handler (cron events do not
 belong in a run stream and are rejected). Input events change only what is a fact
 of the outside world (the time, a timer having fired); decisions change everything
-else. Handlers never mutate: they build new records with ``evolve`` and persistent
+else. Handlers never mutate: they build new records with ``replace`` and persistent
 maps, so the state before the event stays valid (snapshots, time travel).
 """
 
@@ -18,10 +18,10 @@ from aether.events import catalog as ev
 from aether.events.phases import Phase
 from aether.events.times import parse_ms
 from aether.model.limits import Limits
+from aether.reducers.copying import replace
 from aether.reducers.errors import IllegalTransition
 from aether.reducers.phases import INITIAL_NODE_PHASES, node_allows, run_allows
 from aether.reducers.plan import build_plan
-from aether.reducers.records import replace as evolve
 from aether.reducers.state import (
     TERMINAL_PHASES,
     AttemptState,
@@ -58,7 +58,7 @@ def apply(state: RunState | None, event: ev.Event) -> RunState:
         raise IllegalTransition(f"{event.TYPE} does not belong in a run's history")
     new_state = handler(state, event)
     if new_state is state:
-        return evolve(state, event_count=state.event_count + 1)
+        return replace(state, event_count=state.event_count + 1)
     # The handler built a new record that nothing else has seen yet: counting the event
     # on it directly saves copying the whole state a second time for every event.
     object.__setattr__(new_state, "event_count", state.event_count + 1)
@@ -98,7 +98,7 @@ def _submitted(event: ev.WorkflowSubmitted) -> RunState:
 
 
 def _at_input(state: RunState, event: Any) -> RunState:
-    return evolve(state, now_ms=max(state.now_ms, parse_ms(event.at)))
+    return replace(state, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
 for _input in (ev.TaskStarted, ev.TaskResultReported, ev.ResumeRequested, ev.CancelRequested):
@@ -111,7 +111,7 @@ def _timer_fired(state: RunState, event: ev.TimerFired) -> RunState:
     timer: TimerState | None = state.timers.get(event.timer_id)
     if timer is None or timer.fired:
         return state
-    return evolve(state, timers=state.timers.set(event.timer_id, evolve(timer, fired=True)))
+    return replace(state, timers=state.timers.set(event.timer_id, replace(timer, fired=True)))
 
 
 # --- nodes ---------------------------------------------------------------------------------
@@ -145,10 +145,10 @@ def _node_created(state: RunState, event: ev.NodeCreated) -> RunState:
     if event.phase == "Created":
         if event.template_type == "dag" and key is not None:
             roots = state.plan.dag(key).roots
-            node = evolve(node, dag=DagProgress(ready=Map({i: True for i in roots})))
+            node = replace(node, dag=DagProgress(ready=Map({i: True for i in roots})))
         elif event.template_type == "loop":
-            node = evolve(node, loop=LoopProgress())
-    state = evolve(
+            node = replace(node, loop=LoopProgress())
+    state = replace(
         state,
         nodes=state.nodes.set(node.node_id, node),
         order=state.order.set(state.node_count, node.node_id),
@@ -176,25 +176,25 @@ def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunS
     if parent.dag is not None:
         assert child.task_index is not None
         dag = parent.dag
-        dag = evolve(
+        dag = replace(
             dag,
             children=dag.children.set(child.task_index, child.node_id),
             ready=dag.ready.delete(child.task_index) if child.task_index in dag.ready else dag.ready,
         )
-        parent = evolve(parent, dag=dag)
+        parent = replace(parent, dag=dag)
         if child.phase == "Skipped":
             return _dag_child_finished(state, parent, child, "Skipped")
-        return state.with_node(evolve(parent, dag=evolve(dag, unfinished=dag.unfinished + 1)))
+        return state.with_node(replace(parent, dag=replace(dag, unfinished=dag.unfinished + 1)))
     if parent.loop is not None:
         assert child.index is not None
         loop = parent.loop
-        loop = evolve(
+        loop = replace(
             loop,
             iterations=loop.iterations.set(child.index, child.node_id),
             created=loop.created + 1,
             unfinished=loop.unfinished + 1,
         )
-        return state.with_node(evolve(parent, loop=loop))
+        return state.with_node(replace(parent, loop=loop))
     raise IllegalTransition(f"node {child.node_id}: parent {parent.node_id} is not a container")
 
 
@@ -205,13 +205,13 @@ def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, ph
     dag = parent.dag
     index = child.task_index
     if phase != "Skipped":
-        dag = evolve(dag, unfinished=dag.unfinished - 1)
+        dag = replace(dag, unfinished=dag.unfinished - 1)
     if phase == "Cancelled":
-        dag = evolve(dag, cancelled=dag.cancelled + 1)
+        dag = replace(dag, cancelled=dag.cancelled + 1)
     elif phase in ("Error", "Timeout") and not plan.tolerated(index, phase):
-        dag = evolve(dag, errored=dag.errored + 1)
+        dag = replace(dag, errored=dag.errored + 1)
     elif phase == "Failed" and not plan.tolerated(index, phase):
-        dag = evolve(dag, failed=dag.failed + 1)
+        dag = replace(dag, failed=dag.failed + 1)
     satisfied_map, blocked, ready = dag.satisfied, dag.blocked, dag.ready
     satisfies = plan.satisfies(index, phase)
     for dependent in plan.dependents[index]:
@@ -224,8 +224,8 @@ def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, ph
         satisfied_map = satisfied_map.set(dependent, count)
         if count == plan.dep_count[dependent]:
             ready = ready.set(dependent, True)
-    dag = evolve(dag, satisfied=satisfied_map, blocked=blocked, ready=ready)
-    return state.with_node(evolve(parent, dag=dag))
+    dag = replace(dag, satisfied=satisfied_map, blocked=blocked, ready=ready)
+    return state.with_node(replace(parent, dag=dag))
 
 
 def _loop_child_finished(state: RunState, parent: NodeState, phase: Phase) -> RunState:
@@ -240,8 +240,8 @@ def _loop_child_finished(state: RunState, parent: NodeState, phase: Phase) -> Ru
         "Skipped": "skipped",
     }
     field = counts[phase]
-    loop = evolve(loop, unfinished=loop.unfinished - 1, **{field: getattr(loop, field) + 1})
-    return state.with_node(evolve(parent, loop=loop))
+    loop = replace(loop, unfinished=loop.unfinished - 1, **{field: getattr(loop, field) + 1})
+    return state.with_node(replace(parent, loop=loop))
 
 
 def _check_node_move(node: NodeState, to_phase: Phase) -> None:
@@ -259,7 +259,7 @@ def _phase_changed(state: RunState, event: ev.PhaseChanged) -> RunState:
         started = state.started_ms
         if event.to_phase == "Running" and started is None:
             started = state.now_ms
-        return evolve(state, phase=event.to_phase, message=event.message, started_ms=started)
+        return replace(state, phase=event.to_phase, message=event.message, started_ms=started)
     node = state.node(event.node_id)
     if node.phase != event.from_phase:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
@@ -272,14 +272,14 @@ def _phase_changed(state: RunState, event: ev.PhaseChanged) -> RunState:
             changes["started_ms"] = state.now_ms
         attempt = node.current_attempt
         if attempt is not None and attempt.started_ms is None:
-            changes["attempts"] = (*node.attempts[:-1], evolve(attempt, started_ms=state.now_ms))
-    return state.with_node(evolve(node, **changes))
+            changes["attempts"] = (*node.attempts[:-1], replace(attempt, started_ms=state.now_ms))
+    return state.with_node(replace(node, **changes))
 
 
 @handles(ev.InputsBound)
 def _inputs_bound(state: RunState, event: ev.InputsBound) -> RunState:
     node = state.node(event.node_id)
-    return state.with_node(evolve(node, inputs=event.parameters, artifacts=event.artifacts))
+    return state.with_node(replace(node, inputs=event.parameters, artifacts=event.artifacts))
 
 
 @handles(ev.TaskDispatched)
@@ -300,7 +300,7 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         inputs=assignment.inputs,
         assignment=assignment,
     )
-    node = evolve(
+    node = replace(
         node,
         phase="Ready",
         message="",  # a new attempt: the last one's message no longer describes the node
@@ -312,11 +312,11 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
     )
     state = state.with_node(node)
     if previous_phase == "Suspended":
-        state = evolve(state, suspended=state.suspended - 1)
+        state = replace(state, suspended=state.suspended - 1)
     if event.reason == "reuse":
         return state
     state = _mark_fresh(state, node.node_id)
-    return evolve(state, open_attempts=state.open_attempts.set(assignment.id, node.node_id))
+    return replace(state, open_attempts=state.open_attempts.set(assignment.id, node.node_id))
 
 
 def _mark_fresh(state: RunState, node_id: str | None) -> RunState:
@@ -324,7 +324,7 @@ def _mark_fresh(state: RunState, node_id: str | None) -> RunState:
         node = state.node(node_id)
         if node.fresh:
             break
-        state = state.with_node(evolve(node, fresh=True))
+        state = state.with_node(replace(node, fresh=True))
         node_id = node.parent_id
     return state
 
@@ -339,7 +339,7 @@ def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
         raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} finished twice")
     if node.terminal:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}: no result can be recorded for it")
-    attempt = evolve(attempt, code=event.code, phase=event.phase, message=event.message, finished_ms=state.now_ms)
+    attempt = replace(attempt, code=event.code, phase=event.phase, message=event.message, finished_ms=state.now_ms)
     changes: dict[str, Any] = {
         "attempts": (*node.attempts[:-1], attempt),
         "last_code": event.code,
@@ -351,8 +351,8 @@ def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
             phase="Suspended", message=event.message, accumulated=event.accumulated, outputs=event.accumulated
         )
         suspended += 1
-    return evolve(
-        state.with_node(evolve(node, **changes)),
+    return replace(
+        state.with_node(replace(node, **changes)),
         suspended=suspended,
         open_attempts=state.open_attempts.delete(attempt.assignment_id)
         if attempt.assignment_id in state.open_attempts
@@ -370,8 +370,8 @@ def _retry_scheduled(state: RunState, event: ev.RetryScheduled) -> RunState:
         _check_node_move(node, "Created")
         changes["phase"] = "Created"
         if node.phase == "Suspended":
-            return evolve(state.with_node(evolve(node, **changes)), suspended=state.suspended - 1)
-    return state.with_node(evolve(node, **changes))
+            return replace(state.with_node(replace(node, **changes)), suspended=state.suspended - 1)
+    return state.with_node(replace(node, **changes))
 
 
 @handles(ev.LoopExpanded)
@@ -381,8 +381,8 @@ def _loop_expanded(state: RunState, event: ev.LoopExpanded) -> RunState:
         raise IllegalTransition(f"node {node.node_id} is not a loop")
     total = None if event.mode == "repeat" else event.count
     items = None if event.mode == "repeat" else event.items
-    loop = evolve(node.loop, mode=event.mode, expanded=True, items=items, total=total)
-    return state.with_node(evolve(node, loop=loop))
+    loop = replace(node.loop, mode=event.mode, expanded=True, items=items, total=total)
+    return state.with_node(replace(node, loop=loop))
 
 
 @handles(ev.RepeatConditionEvaluated)
@@ -392,7 +392,7 @@ def _repeat_evaluated(state: RunState, event: ev.RepeatConditionEvaluated) -> Ru
         raise IllegalTransition(f"node {node.node_id} is not a loop")
     if event.value:
         return state
-    return state.with_node(evolve(node, loop=evolve(node.loop, stopped=True)))
+    return state.with_node(replace(node, loop=replace(node.loop, stopped=True)))
 
 
 @handles(ev.NodeCompleted)
@@ -404,8 +404,8 @@ def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
     _check_node_move(node, event.phase)
     if node.phase == "Suspended":
-        state = evolve(state, suspended=state.suspended - 1)
-    node = evolve(
+        state = replace(state, suspended=state.suspended - 1)
+    node = replace(
         node,
         phase=event.phase,
         message=event.message,
@@ -413,7 +413,7 @@ def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
         finished_ms=state.now_ms,
     )
     if node.loop is not None and not node.loop.stopped:
-        node = evolve(node, loop=evolve(node.loop, stopped=True))
+        node = replace(node, loop=replace(node.loop, stopped=True))
     state = state.with_node(node)
     if node.parent_id is None:
         return state
@@ -429,20 +429,20 @@ def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
 @handles(ev.TimerArmed)
 def _timer_armed(state: RunState, event: ev.TimerArmed) -> RunState:
     timer = TimerState(event.timer_id, event.due_ms, event.purpose, event.node_id, state.timer_seq)
-    return evolve(state, timers=state.timers.set(event.timer_id, timer), timer_seq=state.timer_seq + 1)
+    return replace(state, timers=state.timers.set(event.timer_id, timer), timer_seq=state.timer_seq + 1)
 
 
 @handles(ev.TaskCancelRequested)
 def _task_cancel_requested(state: RunState, event: ev.TaskCancelRequested) -> RunState:
     if event.assignment_id not in state.open_attempts:
         return state
-    return evolve(state, open_attempts=state.open_attempts.delete(event.assignment_id))
+    return replace(state, open_attempts=state.open_attempts.delete(event.assignment_id))
 
 
 @handles(ev.HookFired)
 def _hook_fired(state: RunState, event: ev.HookFired) -> RunState:
     key = (event.node_id or "-", event.hook_type)
-    return evolve(
+    return replace(
         state,
         hook_counts=state.hook_counts.set(key, state.hook_counts.get(key, 0) + 1),
         undelivered_hooks=state.undelivered_hooks.set(event.idempotency_key, event.payload),
@@ -454,14 +454,14 @@ def _hook_delivered(state: RunState, event: ev.HookDelivered) -> RunState:
     state = _at_input(state, event)
     if event.idempotency_key not in state.undelivered_hooks:
         return state
-    return evolve(state, undelivered_hooks=state.undelivered_hooks.delete(event.idempotency_key))
+    return replace(state, undelivered_hooks=state.undelivered_hooks.delete(event.idempotency_key))
 
 
 @handles(ev.WorkflowCompleted)
 def _workflow_completed(state: RunState, event: ev.WorkflowCompleted) -> RunState:
     if state.phase != event.from_phase or not run_allows(state.phase, event.phase):
         raise IllegalTransition(f"run: {state.phase} -> {event.phase} is not an allowed transition")
-    return evolve(state, phase=event.phase, message=event.message, outputs=event.outputs, finished_ms=state.now_ms)
+    return replace(state, phase=event.phase, message=event.message, outputs=event.outputs, finished_ms=state.now_ms)
 
 
 def _no_change(state: RunState, _event: Any) -> RunState:

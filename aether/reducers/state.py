@@ -23,8 +23,8 @@ from aether.events.timers import TimerPurpose
 from aether.events.values import BoundParameter, ResultParameter
 from aether.model.limits import Limits
 from aether.model.types import TemplateType
+from aether.reducers.copying import replace
 from aether.reducers.plan import RunPlan, TemplateKey
-from aether.reducers.records import replace as evolve
 
 JSON = Any
 
@@ -258,4 +258,4 @@ class RunState:
         return self.order.get(0)
 
     def with_node(self, node: NodeState) -> RunState:
-        return evolve(self, nodes=self.nodes.set(node.node_id, node))
+        return replace(self, nodes=self.nodes.set(node.node_id, node))

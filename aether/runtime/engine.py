@@ -47,7 +47,7 @@ from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingE
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
-from aether.store.time_travel import ViewHistoryReader
+from aether.store.view_history_reader import ViewHistoryReader
 
 JSON = Any
 log = logging.getLogger("aether.engine")

@@ -11,7 +11,7 @@ from aether.runtime.engine import Engine
 from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
-from aether.store.time_travel import ViewHistoryReader
+from aether.store.view_history_reader import ViewHistoryReader
 
 DEFAULT_SNAPSHOT_EVERY = 1000
 # Older snapshots are thinned to one per this many events (time travel's milestones).

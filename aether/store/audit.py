@@ -2,7 +2,7 @@
 
 The projector already folds every event with the real reducer and records each phase
 change it finds (``phase_transitions``) as a row; reading those rows back gives the same
-entries as :func:`aether.projections.history.iter_history` with ``phases_only=True``,
+entries as :func:`aether.projections.history_entries.iter_history` with ``phases_only=True``,
 field for field, without folding the run again. The caller brings the table up to the
 log first (``Engine.catch_up_projections``) and checks that the run exists: a run with
 no rows and a run that does not exist look the same here.
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from aether.events.catalog import EVENT_TYPES
 from aether.events.phases import Phase
-from aether.projections.history import HistoryEntry, phase_entry
+from aether.projections.history_entries import HistoryEntry, phase_entry
 from aether.projections.read_models import PHASE_HISTORY
 from aether.projections.transitions import RUN, PhaseTransition
 

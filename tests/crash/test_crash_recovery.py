@@ -190,7 +190,7 @@ def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
     live_rows, rebuilt_rows = table_rows(db, TABLES), table_rows(tmp_path / "rebuilt.db", TABLES)
     for table in TABLES:
         assert live_rows[table] == rebuilt_rows[table], f"table {table}: the live projection differs from a rebuild"
-    from aether.store.time_travel import ViewHistoryReader
+    from aether.store.view_history_reader import ViewHistoryReader
 
     live_views, rebuilt_views = ViewHistoryReader(db), ViewHistoryReader(tmp_path / "rebuilt.db")
     for n in range(1, len(run.events) + 1):

@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 from aether.cli.history_cmd import history_entries
 from aether.cli.main import _register_commands, app
 from aether.history.transfer import parse_lines
-from aether.projections.history import HistoryEntry, iter_history
+from aether.projections.history_entries import HistoryEntry, iter_history
 from aether.projections.read_models import PHASE_HISTORY
 from aether.runtime.engine import Engine
 from aether.runtime.setup import sqlite_engine

@@ -13,7 +13,7 @@ import pytest
 from history_support import Driver, cli, cli_json, scripted_dag
 
 from aether.events import catalog as ev
-from aether.history.timetravel import state_at
+from aether.history.time_travel import state_at
 from aether.runtime.engine import Engine
 from aether.store.sqlite import SqliteEventLog
 

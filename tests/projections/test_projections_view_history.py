@@ -14,18 +14,18 @@ import pytest
 from projection_support import History, decoded_stream, example_histories, fill, states_by_version, template_ref_history
 from sqlite_utils import Database
 
-from aether.history.timetravel import diff_views
+from aether.history.time_travel import diff_views
 from aether.projections.read_model_base import ReadModel, RowSink, RunChange, TableSpec
 from aether.projections.read_models import default_read_models
 from aether.projections.view_at import ViewHistoryGap, view_of_state
 from aether.projections.view_history import ViewHistoryModel
 from aether.projections.views import run_view
 from aether.runtime.engine import Engine
-from aether.runtime.time_travel import TimeTravel
+from aether.runtime.time_travel_queries import TimeTravel
 from aether.store.base import NO_STREAM, EventLog
 from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
-from aether.store.time_travel import ViewHistoryReader
+from aether.store.view_history_reader import ViewHistoryReader
 
 
 def histories() -> list[History]:

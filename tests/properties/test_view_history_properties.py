@@ -21,16 +21,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aether.events.times import format_ms, parse_ms
-from aether.history.timetravel import diff_views
+from aether.history.time_travel import diff_views
 from aether.projections.read_models import default_read_models
 from aether.projections.view_history import ViewHistoryModel
 from aether.runtime.engine import Engine
-from aether.runtime.time_travel import TimeTravel
+from aether.runtime.time_travel_queries import TimeTravel
 from aether.store.base import NO_STREAM, PendingEvent
 from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
-from aether.store.time_travel import ViewHistoryReader
-from tests.properties.test_timetravel_properties import RecordedRun, _last_by, documents, truncated
+from aether.store.view_history_reader import ViewHistoryReader
+from tests.properties.test_time_travel_properties import RecordedRun, _last_by, documents, truncated
 
 JSON = Any
 

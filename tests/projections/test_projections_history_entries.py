@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from aether.events.catalog import EVENT_TYPES, CancelRequested, InputIgnored, TaskResultReported
 from aether.events.times import format_ms
-from aether.projections.history import iter_history, oneline, summarize, summarized_types
+from aether.projections.history_entries import iter_history, oneline, summarize, summarized_types
 from aether.reducers import run as run_reducer
 from aether.store.base import NO_STREAM, StoredEvent
 from aether.store.loading import read_run_events

@@ -38,7 +38,7 @@ from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStart
 from aether.events.codec import decode
 from aether.events.streams import run_stream
 from aether.events.times import format_ms, ms_to_datetime, parse_ms
-from aether.history.timetravel import seq_at_time, state_at
+from aether.history.time_travel import seq_at_time, state_at
 from aether.history.verify import verify_run
 from aether.projections.views import run_view
 from aether.runtime.broker import LocalBroker

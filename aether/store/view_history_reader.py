@@ -1,4 +1,5 @@
-"""Time travel on the SQLite view history (``aether.projections.view_history``).
+"""Time travel, the store's part: reading points of runs from the SQLite view history
+(the tables ``aether.projections.view_history`` fills).
 
 A point of a run is read, not refolded: the newest checkpoint at or before it (its
 pages of node views), the node changes recorded after that checkpoint up to the point,

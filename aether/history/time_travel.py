@@ -1,4 +1,9 @@
-"""A run as it stood at any point of its history, and what changed between two points."""
+"""Time travel, the pure part: a run folded to any point of its history, the point a time
+names, and what changed between two points.
+
+The store reads points from the recorded view history (``aether.store.view_history_reader``);
+the runtime picks between the two (``aether.runtime.time_travel_queries``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A run's history as readable lines (``aether history``), computed as the events stream in.
+"""A run's recorded history as readable entries (``aether history``), computed as the events
+stream in; with ``phases_only``, its audit trail.
 
 Events are read and summarised one at a time; nothing loads the whole stream first, so a
 run with millions of events prints with constant memory. ``at`` is the time of the

@@ -1,4 +1,5 @@
-"""Points of a run's history, as ``aether replay --at`` and ``--diff`` show them.
+"""Time travel, the query side: points of a run's history, as ``aether replay --at`` and
+``--diff`` show them.
 
 With a view history (the SQLite default) a point is read from what the projector
 recorded, after bringing the projections up to the log if they do not reach that point
@@ -12,11 +13,11 @@ from typing import Any
 
 from aether.events.streams import run_stream
 from aether.events.times import parse_ms
-from aether.history.timetravel import diff_points, diff_views, seq_at_time
+from aether.history.time_travel import diff_points, diff_views, seq_at_time
 from aether.projections.view_at import ViewAt, ViewHistoryGap, view_of_state
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.projector import ProjectionError
-from aether.store.time_travel import ViewHistoryReader
+from aether.store.view_history_reader import ViewHistoryReader
 
 JSON = Any
 

@@ -1,4 +1,4 @@
-"""``aether.reducers.records.replace``: the reducers' fast copy of a frozen record equals
+"""``aether.reducers.copying.replace``: the reducers' fast copy of a frozen record equals
 ``attrs.evolve`` (which re-runs ``__init__``) for every record class and field."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from aether.reducers import cron as cron_state
 from aether.reducers import state as run_state
-from aether.reducers.records import replace
+from aether.reducers.copying import replace
 
 RECORDS = [
     cls

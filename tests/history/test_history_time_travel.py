@@ -13,7 +13,7 @@ from history_support import STEP, T0, Driver, cli, cli_json, diamond_with_retry
 from aether.events import catalog as ev
 from aether.events.streams import run_stream
 from aether.events.times import format_ms, parse_ms
-from aether.history.timetravel import diff_views, seq_at_time, state_at
+from aether.history.time_travel import diff_views, seq_at_time, state_at
 from aether.history.transfer import parse_lines
 from aether.projections.views import run_view
 from aether.runtime.engine import Engine
