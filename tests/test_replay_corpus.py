@@ -27,6 +27,8 @@ from aether.runtime.engine import Engine
 from aether.store.history_import import import_history
 from aether.store.memory import InMemoryEventLog
 
+pytestmark = pytest.mark.spec("1.3")
+
 JSON = Any
 CORPUS = Path(__file__).resolve().parents[1] / "replay"
 HISTORIES = sorted(CORPUS.glob("*.jsonl"))

@@ -11,6 +11,8 @@ from typer.testing import CliRunner, Result
 
 from aether.cli.main import _register_commands, app
 
+pytestmark = pytest.mark.spec("6.1", "6.6", "11.2", "11.3")
+
 _register_commands()
 
 HELLO = """

@@ -16,6 +16,8 @@ from aether.runtime.cron import CronService
 from aether.store.base import EventLog
 from tests.conformance.harness import Harness, load_example, verify_run
 
+pytestmark = pytest.mark.spec("12.2", "16.5")
+
 JSON = Any
 CRON_EXAMPLES = ["28-cron-basic", "29-cron-concurrency-forbid", "30-cron-concurrency-replace"]
 TRIGGER_SPACING = timedelta(milliseconds=300)

@@ -14,6 +14,8 @@ from aether.events.streams import run_stream
 from aether.store.base import EventLog
 from tests.conformance.harness import Harness, example_names, load_example, submit_error, verify_run
 
+pytestmark = pytest.mark.spec("1.1", "2.1", "4.1", "4.2", "4.3", "4.4", "4.5.1", "4.5.2", "4.5.3", "4.5.4", "4.5.5", "4.5.6", "4.6.1", "4.6.2", "4.6.3", "4.6.4", "4.7", "6.2", "7.3.1", "7.3.2", "7.3.3", "7.6", "7.7", "7.8", "8.1", "8.2", "8.3", "8.4", "8.5", "9.1", "9.2", "10.2", "11.1", "11.2", "11.3", "11.5", "14.2", "16", "16.2", "16.3", "16.4", "16.6", "16.7", "16.8")
+
 JSON = Any
 CRON_EXAMPLES = {"28-cron-basic", "29-cron-concurrency-forbid", "30-cron-concurrency-replace"}
 EMPTY_LOOP = {n for n in example_names() if n[:2].isdigit() and 31 <= int(n[:2]) <= 39}

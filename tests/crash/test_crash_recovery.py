@@ -52,6 +52,8 @@ from aether.events.catalog import RetryScheduled, TimerFired
 from aether.projections.views import run_view
 from aether.reducers.run import fold
 
+pytestmark = pytest.mark.spec("6.3", "10.2", "15")
+
 SEED = int(os.environ.get("AETHER_CRASH_SEED", "20260301"))
 KILLS = 20
 MAX_PROGRESS = 1  # kill once 0..MAX_PROGRESS more task results were recorded since "serving" ...

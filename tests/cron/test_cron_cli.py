@@ -14,6 +14,8 @@ from typer.testing import CliRunner, Result
 from aether.cli.cron_cmd import register
 from aether.store.sqlite import SqliteEventLog
 
+pytestmark = pytest.mark.spec("12.5", "12.6")
+
 
 @pytest.fixture
 def app() -> typer.Typer:

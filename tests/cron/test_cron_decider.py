@@ -33,6 +33,8 @@ from aether.scheduler.cron import (
 )
 from aether.scheduler.effects import CancelRun, StartRun
 
+pytestmark = pytest.mark.spec("12.2", "12.3", "12.4", "12.5")
+
 
 def only(decision_events: tuple[ev.Event, ...], cls: type[ev.Event]) -> list[ev.Event]:
     return [e for e in decision_events if isinstance(e, cls)]

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from cron_helpers import cron_doc
 from typer.testing import CliRunner
 
 from aether.cli.main import _register_commands, app
 from aether.runtime.setup import sqlite_engine
+
+pytestmark = pytest.mark.spec("12.4", "12.6")
 
 _register_commands()
 

@@ -13,6 +13,8 @@ from aether.events import catalog as ev
 from aether.model.problems import ValidationError
 from aether.runtime.cron import CronError
 
+pytestmark = pytest.mark.spec("2.10", "12.2", "12.6")
+
 
 def test_create_get_list() -> None:
     env = Env()

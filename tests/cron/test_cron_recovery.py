@@ -21,6 +21,8 @@ from aether.runtime.cron import CronError, CronService, attach_cron_ticker
 from aether.store.base import EventLog
 from aether.store.sqlite import SqliteEventLog
 
+pytestmark = pytest.mark.spec("12.3", "12.5")
+
 OUTAGE = timedelta(days=3)
 
 

@@ -15,6 +15,8 @@ from cron_helpers import ECHO_FAIL, ECHO_OK, ECHO_SUSPEND, Env, at, cron_doc, hi
 
 from aether.events import catalog as ev
 
+pytestmark = pytest.mark.spec("12.1", "12.2", "12.4")
+
 # --- daylight-saving changes (§12.1) ---------------------------------------------------------------
 
 

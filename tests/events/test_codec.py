@@ -19,6 +19,8 @@ from aether.events.codec import (
     register_upcaster,
 )
 
+pytestmark = pytest.mark.spec("6.6")
+
 
 @pytest.fixture
 def scratch_event() -> Iterator[type[catalog.Event]]:

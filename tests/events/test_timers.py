@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from aether.events.timers import TimerId
 
+pytestmark = pytest.mark.spec("10")
+
 
 @pytest.mark.parametrize(
     ("timer", "text"),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from aether.events.times import format_ms, parse_ms
+
+pytestmark = pytest.mark.spec("0")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Years 1 to 9999: what datetime (and RFC 3339) can hold.

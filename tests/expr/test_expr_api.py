@@ -22,6 +22,8 @@ from aether.expr import (
 from aether.expr.compiler import build
 from aether.model.limits import DEFAULT_LIMITS, Limits
 
+pytestmark = pytest.mark.spec("3.2", "5.7", "5.9", "15")
+
 # --- compile and cache ------------------------------------------------------------------
 
 

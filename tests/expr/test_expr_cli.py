@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from aether.cli import eval_cmd
 
+pytestmark = pytest.mark.spec("5.9")
+
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:

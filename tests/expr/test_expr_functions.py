@@ -8,6 +8,8 @@ from expr_helpers import StrictEnv, error, value
 from aether.expr import evaluate
 from aether.model.limits import Limits
 
+pytestmark = pytest.mark.spec("5.6")
+
 ENV = {
     "s": "Hello",
     "n": 5,

@@ -9,6 +9,8 @@ from aether.expr import ExpressionError, compile_expression, pretty
 from aether.expr import nodes as n
 from aether.model.limits import DEFAULT_LIMITS, Limits
 
+pytestmark = pytest.mark.spec("5.1", "5.9")
+
 
 def tree(source: str) -> n.Node:
     compiled = compile_expression(source)

@@ -16,6 +16,8 @@ from aether.expr import (
 )
 from aether.model.limits import Limits
 
+pytestmark = pytest.mark.spec("3.3.8", "5.10")
+
 # --- legacy mode ------------------------------------------------------------------------
 
 

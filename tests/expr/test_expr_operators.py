@@ -7,6 +7,8 @@ import math
 import pytest
 from expr_helpers import error, value
 
+pytestmark = pytest.mark.spec("5.2", "5.5", "5.7")
+
 # --- arithmetic ---------------------------------------------------------------------
 
 

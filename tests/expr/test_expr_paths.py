@@ -8,6 +8,8 @@ from expr_helpers import StrictEnv, error, value
 
 from aether.expr import evaluate, lookup
 
+pytestmark = pytest.mark.spec("4.2", "5.3", "5.4")
+
 ENV = {
     "tasks.a.phase": "Succeeded",
     "tasks.a.outputs.parameters.rows": [{"id": 1, "tags": ["x", "y"]}, {"id": 2}],

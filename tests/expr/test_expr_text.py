@@ -7,6 +7,8 @@ from expr_helpers import StrictEnv
 
 from aether.expr import interpolate_string, interpolate_typed, render, to_compact_json
 
+pytestmark = pytest.mark.spec("4.7", "4.8", "5.6")
+
 ENV = {
     "inputs.parameters.items": ["a", "b"],
     "inputs.parameters.n": 3,

@@ -29,6 +29,8 @@ from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
 
+pytestmark = pytest.mark.spec("6.6")
+
 _register_commands()
 
 JSON = Any

@@ -21,6 +21,8 @@ from aether.store.history_import import import_history
 from aether.store.memory import InMemoryEventLog
 from aether.store.sqlite import SqliteEventLog
 
+pytestmark = pytest.mark.spec("6.6")
+
 RUN = "travel"
 
 

@@ -17,6 +17,8 @@ from aether.events.catalog import INPUT
 from aether.history.verify import verify_run
 from aether.store.memory import InMemoryEventLog
 
+pytestmark = pytest.mark.spec("1.3")
+
 RUN = "verify-me"
 
 

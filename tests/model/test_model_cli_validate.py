@@ -15,6 +15,8 @@ from typer.testing import CliRunner, Result
 
 from aether.cli.validate_cmd import register
 
+pytestmark = pytest.mark.spec("2.2", "3.1")
+
 LINE = re.compile(r"^(?P<file>.+?):(?P<path>\$\S*): (?P<code>[EW]-[A-Z0-9-]+) (?P<message>.+)$")
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from model_helpers import assert_problem, codes, cron_base, load, the
 
 from aether.model.types import CronWorkflow
+
+pytestmark = pytest.mark.spec("2.7", "3.3.10")
 
 
 def test_valid_cron_with_defaults() -> None:

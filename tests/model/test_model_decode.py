@@ -22,6 +22,8 @@ from model_helpers import (
 
 from aether.model import Limits
 
+pytestmark = pytest.mark.spec("2.1", "2.2", "3.3.1")
+
 # --- document-level -------------------------------------------------------------------
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from model_helpers import add_template, load, load_changed
 
 from aether.model import apply_defaults, apply_submit_arguments, template_index
 from aether.model.types import Metadata, Workflow, WorkflowSpec
+
+pytestmark = pytest.mark.spec("2.10", "6.1")
 
 
 def test_workflow_defaults() -> None:

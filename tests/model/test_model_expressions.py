@@ -17,6 +17,8 @@ from aether.model import Limits
 from aether.model.namespaces import KNOWN_NAMESPACES
 from aether.model.validate.simple_expr import plainly_valid
 
+pytestmark = pytest.mark.spec("3.3.8")
+
 
 @frozen
 class Diag:

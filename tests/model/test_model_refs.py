@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from model_helpers import assert_problem, base, codes, cron_base, load, load_document, the
 
 from aether.model import dump_document, snapshot_templates, structure
 from aether.model.types import Template, Workflow, WorkflowTemplate
+
+pytestmark = pytest.mark.spec("2.8", "3.3.11", "13.1", "13.2", "13.3", "13.4")
 
 
 def wt(name: str, spec: dict[str, Any], namespace: str = "default") -> WorkflowTemplate:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from model_helpers import base, codes, load, load_changed, load_document, load_file, tasks, validate
 
 from aether.model import (
@@ -18,6 +19,8 @@ from aether.model import (
 from aether.model.paths import key_path, split_path
 from aether.model.suggest import closest_key, damerau_levenshtein
 from aether.model.types import Artifact, DagTemplate, ParameterBlock, Workflow
+
+pytestmark = pytest.mark.spec("3.1")
 
 
 def test_all_problems_at_once_in_document_order_then_code() -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from model_helpers import add_template, codes, dag, load_changed, tasks, the
 
 from aether.model import Limits
+
+pytestmark = pytest.mark.spec("2.5.1", "2.5.2", "3.3.4")
 
 DAG = "$.spec.templates[0].dag"
 T = 'template "main": '

@@ -7,6 +7,8 @@ from model_helpers import assert_problem, base, codes, cron_base, load, load_cha
 
 from aether.model.types import Workflow
 
+pytestmark = pytest.mark.spec("2.3", "3.3.1", "3.3.2")
+
 
 def test_api_version() -> None:
     result = load_changed(lambda d: d.update(apiVersion="aether/v2"))

@@ -7,6 +7,8 @@ from model_helpers import add_template, assert_problem, codes, load_changed, tas
 
 from aether.model import Limits
 
+pytestmark = pytest.mark.spec("2.4", "2.6", "3.3.3")
+
 WORK = "$.spec.templates[1].task"
 
 

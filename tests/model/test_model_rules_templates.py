@@ -10,6 +10,8 @@ from model_helpers import CHECKS, add_template, codes, load, load_changed, tasks
 
 from aether.model import Limits
 
+pytestmark = pytest.mark.spec("2.5.3", "2.5.4", "3.3.5", "3.3.6", "3.3.7", "3.3.9")
+
 WORK = "$.spec.templates[1].task"
 LOOP = "$.spec.templates[2].loop"
 

@@ -11,6 +11,8 @@ from model_helpers import CHECKS, load_document, load_file
 from aether.model import dump_document
 from aether.model.types import CronWorkflow, Workflow
 
+pytestmark = pytest.mark.spec("1.1", "3.1")
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "conformance" / "upstream" / "examples"
 FILES = sorted(EXAMPLES.glob("*.json"))
 INVALID = "27-hooks-invalid-template.json"

@@ -11,6 +11,8 @@ from model_helpers import CHECKS, base, codes, load_document, load_file, the
 
 from aether.model import Limits
 
+pytestmark = pytest.mark.spec("2.1")
+
 DOC = """\
 apiVersion: aether/v1
 kind: Workflow

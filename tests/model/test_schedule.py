@@ -18,6 +18,8 @@ from aether.model.schedule import (
     valid_timezone,
 )
 
+pytestmark = pytest.mark.spec("12.1")
+
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"
 

@@ -10,6 +10,8 @@ from aether.model.problems import Problem, error, warning
 from aether.model.types import CronWorkflowSpec
 from aether.model.validate_cron import validate_cron_fields
 
+pytestmark = pytest.mark.spec("3.3.10")
+
 
 def spec(**fields: Any) -> CronWorkflowSpec:
     fields.setdefault("schedule", "*/5 * * * *")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 from projection_support import (
     History,
     brute_force_transitions,
@@ -23,6 +24,8 @@ from aether.store.base import NO_STREAM, StoredEvent
 from aether.store.loading import read_run_events
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
+
+pytestmark = pytest.mark.spec("6.6")
 
 NOT_IN_RUN_STREAMS = {
     "SubmissionKeyClaimed",

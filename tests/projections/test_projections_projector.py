@@ -33,6 +33,8 @@ from aether.store.memory import InMemoryEventLog
 from aether.store.projector import POSITION_TABLE, ProjectionError, Projector
 from aether.testing.adapters import EventLogFactory
 
+pytestmark = pytest.mark.spec("6.1")
+
 Tables = dict[str, list[tuple[Any, ...]]]
 
 

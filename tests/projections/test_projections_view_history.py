@@ -27,6 +27,8 @@ from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
 from aether.store.view_history_reader import ViewHistoryReader
 
+pytestmark = pytest.mark.spec("6.6")
+
 
 def histories() -> list[History]:
     return [*example_histories(), template_ref_history()]

@@ -23,6 +23,8 @@ from aether.projections.views import (
 )
 from aether.reducers.state import AttemptState, DagProgress, LoopProgress, NodeState, RunInfo, RunState
 
+pytestmark = pytest.mark.spec("6.1", "6.2")
+
 SAMPLE = NodeState(
     node_id="main/a",
     parent_id="main",

@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,6 +30,8 @@ from aether.runtime.clock import FakeClock
 from aether.runtime.cron import CronError, CronService
 from aether.store.memory import InMemoryEventLog
 from tests.conformance.harness import Harness
+
+pytestmark = pytest.mark.spec("12.2", "12.3", "12.5")
 
 JSON = Any
 T0 = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)  # a day before New York springs forward

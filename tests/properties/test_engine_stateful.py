@@ -68,6 +68,8 @@ from tests.properties.generators import (
     workflows,
 )
 
+pytestmark = pytest.mark.spec("2.9", "2.10", "6.3", "6.4", "7.3.2", "7.5", "7.6", "7.7", "7.8", "8.1", "8.2", "8.4", "9.1", "9.2", "9.3", "10.1", "10.2", "10.3", "11.2", "11.3", "11.4", "11.5", "14.1")
+
 JSON = Any
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
 MAX_RUNS = 3

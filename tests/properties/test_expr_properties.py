@@ -10,6 +10,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -27,6 +28,8 @@ from aether.expr.compiler import build
 from aether.expr.functions import FUNCTIONS
 from aether.expr.printer import path_text
 from aether.model.limits import Limits
+
+pytestmark = pytest.mark.spec("4.7", "5")
 
 # Room for any generated tree; the default limits are tested elsewhere.
 ROOMY = Limits(expr_length=1_000_000, expr_depth=10_000)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from aether.model import LoadResult, dump_document
 from aether.model.paths import split_path
 from tests.properties.generators import load_document
+
+pytestmark = pytest.mark.spec("2.1", "3.1")
 
 # --- generators --------------------------------------------------------------------------
 

@@ -56,6 +56,8 @@ from tests.properties.generators import (
     workflows,
 )
 
+pytestmark = pytest.mark.spec("1.3", "6.4", "6.6", "7.5", "11.3")
+
 JSON = Any
 T0_MS = parse_ms("2026-03-01T10:00:00.000Z")
 

@@ -16,11 +16,14 @@ from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo, available_timezones
 
+import pytest
 from attrs import frozen
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from aether.model.schedule import MACROS, Schedule, parse_schedule
+
+pytestmark = pytest.mark.spec("12.1", "12.5")
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import typer
 from hypothesis import event as note_event
 from hypothesis import given, settings
@@ -53,6 +54,8 @@ from aether.store.base import NO_STREAM, PendingEvent, StoredEvent
 from aether.store.memory import InMemoryEventLog
 from aether.store.sqlite import SqliteEventLog
 from tests.properties.generators import workflows
+
+pytestmark = pytest.mark.spec("6.6")
 
 JSON = Any
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,8 @@ from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
 from aether.store.view_history_reader import ViewHistoryReader
 from tests.properties.test_time_travel_properties import RecordedRun, _last_by, documents, truncated
+
+pytestmark = pytest.mark.spec("6.6")
 
 JSON = Any
 

@@ -10,6 +10,8 @@ import pytest
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
 from aether.runtime.broker import LocalBroker, TaskBroker
 
+pytestmark = pytest.mark.spec("15")
+
 WAIT = 20.0
 
 

@@ -16,6 +16,8 @@ from aether.scheduler.decide import decide
 from aether.store.base import AppendRequest, StoreError
 from aether.store.memory import InMemoryEventLog
 
+pytestmark = pytest.mark.spec("6.4")
+
 DOCUMENT = workflow("w", dag("main", echo_task("a")))
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from aether.events.assignment import TaskAssignment
 from aether.runtime.executors.await_exec import AwaitExecutor
 from aether.runtime.executors.base import ExecContext, ExecResult
+
+pytestmark = pytest.mark.spec("14.3")
 
 
 def run(config: dict[str, Any] | None, payload: dict[str, Any] | None) -> ExecResult:

@@ -6,6 +6,8 @@ import pytest
 
 from aether.runtime.executors import BUILTIN_TYPES, ExecutorPlugin, builtin_executors
 
+pytestmark = pytest.mark.spec("14.3", "15")
+
 
 def test_every_builtin_is_registered_under_its_type() -> None:
     executors = builtin_executors()

@@ -12,6 +12,8 @@ from aether.events.values import BoundParameter, ResultParameter
 from aether.runtime.executors.base import ExecContext, ExecResult
 from aether.runtime.executors.echo import EchoExecutor
 
+pytestmark = pytest.mark.spec("14.2")
+
 NO_VALUE = object()
 
 

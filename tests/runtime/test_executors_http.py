@@ -19,6 +19,8 @@ from aether.runtime.executors.base import ExecContext, ExecResult
 from aether.runtime.executors.http import HttpExecutor
 from aether.runtime.executors.process import MAX_STREAM_BYTES
 
+pytestmark = pytest.mark.spec("14.3")
+
 WAIT = 20.0
 
 

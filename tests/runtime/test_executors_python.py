@@ -20,6 +20,8 @@ from aether.events.values import BoundParameter
 from aether.runtime.executors.base import ExecContext, ExecResult
 from aether.runtime.executors.python_exec import PythonExecutor
 
+pytestmark = pytest.mark.spec("14.3")
+
 GRACE = 0.5
 WAIT = 30.0
 MODULE = "aether_test_pyexec_funcs"

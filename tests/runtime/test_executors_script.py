@@ -20,6 +20,8 @@ from aether.events.values import BoundParameter
 from aether.runtime.executors.base import ExecContext, ExecResult
 from aether.runtime.executors.script import ScriptExecutor
 
+pytestmark = pytest.mark.spec("14.3")
+
 GRACE = 0.5
 WAIT = 20.0
 PYTHON = sys.executable

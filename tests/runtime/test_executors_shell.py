@@ -21,6 +21,8 @@ from aether.runtime.executors.base import ExecContext, ExecResult
 from aether.runtime.executors.process import MAX_STREAM_BYTES, input_env, input_env_name
 from aether.runtime.executors.shell import ShellExecutor
 
+pytestmark = pytest.mark.spec("14.3")
+
 GRACE = 0.5
 # Generous bounds: a loaded 2-core CI machine can be slow to start and reap processes.
 WAIT = 20.0

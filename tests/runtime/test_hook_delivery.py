@@ -13,6 +13,8 @@ from aether.runtime.notifiers import RecordingNotifier
 from aether.scheduler.effects import Notify
 from aether.store.memory import InMemoryEventLog
 
+pytestmark = pytest.mark.spec("11.5")
+
 DOCUMENT = workflow(
     "hooked",
     dag("main", echo_task("a")),

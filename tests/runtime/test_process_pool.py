@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from support.documents import dag, dag_task, echo_task, executor, workflow
 
 from aether.events.assignment import TaskAssignment
 from aether.runtime.engine import Engine
 from aether.runtime.executors import builtin_executors
 from aether.runtime.executors.base import ExecContext, ExecResult
+
+pytestmark = pytest.mark.spec("14.3")
 
 
 class PidExecutor:

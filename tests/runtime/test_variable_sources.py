@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support.documents import dag, echo_task, workflow
 
 from aether.runtime.engine import Engine
 from aether.runtime.variables import StaticVars, SystemVars
+
+pytestmark = pytest.mark.spec("5.3", "15")
 
 JSON = Any
 

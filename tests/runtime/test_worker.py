@@ -23,6 +23,8 @@ from aether.runtime.secrets import (
 )
 from aether.runtime.worker import run_assignment
 
+pytestmark = pytest.mark.spec("4.7", "14.1", "14.2", "15")
+
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
 SECRETS = MappingSecretProvider({"db": {"password": "hunter22", "pin": "123"}, "api": {"token": "tok-XYZ"}})
 

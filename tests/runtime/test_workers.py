@@ -22,6 +22,8 @@ from aether.runtime.executors.base import ExecContext, ExecResult, ExecutorPlugi
 from aether.runtime.secrets import MappingSecretProvider
 from aether.runtime.workers import WorkerPool
 
+pytestmark = pytest.mark.spec("14.1", "15")
+
 WAIT = 30.0
 Report = TaskStartReport | TaskResultReport
 

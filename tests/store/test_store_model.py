@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aether.store import ANY_VERSION, NO_STREAM, ConcurrencyConflict, EventLog
 from aether.testing.adapters import EventLogFactory
 from aether.testing.log_checks import event, payload, read_everything
+
+pytestmark = pytest.mark.spec("15")
 
 STREAMS = ["a", "b", "run:1", "run:10", "run:2"]
 # How a request picks its expected version from the stream's committed version v.

@@ -30,6 +30,8 @@ from aether.store import (
 from aether.store.migrations import LATEST_VERSION, SCHEMA_TABLE
 from aether.testing.log_checks import assert_log_consistent, event, events, payload
 
+pytestmark = pytest.mark.spec("15")
+
 HERE = Path(__file__).parent
 
 

@@ -6,11 +6,14 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from store_support import append_with_retry
 
 from aether.store import EventLog
 from aether.testing.adapters import EventLogFactory
 from aether.testing.log_checks import assert_log_consistent, event, payload
+
+pytestmark = pytest.mark.spec("15")
 
 THREADS = 8
 ROUNDS = 40
