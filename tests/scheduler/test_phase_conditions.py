@@ -18,7 +18,7 @@ from aether.store.memory import InMemoryEventLog
 from tests.history.history_support import Driver
 from tests.scheduler.scheduler_support import DecidedRun, dag, loop, outputs_of, param, task, workflow
 
-pytestmark = pytest.mark.spec("6.5", "5.8", "7.5", "7.6")
+pytestmark = pytest.mark.spec("6.5", "6.5.1", "6.5.2", "6.5.3", "5.8", "7.5", "7.6")
 
 JSON = Any
 TRUE, FALSE = "true", "false"
