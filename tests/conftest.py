@@ -1,7 +1,13 @@
-"""Shared test configuration: hypothesis profiles.
+"""Shared test configuration: hypothesis profiles, chosen with ``HYPOTHESIS_PROFILE``.
 
-``ci`` keeps the whole suite inside CI's time budget on a 2-core machine; ``dev``
-is the default for local runs; ``thorough`` is for hunting bugs.
+- ``dev`` (the default, for local runs): 100 examples per property, random like any
+  hypothesis run, with the example database in ``.hypothesis/`` replaying past failures.
+- ``ci`` (``.ci/run`` sets it): 25 examples, keeping the suite inside CI's time budget on a
+  2-core machine, and reproducible: ``derandomize`` draws the same examples on every run
+  of the same code (no example database, so nothing from earlier runs leaks in), and a
+  failure prints its ``@reproduce_failure`` blob. A red CI run is red again locally with
+  ``HYPOTHESIS_PROFILE=ci``.
+- ``thorough``: 2,000 examples per property, for hunting bugs.
 """
 
 from __future__ import annotations
@@ -14,7 +20,15 @@ from hypothesis import HealthCheck, settings
 # registered event-log adapter (aether/testing/adapters.py).
 pytest_plugins = ["aether.testing.fixtures"]
 
-settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
+    print_blob=True,
+)
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -78,6 +78,7 @@ def _run(args: list[str], env: dict[str, str], timeout: float = 120.0) -> subpro
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 20 restarts, each allowed READY_TIMEOUT to start on a loaded machine
 def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
