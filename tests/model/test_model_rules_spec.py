@@ -7,7 +7,7 @@ from model_helpers import add_template, assert_problem, codes, load_changed, tas
 
 from aether.model import Limits
 
-pytestmark = pytest.mark.spec("2.4", "2.6", "3.3.3")
+pytestmark = pytest.mark.spec("2.4", "2.6", "2.9", "3.3.3")
 
 WORK = "$.spec.templates[1].task"
 
