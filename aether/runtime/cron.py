@@ -27,13 +27,13 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from attrs import evolve, frozen
 
 from aether.events import catalog as ev
-from aether.events.codec import decode, encode
+from aether.events.codec import decode
 from aether.events.cron_events import CronRunStartFailed
 from aether.events.times import datetime_to_ms, format_ms
 from aether.expr import check_expression
@@ -44,6 +44,7 @@ from aether.model.types import KIND_CRON, CronWorkflow
 from aether.reducers.cron import CronState, apply_cron, cron_stream
 from aether.runtime.clock import Clock
 from aether.runtime.engine import Engine, RequestRejected, RunNotFound
+from aether.runtime.stream import Cached, StreamKind, StreamProcessor
 from aether.scheduler.cron import (
     E_BACKFILL_RANGE,
     E_NOT_FOUND,
@@ -60,7 +61,7 @@ from aether.scheduler.cron import (
     start_info,
 )
 from aether.scheduler.effects import CancelRun, Effect, StartRun
-from aether.store.base import ConcurrencyConflict, PendingEvent
+from aether.store.base import EventLog
 
 JSON = Any
 log = logging.getLogger("aether.cron")
@@ -113,15 +114,28 @@ def host_timezone() -> str:
     return "UTC"
 
 
-class _Cached:
-    __slots__ = ("state", "version")
-
-    def __init__(self, state: CronState | None, version: int) -> None:
-        self.state = state
-        self.version = version
-
-
 InputsFor = Callable[[CronState | None], list[ev.Event]]
+
+
+def _load_cron(event_log: EventLog, stream: str, to_version: int | None) -> tuple[CronState | None, int]:
+    state: CronState | None = None
+    version = 0
+    for stored in event_log.read(stream, 1, to_version):
+        state = apply_cron(state, decode(stored))
+        version = stored.version
+    return state, version
+
+
+# A cron's stream is keyed by its own name. What its recorded runs still owe is settled
+# from the cron's state against the engine's runs (``CronService._settle``), not from events.
+CRON_KIND: StreamKind[CronState] = StreamKind(
+    name="cron",
+    stream_of=lambda stream: stream,
+    load=_load_cron,
+    reduce=apply_cron,
+    decide=decide_cron,
+    accepts_new=lambda _event: True,
+)
 
 
 class CronService:
@@ -134,7 +148,7 @@ class CronService:
         self.log = engine.log
         self.limits = engine.limits
         self._lock = threading.RLock()
-        self._cache: dict[str, _Cached] = {}
+        self.crons = StreamProcessor(self.log, CRON_KIND, self._perform, conflict_retries=self.CONFLICT_RETRIES)
         # Finished runs reported by the engine, possibly from its own thread while it holds
         # its lock: they are only queued there, and recorded by whoever next holds ours,
         # so the two locks are never taken in opposite orders.
@@ -480,19 +494,10 @@ class CronService:
             raise CronError(E_NOT_FOUND, f"cron workflow {stream[len(CRON_STREAM_PREFIX) :]} not found")
         return state
 
-    def _load(self, stream: str) -> _Cached:
+    def _load(self, stream: str) -> Cached[CronState]:
         """The cron's state as of the log's latest version: the cached state plus the tail
         other writers (the CLI, a second engine) appended since."""
-        cached = self._cache.get(stream) or _Cached(None, 0)
-        if self.log.stream_version(stream) == cached.version:
-            return cached
-        state, version = cached.state, cached.version
-        for stored in self.log.read(stream, version + 1):
-            state = apply_cron(state, decode(stored))
-            version = stored.version
-        cached = _Cached(state, version)
-        self._cache[stream] = cached
-        return cached
+        return self.crons.load(stream, fresh=True)
 
     def _commit_one(self, stream: str, trigger: ev.Event, *, quiet: tuple[str, ...] = ()) -> CronDecision:
         """Decide and record one input; a rejection raises unless its code is ``quiet``."""
@@ -502,34 +507,11 @@ class CronService:
         return decision
 
     def _commit(self, stream: str, inputs_for: InputsFor) -> builtins.list[tuple[ev.Event, CronDecision]]:
-        """Decide ``inputs_for(state)`` in order, append every accepted input with its
-        decision in one transaction, then perform the effects in order. Rejected inputs
-        are not written. On a version conflict, reload and decide again (rule 4)."""
-        for _attempt in range(self.CONFLICT_RETRIES):
-            cached = self._load(stream)
-            state = cached.state
-            pending: builtins.list[PendingEvent] = []
-            decisions: builtins.list[tuple[ev.Event, CronDecision]] = []
-            for trigger in inputs_for(state):
-                decision = decide_cron(state, trigger)
-                decisions.append((trigger, decision))
-                if not decision.accepted:
-                    continue
-                pending.append(encode(trigger))
-                pending.extend(encode(event) for event in decision.events)
-                state = decision.state
-            if pending:
-                try:
-                    version = self.log.append(stream, pending, cached.version)
-                except ConcurrencyConflict:
-                    log.info("cron %s: append conflict; reloading and deciding again", stream)
-                    continue
-                self._cache[stream] = _Cached(state, version)
-            for _trigger, decision in decisions:
-                for effect in decision.effects:
-                    self._perform(stream, effect)
-            return decisions
-        raise ConcurrencyConflict(stream, -1, self.log.stream_version(stream))
+        """Decide ``inputs_for(state)`` in order through the stream processor: every accepted
+        input is appended with its decision in one transaction, rejected ones leave no
+        trace, and the effects are performed after the commit."""
+        outcomes = self.crons.process([(stream, inputs_for)], fresh=True)
+        return [(outcome.trigger, cast(CronDecision, outcome.decision)) for outcome in outcomes]
 
     def _perform(self, stream: str, effect: Effect) -> None:
         try:

@@ -31,6 +31,7 @@ from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.problems import Problem, ValidationError
 from aether.projections.snapshots import SnapshotStore
 from aether.projections.views import run_view
+from aether.reducers.run import apply
 from aether.reducers.state import RunState
 from aether.runtime.broker import LocalBroker
 from aether.runtime.clock import Clock, SystemClock
@@ -38,11 +39,14 @@ from aether.runtime.executors import builtin_executors
 from aether.runtime.executors.base import ExecutorPlugin
 from aether.runtime.ids import IdGenerator, UlidGenerator
 from aether.runtime.notifiers import HookNotifier, LoggingNotifier
+from aether.runtime.stream import StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
 from aether.runtime.variables import SystemVars, VarsSource, snapshot
+from aether.scheduler.context import Rejection
 from aether.scheduler.decide import decide
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
+from aether.scheduler.outbox import may_owe_effects, outstanding_effects
 from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
@@ -81,18 +85,35 @@ class RequestRejected(Exception):
 
 
 @frozen
+class LoadedRun:
+    state: RunState
+    version: int
+
+
+@frozen
 class SubmitResult:
     run_id: str
     warnings: tuple[Problem, ...]
     existing: bool = False  # an idempotency key returned an earlier run
 
 
-class _Cached:
-    __slots__ = ("state", "version")
+def run_kind(snapshots: SnapshotStore | None) -> StreamKind[RunState]:
+    """Runs as a kind of stream: loaded from the newest snapshot plus the tail, decided by
+    :func:`decide`, owing what :func:`outstanding_effects` says their events still owe."""
 
-    def __init__(self, state: RunState, version: int) -> None:
-        self.state = state
-        self.version = version
+    def load(event_log: EventLog, stream: str, to_version: int | None) -> tuple[RunState | None, int]:
+        return load_run_state(event_log, stream, snapshots, to_version=to_version)
+
+    return StreamKind(
+        name="run",
+        stream_of=run_stream,
+        load=load,
+        reduce=apply,
+        decide=decide,
+        accepts_new=lambda event: isinstance(event, ev.WorkflowSubmitted),
+        outstanding_effects=outstanding_effects,
+        finished=lambda state: state.terminal,
+    )
 
 
 class Engine:
@@ -138,7 +159,13 @@ class Engine:
         self.process_types = tuple(process_types)
         self.processes = processes
         self.diagnostics: list[str] = []
-        self._cache: dict[str, _Cached] = {}
+        self.runs = StreamProcessor(
+            self.log,
+            run_kind(snapshots),
+            self._perform_safely,
+            conflict_retries=self.CONFLICT_RETRIES,
+            cache_limit=self.CACHE_LIMIT,
+        )
         self._timers: list[tuple[int, int, str, str]] = []  # (due_ms, seq, run_id, timer_id)
         self._timer_seq = 0
         self._armed: set[tuple[str, str]] = set()
@@ -377,28 +404,20 @@ class Engine:
         self.stop()
 
     def recover(self) -> int:
-        """Re-issue dispatches without results and re-arm unfired timers of every active run
-        (ARCHITECTURE rule 5). Returns the number of active runs."""
+        """Perform what the recorded events of every run still owe — dispatches without a
+        result, timers that have not fired, hooks not yet delivered — as the same
+        :func:`outstanding_effects` judges it for any recorded event (ARCHITECTURE rule 5).
+        Returns the number of active runs."""
         active = 0
         with self._lock:
             for run_id in self.run_ids():
                 cached = self._load(run_id)
                 state = cached.state
-                if state.terminal:
-                    continue
-                active += 1
-                for assignment_id, node_id in state.open_attempts.items():
-                    attempt = state.node(node_id).current_attempt
-                    if attempt is not None and attempt.assignment_id == assignment_id and attempt.assignment:
-                        self.broker.dispatch(attempt.assignment)
-                for timer in state.timers.values():
-                    if not timer.fired:
-                        self._arm(run_id, timer.timer_id, timer.due_ms)
-            for run_id in self.run_ids():
-                # Hooks fired before a crash but never delivered, terminal runs included.
-                state = self._load(run_id).state
-                for key, payload in state.undelivered_hooks.items():
-                    self._deliver(key, payload)
+                if not state.terminal:
+                    active += 1
+                if may_owe_effects(state):
+                    events = [event for _seq, event in self.events(run_id, 1, cached.version)]
+                    self.runs.perform_recorded(run_id, events, cached.version)
         return active
 
     def idle(self) -> bool:
@@ -429,8 +448,8 @@ class Engine:
         return datetime_to_ms(self.clock.now())
 
     def _vars_env_for(self, run_id: str) -> Mapping[str, JSON]:
-        cached = self._cache.get(run_id)
-        return globals_layer(cached.state) if cached is not None else {}
+        cached = self.runs.cached(run_id)
+        return globals_layer(cached.state) if cached is not None and cached.state is not None else {}
 
     def _run_for_key(self, key: str) -> str | None:
         for stored in self.log.read(submit_key_stream(key), 1, 1):
@@ -439,16 +458,12 @@ class Engine:
             return claim.run_id
         return None
 
-    def _load(self, run_id: str) -> _Cached:
-        cached = self._cache.get(run_id)
-        if cached is not None:
-            return cached
-        state, version = load_run_state(self.log, run_stream(run_id), self.snapshots)
-        if state is None:
+    def _load(self, run_id: str) -> LoadedRun:
+        cached = self.runs.load(run_id)
+        if cached.state is None:
+            self.runs.forget(run_id)
             raise RunNotFound(run_id)
-        cached = _Cached(state, version)
-        self._cache[run_id] = cached
-        return cached
+        return LoadedRun(cached.state, cached.version)
 
     def _flush_deliveries(self) -> None:
         """Record the hook deliveries a direct call caused, so the call leaves nothing pending."""
@@ -532,27 +547,24 @@ class Engine:
                 batch = self.log.read_all(self._log_position, limit=1000)
                 if not batch:
                     return seen
+                foreign: dict[str, tuple[list[ev.Event], int]] = {}
                 for stored in batch:
                     self._log_position = stored.position
                     if not stored.stream.startswith(RUN_STREAM_PREFIX):
                         continue
                     run_id = stored.stream[len(RUN_STREAM_PREFIX) :]
-                    cached = self._cache.get(run_id)
+                    cached = self.runs.cached(run_id)
                     if cached is not None and stored.version <= cached.version:
                         continue  # written by this engine
                     seen += 1
-                    self._cache.pop(run_id, None)
-                    self._perform_recorded(run_id, decode(stored))
-
-    def _perform_recorded(self, run_id: str, event: ev.Event) -> None:
-        if isinstance(event, ev.TaskDispatched):
-            self.broker.dispatch(event.assignment)
-        elif isinstance(event, ev.TaskCancelRequested):
-            self.broker.cancel(event.assignment_id)
-        elif isinstance(event, ev.TimerArmed):
-            self._arm(run_id, event.timer_id, event.due_ms)
-        elif isinstance(event, ev.WorkflowCompleted):
-            self._perform(RunFinished(run_id, event.phase))
+                    self.runs.forget(run_id)
+                    events, _upto = foreign.get(run_id, ([], 0))
+                    events.append(decode(stored))
+                    foreign[run_id] = (events, stored.version)
+                # Judged against the run as of the last foreign event read, and cached at that
+                # version, so that the run's later events still count as foreign next round.
+                for run_id, (events, upto) in foreign.items():
+                    self.runs.perform_recorded(run_id, events, upto)
 
     def _loop(self) -> None:
         last_tail = 0.0
@@ -587,88 +599,20 @@ class Engine:
         new_run: bool = False,
     ) -> list[tuple[str, str]]:
         """Decide every trigger, append all their events in one transaction, then perform
-        the effects. Returns the rejections, in order.
-
-        Another writer (a second engine, a CLI ``cancel``) may have appended to a run since
-        it was cached: the append then conflicts, and the batch is decided again from the
-        log (ARCHITECTURE rule 4: reload, decide again)."""
-        batch = list(triggers)
-        for attempt in range(self.CONFLICT_RETRIES):
-            try:
-                return self._process_once(batch, extra_appends, new_run)
-            except ConcurrencyConflict:
-                if new_run or attempt == self.CONFLICT_RETRIES - 1:
-                    raise
-                log.info("append conflict; reloading and deciding again")
-        raise AssertionError("unreachable")
+        the effects (the stream processor). Returns the rejections, in order."""
+        outcomes = self.runs.process(triggers, extra_appends=extra_appends, new_stream=new_run)
+        return [
+            (rejection.code, rejection.message)
+            for outcome in outcomes
+            if isinstance(rejection := outcome.decision.rejection, Rejection)
+        ]
 
     CONFLICT_RETRIES = 5
     RETRY_DELAY = 0.5
     # Runs kept in memory between triggers; finished runs are dropped first (they are
     # reloaded from the log on demand), so a long-lived engine does not grow without bound.
     CACHE_LIMIT = 10_000
-
-    def _evict_finished(self) -> None:
-        for run_id in [run_id for run_id, cached in self._cache.items() if cached.state.terminal]:
-            del self._cache[run_id]
-            if len(self._cache) <= self.CACHE_LIMIT // 2:
-                break
-
     TAIL_INTERVAL = 0.2
-
-    def _process_once(
-        self,
-        triggers: list[tuple[str, ev.Event]],
-        extra_appends: Sequence[tuple[str, Sequence[PendingEvent], int]],
-        new_run: bool,
-    ) -> list[tuple[str, str]]:
-        pending: dict[str, list[PendingEvent]] = {}
-        base_versions: dict[str, int] = {}
-        effects: list[Effect] = []
-        rejections: list[tuple[str, str]] = []
-        touched: dict[str, _Cached] = {}
-        for run_id, trigger in triggers:
-            if new_run:
-                state: RunState | None = None
-                version = 0
-            else:
-                try:
-                    cached = touched.get(run_id) or self._load(run_id)
-                except RunNotFound:
-                    log.warning("input for unknown run %s ignored", run_id)
-                    continue
-                state, version = cached.state, cached.version
-            decision = decide(state, trigger)
-            stream = run_stream(run_id)
-            base_versions.setdefault(stream, version)
-            batch = pending.setdefault(stream, [])
-            batch.append(encode(trigger))
-            batch.extend(encode(event) for event in decision.events)
-            touched[run_id] = _Cached(decision.state, version + 1 + len(decision.events))
-            effects.extend(decision.effects)
-            if decision.rejection is not None:
-                rejections.append((decision.rejection.code, decision.rejection.message))
-        requests: list[tuple[str, Sequence[PendingEvent], int]] = [
-            (stream, events, base_versions[stream]) for stream, events in pending.items()
-        ]
-        requests.extend(extra_appends)
-        if requests:
-            try:
-                self.log.append_batch(requests)
-            except ConcurrencyConflict:
-                for run_id in touched:
-                    self._cache.pop(run_id, None)
-                raise
-        self._cache.update(touched)
-        if len(self._cache) > self.CACHE_LIMIT:
-            self._evict_finished()
-        for effect in effects:
-            try:
-                self._perform(effect)
-            except Exception:  # the decision is durable; recovery re-issues what was lost
-                log.exception("performing %s failed", type(effect).__name__)
-                self.diagnostics.append(f"performing {type(effect).__name__} failed; see the log")
-        return rejections
 
     def _deliver(self, key: str, payload: Mapping[str, JSON]) -> None:
         """Call every notifier, then record the delivery (and any failure, as a warning) so
@@ -692,6 +636,13 @@ class Engine:
         self._timer_seq += 1
         heapq.heappush(self._timers, (due_ms, self._timer_seq, run_id, timer_id))
         self._wake.set()
+
+    def _perform_safely(self, _run_id: str, effect: Effect) -> None:
+        try:
+            self._perform(effect)
+        except Exception:  # the decision is durable; recovery re-issues what was lost
+            log.exception("performing %s failed", type(effect).__name__)
+            self.diagnostics.append(f"performing {type(effect).__name__} failed; see the log")
 
     def _perform(self, effect: Effect) -> None:
         if isinstance(effect, Dispatch):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from cron_helpers import T0, Env, at, cron_doc, history, of_type, step_ticker
+from support.documents import executor, task, workflow
 
 from aether.events import catalog as ev
 from aether.events.cron_events import CronCatchupStarted, CronRunStartFailed
@@ -173,12 +174,7 @@ def test_a_crash_after_the_submission_does_not_start_a_second_run(tmp_path: Path
     again = env.restart(SqliteEventLog(path))
     assert again.cron.recover() == 0
     result = again.engine.submit(
-        {
-            "apiVersion": "aether/v1",
-            "kind": "Workflow",
-            "metadata": {"name": "nightly"},
-            "spec": {"entrypoint": "main", "templates": [{"task": {"name": "main", "executor": {"type": "echo"}}}]},
-        },
+        workflow("nightly", task("main", executor("echo"))),
         idempotency_key="cron:default/nightly@2026-03-01T10:05:00.000Z",
     )
     assert result.existing and result.run_id == run_id
@@ -212,11 +208,18 @@ class Interleaved:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._log, name)
 
-    def append(self, stream: str, events: Any, expected_version: int) -> int:
+    def _first_append(self) -> None:
         if self._before is not None:
             before, self._before = self._before, None
             before()
+
+    def append(self, stream: str, events: Any, expected_version: int) -> int:
+        self._first_append()
         return self._log.append(stream, events, expected_version)
+
+    def append_batch(self, requests: Any) -> list[int]:
+        self._first_append()
+        return self._log.append_batch(requests)
 
 
 @pytest.mark.parametrize("kind", ["scheduled", "manual"])
@@ -231,7 +234,7 @@ def test_two_engines_racing_for_one_tick_start_one_run(kind: str) -> None:
 
     # Engine two reads the cron, decides the tick, and before its append engine one
     # processes the same tick: two's append conflicts, it reloads and finds the tick taken.
-    two.cron.log = Interleaved(one.log, first)
+    two.cron.log = two.cron.crons.log = Interleaved(one.log, first)
     if kind == "scheduled":
         assert two.cron.tick() == 0
     else:

@@ -1,0 +1,243 @@
+"""One stream processor: the shell's only path from an input to a recorded decision.
+
+Every kind of stream (a run, a cron) is driven the same way:
+
+1. load the stream's state: the cached one, else the newest snapshot plus the tail;
+2. ``decide`` each input against it, folding as it goes;
+3. append every input with its decision's events, in one transaction per batch, with
+   the version the state was loaded at as the expected version;
+4. on a conflict (another writer appended meanwhile) drop the cached states, reload and
+   decide again, a bounded number of times (ARCHITECTURE rule 4);
+5. only then perform the decisions' effects (rule 5).
+
+Rejected inputs: a rejection is returned to the caller, who turns it into an error. The
+input is written only when its decision records something — a run records every
+rejection as an ``InputRejected`` fact, a cron's rejected request leaves no trace — and
+a rejected input is never decided again.
+
+What differs between kinds is data: a :class:`StreamKind` names the reducer, the
+decider, how a stream is loaded and which effects its recorded events still owe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from attrs import frozen
+
+from aether.events.catalog import Event
+from aether.events.codec import decode, encode
+from aether.scheduler.effects import Effect
+from aether.store.base import ConcurrencyConflict, EventLog, PendingEvent
+
+log = logging.getLogger("aether.stream")
+
+S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
+
+
+class StreamDecision(Protocol[S_co]):
+    """What the deciders of every kind return (``Decision``, ``CronDecision``)."""
+
+    @property
+    def events(self) -> tuple[Event, ...]: ...
+
+    @property
+    def effects(self) -> tuple[Effect, ...]: ...
+
+    @property
+    def state(self) -> S_co | None: ...
+
+    @property
+    def rejection(self) -> object | None: ...
+
+
+@frozen
+class StreamKind(Generic[S]):
+    """The parts of stream processing that depend on what the stream records."""
+
+    name: str
+    stream_of: Callable[[str], str]
+    """The log's stream name for a key (a run id, a cron's ``namespace/name``)."""
+    load: Callable[[EventLog, str, int | None], tuple[S | None, int]]
+    """The state after ``to_version`` events (all if None) and its version: snapshot + tail."""
+    reduce: Callable[[S | None, Event], S]
+    decide: Callable[[S | None, Event], StreamDecision[S]]
+    accepts_new: Callable[[Event], bool]
+    """Whether an input may start a stream that has no events yet."""
+    outstanding_effects: Callable[[str, S, Sequence[Event]], tuple[Effect, ...]] | None = None
+    """The effects recorded events still owe once the stream stands at the given state."""
+    finished: Callable[[S], bool] = lambda _state: False
+    """A finished stream's cached state is dropped first when the cache is full."""
+
+
+@frozen
+class Cached(Generic[S]):
+    state: S | None
+    version: int
+
+
+@frozen
+class Outcome(Generic[S]):
+    key: str
+    trigger: Event
+    decision: StreamDecision[S]
+
+
+Inputs = Event | Callable[[S | None], Sequence[Event]]
+"""One input, or a function of the stream's current state giving the inputs to decide in
+order (asked again after a conflict, so that inputs planned from a state stay current)."""
+
+AppendRequest = tuple[str, Sequence[PendingEvent], int]
+
+
+class StreamProcessor(Generic[S]):
+    """Loads, decides, appends and performs for the streams of one kind.
+
+    Not thread-safe: the owner (the engine, the cron service) serialises calls."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        kind: StreamKind[S],
+        perform: Callable[[str, Effect], None],
+        *,
+        conflict_retries: int = 5,
+        cache_limit: int = 10_000,
+    ) -> None:
+        self.log = event_log
+        self.kind = kind
+        self.perform = perform
+        self.conflict_retries = conflict_retries
+        self.cache_limit = cache_limit
+        self._cache: dict[str, Cached[S]] = {}
+
+    # --- states ---------------------------------------------------------------------------
+
+    def cached(self, key: str) -> Cached[S] | None:
+        return self._cache.get(key)
+
+    def forget(self, key: str) -> None:
+        self._cache.pop(key, None)
+
+    def load(self, key: str, *, fresh: bool = False) -> Cached[S]:
+        """The stream's state as this processor last left it; with ``fresh``, first fold
+        what other writers appended since (one version check when nothing moved)."""
+        cached = self._cache.get(key)
+        if cached is None:
+            state, version = self.kind.load(self.log, self.kind.stream_of(key), None)
+            return self._keep(key, Cached(state, version))
+        if fresh:
+            stream = self.kind.stream_of(key)
+            if self.log.stream_version(stream) != cached.version:
+                state, version = cached.state, cached.version
+                for stored in self.log.read(stream, version + 1):
+                    state = self.kind.reduce(state, decode(stored))
+                    version = stored.version
+                return self._keep(key, Cached(state, version))
+        return cached
+
+    def _keep(self, key: str, cached: Cached[S]) -> Cached[S]:
+        self._cache[key] = cached
+        if len(self._cache) > self.cache_limit:
+            self._evict_finished()
+        return cached
+
+    def _evict_finished(self) -> None:
+        finished = self.kind.finished
+        for key in [key for key, cached in self._cache.items() if cached.state is not None and finished(cached.state)]:
+            del self._cache[key]
+            if len(self._cache) <= self.cache_limit // 2:
+                break
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    def process(
+        self,
+        items: Iterable[tuple[str, Inputs[S]]],
+        *,
+        extra_appends: Sequence[AppendRequest] = (),
+        new_stream: bool = False,
+        fresh: bool = False,
+    ) -> list[Outcome[S]]:
+        """Decide every input, append everything in one transaction, then perform the
+        effects in order. ``new_stream``: the inputs start streams that must not exist yet
+        (a conflict then means they do, and is raised at once). ``fresh``: decide against
+        what other writers appended too — needed where a rejection records nothing, since
+        only an append would reveal a stale state."""
+        batch = list(items)
+        for attempt in range(self.conflict_retries):
+            try:
+                return self._process_once(batch, extra_appends, new_stream, fresh)
+            except ConcurrencyConflict:
+                if new_stream or attempt == self.conflict_retries - 1:
+                    raise
+                log.info("%s: append conflict; reloading and deciding again", self.kind.name)
+        raise AssertionError("unreachable")
+
+    def _process_once(
+        self,
+        batch: list[tuple[str, Inputs[S]]],
+        extra_appends: Sequence[AppendRequest],
+        new_stream: bool,
+        fresh: bool,
+    ) -> list[Outcome[S]]:
+        pending: dict[str, list[PendingEvent]] = {}
+        base_versions: dict[str, int] = {}
+        touched: dict[str, Cached[S]] = {}
+        outcomes: list[Outcome[S]] = []
+        for key, inputs in batch:
+            current = touched.get(key) or (Cached[S](None, 0) if new_stream else self.load(key, fresh=fresh))
+            state, version = current.state, current.version
+            triggers = [inputs] if isinstance(inputs, Event) else inputs(state)
+            for trigger in triggers:
+                if state is None and not self.kind.accepts_new(trigger):
+                    log.warning("%s: %s for unknown stream %s ignored", self.kind.name, trigger.TYPE, key)
+                    continue
+                decision = self.kind.decide(state, trigger)
+                outcomes.append(Outcome(key, trigger, decision))
+                if decision.rejection is not None and not decision.events:
+                    continue  # nothing to record
+                stream = self.kind.stream_of(key)
+                base_versions.setdefault(stream, current.version)
+                written = pending.setdefault(stream, [])
+                written.append(encode(trigger))
+                written.extend(encode(event) for event in decision.events)
+                state = decision.state
+                version += 1 + len(decision.events)
+            touched[key] = Cached(state, version)
+        requests: list[AppendRequest] = [(stream, events, base_versions[stream]) for stream, events in pending.items()]
+        requests.extend(extra_appends)
+        if requests:
+            try:
+                self.log.append_batch(requests)
+            except ConcurrencyConflict:
+                for key in touched:
+                    self._cache.pop(key, None)
+                raise
+        for key, cached in touched.items():
+            self._keep(key, cached)
+        for outcome in outcomes:
+            for effect in outcome.decision.effects:
+                self.perform(outcome.key, effect)
+        return outcomes
+
+    # --- what recorded events owe --------------------------------------------------------
+
+    def perform_recorded(self, key: str, events: Sequence[Event], upto_version: int) -> None:
+        """Perform what ``events`` — recorded by another writer, or before a crash — still
+        owe, judged against the stream as it stands after ``upto_version``."""
+        outstanding = self.kind.outstanding_effects
+        if outstanding is None or not events:
+            return
+        state, version = self.kind.load(self.log, self.kind.stream_of(key), upto_version)
+        if state is None:
+            return
+        self._keep(key, Cached(state, version))
+        for effect in outstanding(key, state, events):
+            self.perform(key, effect)
+
+
+__all__ = ["Cached", "Outcome", "StreamDecision", "StreamKind", "StreamProcessor"]

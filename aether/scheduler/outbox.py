@@ -1,0 +1,138 @@
+"""What a recorded fact asks of the world: the one mapping from events to effects.
+
+ARCHITECTURE rule 5 (outbox) holds by construction because every path that performs
+effects derives them here from events that are already durable: ``decide`` for the
+events it emits, the runtime for events another writer appended, and recovery at
+start for events whose effect may have been lost with the process that wrote them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aether.events import catalog as ev
+from aether.reducers.cron import CronState
+from aether.reducers.state import RunState
+from aether.scheduler.effects import ArmTimer, CancelRun, CancelTask, Dispatch, Effect, Notify, RunFinished, StartRun
+
+JSON = Any
+REUSE = "reuse"  # the dispatch reason of a result taken over from a forked run's origin
+
+
+def effects_of(run_id: str, event: ev.Event) -> tuple[Effect, ...]:
+    """The effects that recording ``event`` in run ``run_id`` asks for (often none)."""
+    match event:
+        case ev.TaskDispatched():
+            # A forked run's reused result is recorded as an attempt that nobody executes.
+            return () if event.reason == REUSE else (Dispatch(event.assignment),)
+        case ev.TaskCancelRequested():
+            return (CancelTask(event.assignment_id),)
+        case ev.TimerArmed():
+            return (ArmTimer(run_id, event.timer_id, event.due_ms),)
+        case ev.HookFired():
+            return (Notify(event.idempotency_key, event.payload),)
+        case ev.WorkflowCompleted():
+            return (RunFinished(run_id, event.phase),)
+    return ()
+
+
+def decision_effects(run_id: str, events: Iterable[ev.Event]) -> tuple[Effect, ...]:
+    """The effects of a decision's events, in event order, except that the run's end is
+    announced last: whoever waits for the run sees its hooks already delivered."""
+    effects: list[Effect] = []
+    finished: list[Effect] = []
+    for event in events:
+        for effect in effects_of(run_id, event):
+            (finished if isinstance(effect, RunFinished) else effects).append(effect)
+    effects.extend(finished)
+    return tuple(effects)
+
+
+def is_outstanding(state: RunState, effect: Effect) -> bool:
+    """Whether ``effect``, asked for by an event of this run, may still be owed to the world
+    once the run stands at ``state``: a dispatch whose attempt is still open and a timer
+    that has not fired (both only while the run is unfinished), a hook not yet delivered,
+    a cancel (the attempt may still be running somewhere), the end of a finished run
+    (announcing it again is harmless, and a listener that missed it must hear it)."""
+    if isinstance(effect, Dispatch):
+        node_id = None if state.terminal else state.open_attempts.get(effect.assignment.id)
+        if node_id is None:
+            return False
+        attempt = state.node(node_id).current_attempt
+        return attempt is not None and attempt.assignment_id == effect.assignment.id and attempt.code is None
+    if isinstance(effect, ArmTimer):
+        timer = state.timers.get(effect.timer_id)
+        return not state.terminal and timer is not None and not timer.fired
+    if isinstance(effect, Notify):
+        return effect.idempotency_key in state.undelivered_hooks
+    if isinstance(effect, CancelTask):
+        return True  # cancelling is idempotent, and a worker may still run the attempt
+    if isinstance(effect, RunFinished):
+        return state.terminal
+    return False
+
+
+def may_owe_effects(state: RunState) -> bool:
+    """Whether :func:`outstanding_effects` can find anything for a run at ``state``: lets
+    recovery skip reading the events of the runs that owe nothing."""
+    if state.undelivered_hooks:
+        return True
+    if state.terminal:
+        return False
+    return bool(state.open_attempts) or any(not timer.fired for timer in state.timers.values())
+
+
+def outstanding_effects(run_id: str, state: RunState, events: Iterable[ev.Event]) -> tuple[Effect, ...]:
+    """The effects of recorded ``events`` that are still owed once the run stands at
+    ``state``: what recovery re-issues at start, and what an engine performs for events
+    another writer appended."""
+    return tuple(effect for effect in decision_effects(run_id, events) if is_outstanding(state, effect))
+
+
+# --- cron streams -----------------------------------------------------------------------
+
+
+def cron_effects_of(state: CronState, event: ev.Event) -> tuple[Effect, ...]:
+    """The effects that recording ``event`` in a cron's stream asks for, ``state`` being the
+    cron right after it. A tick's run is started; under ``Replace`` every unfinished earlier
+    run is asked to cancel first, in creation order — again for one that was replaced
+    before and has not ended yet (cancelling is idempotent, §12.2 check 5)."""
+    if not isinstance(event, ev.CronRunSubmitted):
+        return ()
+    effects: list[Effect] = []
+    if event.trigger != "backfill" and state.settings.policy == "Replace":
+        effects.extend(CancelRun(run.run_id) for run in state.active_runs() if run.run_id != event.run_id)
+    document = run_document(state)
+    effects.append(
+        StartRun(event.idempotency_key, event.run_id, document, start_info(state, event.scheduled_time, event.trigger))
+    )
+    return tuple(effects)
+
+
+def run_document(state: CronState) -> dict[str, JSON]:
+    """The Workflow a tick submits: apiVersion and metadata of the cron, its workflowSpec."""
+    document = state.document
+    return {
+        "apiVersion": document.get("apiVersion", "aether/v1"),
+        "kind": "Workflow",
+        "metadata": document.get("metadata") or {},
+        "spec": (document.get("spec") or {}).get("workflowSpec") or {},
+    }
+
+
+def start_info(state: CronState, scheduled_time: str, kind: str) -> dict[str, JSON]:
+    """The ``cron`` field the run records (§6.6 ``WorkflowSubmitted``)."""
+    return {"name": state.name, "namespace": state.namespace, "scheduledTime": scheduled_time, "trigger": kind}
+
+
+__all__ = [
+    "cron_effects_of",
+    "decision_effects",
+    "effects_of",
+    "is_outstanding",
+    "may_owe_effects",
+    "outstanding_effects",
+    "run_document",
+    "start_info",
+]
