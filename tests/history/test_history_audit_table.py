@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from history_support import Driver, diamond_with_retry, rewrite_event, scripted_dag, stored_rows
+from support.documents import dag, dag_task, executor, loop, task, workflow
 from typer.testing import CliRunner, Result
 
 from aether.cli.history_cmd import history_entries
@@ -154,38 +155,19 @@ def test_rows_of_one_event_come_back_in_the_order_they_were_inserted() -> None:
 def nested() -> dict[str, JSON]:
     """A DAG with a loop of DAGs, names that are string prefixes of each other (``a``, ``ab``)
     and a tolerated failure."""
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "nested"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {
-                    "dag": {
-                        "name": "main",
-                        "tasks": [
-                            {"name": "a", "template": "leaf"},
-                            {"name": "ab", "template": "fan", "dependencies": ["a"]},
-                            {"name": "bad", "executor": {"type": "scripted"}, "continueOn": {"failed": True}},
-                            {"name": "last", "template": "leaf", "dependencies": ["ab", "bad"]},
-                        ],
-                    }
-                },
-                {"loop": {"name": "fan", "items": [1, 2, 3], "concurrency": 2, "body": "pair"}},
-                {
-                    "dag": {
-                        "name": "pair",
-                        "tasks": [
-                            {"name": "x", "template": "leaf"},
-                            {"name": "y", "template": "leaf", "dependencies": ["x"]},
-                        ],
-                    }
-                },
-                {"task": {"name": "leaf", "executor": {"type": "scripted"}}},
-            ],
-        },
-    }
+    return workflow(
+        "nested",
+        dag(
+            "main",
+            dag_task("a", "leaf"),
+            dag_task("ab", "fan", dependencies=["a"]),
+            dag_task("bad", executor=executor("scripted"), continueOn={"failed": True}),
+            dag_task("last", "leaf", dependencies=["ab", "bad"]),
+        ),
+        loop("fan", "pair", items=[1, 2, 3], concurrency=2),
+        dag("pair", dag_task("x", "leaf"), dag_task("y", "leaf", dependencies=["x"])),
+        task("leaf", executor("scripted")),
+    )
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from history_support import Driver, cli, cli_json, scripted_dag
+from support.documents import dag, dag_task, executor, loop, parameters, shell_task, task, workflow
 
 from aether.events import catalog as ev
 from aether.history.time_travel import state_at
@@ -34,32 +35,20 @@ def _dispatch_reasons(driver: Driver, run_id: str) -> dict[str, list[str]]:
 def _shell_pipeline(tmp_path: Path) -> dict[str, JSON]:
     log, mark = tmp_path / "executions.log", tmp_path / "fixed"
 
-    def task(name: str, deps: list[str], extra: str = "") -> dict[str, JSON]:
-        command = f"echo {name} >> {log}{extra}"
-        return {"name": name, "dependencies": deps, "executor": {"type": "shell", "config": {"command": command}}}
+    def logged(name: str, deps: list[str], extra: str = "") -> dict[str, JSON]:
+        return shell_task(name, f"echo {name} >> {log}{extra}", dependencies=deps)
 
-    return {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "pipeline"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {
-                    "dag": {
-                        "name": "main",
-                        "tasks": [
-                            task("prep", []),
-                            task("side", []),
-                            task("flaky", ["prep"], f"; test -e {mark} || {{ echo 'not fixed' >&2; exit 1; }}"),
-                            task("after", ["flaky"]),
-                            task("tail", ["side"]),
-                        ],
-                    }
-                }
-            ],
-        },
-    }
+    return workflow(
+        "pipeline",
+        dag(
+            "main",
+            logged("prep", []),
+            logged("side", []),
+            logged("flaky", ["prep"], f"; test -e {mark} || {{ echo 'not fixed' >&2; exit 1; }}"),
+            logged("after", ["flaky"]),
+            logged("tail", ["side"]),
+        ),
+    )
 
 
 def _executions(tmp_path: Path) -> Counter[str]:
@@ -193,32 +182,12 @@ def test_retry_reruns_a_task_that_ended(db: Path, phase: str) -> None:
 
 
 def test_retry_of_a_loop_reruns_only_the_iteration_that_failed(db: Path) -> None:
-    doc = {
-        "apiVersion": "aether/v1",
-        "kind": "Workflow",
-        "metadata": {"name": "loop"},
-        "spec": {
-            "entrypoint": "main",
-            "templates": [
-                {"dag": {"name": "main", "tasks": [{"name": "each", "template": "each"}]}},
-                {
-                    "loop": {
-                        "name": "each",
-                        "items": ["x", "boom", "y"],
-                        "body": "work",
-                        "arguments": {"parameters": [{"name": "item", "value": "{{iterator.item}}"}]},
-                    }
-                },
-                {
-                    "task": {
-                        "name": "work",
-                        "inputs": {"parameters": [{"name": "item"}]},
-                        "executor": {"type": "scripted"},
-                    }
-                },
-            ],
-        },
-    }
+    doc = workflow(
+        "loop",
+        dag("main", dag_task("each", "each")),
+        loop("each", "work", items=["x", "boom", "y"], arguments=parameters({"item": "{{iterator.item}}"})),
+        task("work", executor("scripted"), inputs=parameters(declared=["item"])),
+    )
 
     driver = Driver.on_sqlite(db, run_ids=["origin", "fork"])
     original = driver.scripted.execute
