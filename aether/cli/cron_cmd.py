@@ -8,19 +8,18 @@ and exits 2 with nothing written: the service validates before it appends.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from aether.cli.common import DbOption, fail, invalid, open_engine, print_json, report_problems
+from aether.model.json_value import JSON
 from aether.model.problems import ValidationError
 from aether.runtime.cron import CronError, CronService
 from aether.runtime.engine import Engine
 from aether.store.memory import InMemoryEventLog
-
-JSON = Any
 
 NamespaceOption = typer.Option(None, "--namespace", "-n", help="Namespace of the cron (default: default).")
 JsonOption = typer.Option(False, "--json", help="Print JSON on stdout.")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-JSON = Any
+from aether.model.json_value import JSON
+
 PHASE_STYLE = {
     "Succeeded": "green",
     "Failed": "red",

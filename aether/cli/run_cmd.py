@@ -23,13 +23,12 @@ from aether.cli.common import (
 )
 from aether.cli.progress import PlainProgress, RichProgress
 from aether.model.durations import parse_duration_seconds
+from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS
 from aether.model.problems import Problem, ValidationError
 from aether.runtime.cron import attach_cron_ticker
 from aether.runtime.executors import builtin_executors
 from aether.runtime.submission import PreparedRun, load_workflow, parse_argument
-
-JSON = Any
 
 ParamOption = typer.Option(None, "-p", "--param", help="Workflow argument NAME=VALUE (VALUE is JSON, or text).")
 

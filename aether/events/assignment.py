@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from attrs import frozen
 
 from aether.events.values import BoundParameter, ResultParameter
-
-JSON = Any
+from aether.model.json_value import JSON
 
 
 @frozen

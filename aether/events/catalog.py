@@ -23,9 +23,9 @@ from aether.events.assignment import TaskAssignment
 from aether.events.phases import Phase
 from aether.events.timers import TimerPurpose
 from aether.events.values import BoundParameter, ResultParameter
+from aether.model.json_value import JSON
 from aether.model.types import TemplateType
 
-JSON = Any
 EventKind = Literal["input", "decision"]
 
 INPUT: EventKind = "input"

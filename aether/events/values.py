@@ -7,11 +7,9 @@ A secret input carries only its reference, never the value (ARCHITECTURE rule 8)
 
 from __future__ import annotations
 
-from typing import Any
-
 from attrs import frozen
 
-JSON = Any
+from aether.model.json_value import JSON
 
 
 @frozen

@@ -10,12 +10,9 @@ cancelled runs again, and so does everything that depends on it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aether.events.catalog import WorkflowSubmitted
+from aether.model.json_value import JSON
 from aether.reducers.state import RunState
-
-JSON = Any
 
 
 def reusable_results(state: RunState) -> dict[str, dict[str, JSON]]:

@@ -8,15 +8,13 @@ the runtime picks between the two (``aether.runtime.time_travel_queries``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from aether.events.catalog import INPUT, Event
 from aether.events.times import parse_ms
+from aether.model.json_value import JSON
 from aether.projections.view_at import ViewAt
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
-
-JSON = Any
 
 
 def state_at(events: Iterable[tuple[int, Event]], seq: int, start: RunState | None = None) -> RunState | None:

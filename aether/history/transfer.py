@@ -11,7 +11,6 @@ the store's (``aether.store.history_import``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import orjson
 from attrs import frozen
@@ -20,10 +19,10 @@ from aether import __version__
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import EventDecodeError, UnknownEventType, decode_raw
 from aether.events.records import PendingEvent, StoredEvent
+from aether.model.json_value import JSON
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
 
-JSON = Any
 FORMAT = "aether-history"
 FORMAT_VERSION = 1
 

@@ -9,11 +9,11 @@ the classes, so that a loaded document dumps back to what was written.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 from attrs import field, frozen
 
-JSON = Any
+from aether.model.json_value import JSON
 
 # The three variants of a template (SPEC §2.5); a node records the one it runs.
 TemplateType: TypeAlias = Literal["task", "dag", "loop"]

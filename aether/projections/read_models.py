@@ -12,20 +12,17 @@ event's fields alone, so a table can only say what the state says.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import orjson
 
 from aether.events.catalog import Event
 from aether.events.times import format_ms
+from aether.model.json_value import JSON
 from aether.projections.read_model_base import ReadModel, Row, RowSink, RunChange, TableSpec
 from aether.projections.view_history import ViewHistoryModel
 from aether.projections.views import node_view, run_view
 from aether.reducers.copying import replace
 from aether.reducers.state import EMPTY_MAP, NodeState, RunState
-
-JSON = Any
-
 
 # --- helpers ----------------------------------------------------------------------------------
 

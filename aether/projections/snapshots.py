@@ -30,12 +30,12 @@ import attrs
 from aether.events import assignment as _assignment
 from aether.events import values as _values
 from aether.model import limits as _limits
+from aether.model.json_value import JSON
 from aether.reducers import state as _state
 from aether.reducers.copying import replace
 from aether.reducers.plan import build_plan
 from aether.reducers.state import RunState
 
-JSON = Any
 TemplatesSnapshot = Mapping[str, JSON]
 
 # Bump when the reducers give existing fields a different meaning (a counter counted

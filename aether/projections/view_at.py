@@ -9,15 +9,13 @@ the point (``view_of_state``) or spliced from the view history the projector rec
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import orjson
 from attrs import frozen
 
+from aether.model.json_value import JSON
 from aether.projections.views import assemble_view, node_view, progress_text, run_header
 from aether.reducers.state import TERMINAL_PHASES, RunState
-
-JSON = Any
 
 
 class ViewHistoryGap(Exception):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
-from typing import Any
 
 import orjson
 
@@ -39,8 +38,6 @@ from aether.events.catalog import INPUT
 from aether.projections.read_model_base import RowSink, RunChange, TableSpec
 from aether.projections.views import node_view, node_view_change, run_header, run_header_changed
 from aether.reducers.state import RunState
-
-JSON = Any
 
 DEFAULT_CHECKPOINT_EVERY = 10_000
 DEFAULT_PAGE_SIZE = 256

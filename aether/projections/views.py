@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import operator
-from typing import Any
 
 from aether.events.times import format_ms
 from aether.events.values import BoundParameter, ResultParameter
 from aether.model.durations import format_go_duration
+from aether.model.json_value import JSON
 from aether.reducers.state import NodeState, RunState
-
-JSON = Any
 
 
 def _time(ms: int | None) -> str:

@@ -24,11 +24,11 @@ from aether.events.cron_events import CronCatchupStarted, CronRunStartFailed
 from aether.events.phases import Phase
 from aether.events.times import datetime_to_ms, parse_ms
 from aether.model.durations import parse_duration_nanos
+from aether.model.json_value import JSON
 from aether.model.schedule import parse_rfc3339
 from aether.reducers.copying import replace
 from aether.reducers.errors import IllegalTransition
 
-JSON = Any
 EMPTY_MAP: Map = Map()
 
 TERMINAL_RUN_PHASES: frozenset[Phase] = frozenset({"Succeeded", "Failed", "Error", "Timeout", "Cancelled"})

@@ -12,8 +12,6 @@ unfinished children and the child outcomes that decide its aggregated phase (§7
 
 from __future__ import annotations
 
-from typing import Any
-
 from attrs import field, frozen
 from immutables import Map
 
@@ -21,12 +19,11 @@ from aether.events.assignment import TaskAssignment
 from aether.events.phases import Phase
 from aether.events.timers import TimerPurpose
 from aether.events.values import BoundParameter, ResultParameter
+from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.types import TemplateType
 from aether.reducers.copying import replace
 from aether.reducers.plan import RunPlan, TemplateKey
-
-JSON = Any
 
 TERMINAL_PHASES: frozenset[Phase] = frozenset({"Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"})
 EMPTY_MAP: Map = Map()

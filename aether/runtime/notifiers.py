@@ -10,11 +10,12 @@ import logging
 import threading
 import urllib.request
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
-JSON = Any
+from aether.model.json_value import JSON
+
 log = logging.getLogger("aether.hooks")
 
 

@@ -16,11 +16,11 @@ from attrs import frozen
 from aether.events.catalog import WorkflowSubmitted
 from aether.expr import check_expression
 from aether.model import apply_submit_arguments, dump_document, load_document, load_file
+from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.problems import Problem, ValidationError
 from aether.model.types import KIND_WORKFLOW, Workflow, WorkflowTemplate
 
-JSON = Any
 TemplateLookup = Callable[[str, str], WorkflowTemplate | None]
 
 

@@ -9,17 +9,14 @@ give ``run_view`` of the state folded to that point.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aether.events.streams import run_stream
 from aether.events.times import parse_ms
 from aether.history.time_travel import diff_points, diff_views, seq_at_time
+from aether.model.json_value import JSON
 from aether.projections.view_at import ViewAt, ViewHistoryGap, view_of_state
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.projector import ProjectionError
 from aether.store.view_history_reader import ViewHistoryReader
-
-JSON = Any
 
 
 class TimeTravel:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-JSON = Any
+from aether.model.json_value import JSON
 
 _GO_ARCH = {
     "x86_64": "amd64",

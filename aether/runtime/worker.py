@@ -18,10 +18,10 @@ import attrs
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter, ResultParameter
+from aether.model.json_value import JSON
 from aether.runtime.executors.base import CODE_ERROR, CODE_TIMEOUT, ExecContext, ExecResult, ExecutorPlugin
 from aether.runtime.secrets import SecretProvider
 
-JSON = Any
 REDACTED = "<redacted>"
 MIN_REDACTED_LENGTH = 4  # shorter secret values would redact half the world ("true", "1")
 

@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
+from aether.model.json_value import JSON
 from aether.runtime.executors.base import CODE_ERROR, ExecResult, ExecutorPlugin
 from aether.runtime.secrets import SecretProvider
 from aether.runtime.worker import run_assignment, utc_now
 
-JSON = Any
 _log = logging.getLogger(__name__)
 
 

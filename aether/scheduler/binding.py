@@ -7,17 +7,15 @@ declaration's default (or no value) and leaves a warning naming the parameter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import orjson
 
 from aether.events.values import BoundParameter, SecretRef
 from aether.expr import ExpressionError, evaluate, lookup
 from aether.model.decode import json_type
+from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.types import Parameter, ValueFrom
-
-JSON = Any
 
 _TYPE_FITS = {
     "string": lambda v: isinstance(v, str),

@@ -14,13 +14,13 @@ import hashlib
 from collections import deque
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any
 
 from attrs import frozen
 
 from aether.events import catalog as ev
 from aether.events.cron_events import CronCatchupStarted, CronRunStartFailed
 from aether.events.times import datetime_to_ms, format_ms, ms_to_datetime, parse_ms
+from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.schedule import Schedule, parse_schedule
 from aether.reducers.cron import (
@@ -30,8 +30,6 @@ from aether.reducers.cron import (
     apply_cron,
 )
 from aether.scheduler.effects import CancelRun, Effect, StartRun
-
-JSON = Any
 
 E_NOT_FOUND = "E-CRON-NOT-FOUND"
 E_EXISTS = "E-CRON-EXISTS"

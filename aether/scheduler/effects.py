@@ -6,13 +6,10 @@ idempotent by its key, so re-performing one after a crash does no harm.
 
 from __future__ import annotations
 
-from typing import Any
-
 from attrs import frozen
 
 from aether.events.assignment import TaskAssignment
-
-JSON = Any
+from aether.model.json_value import JSON
 
 
 @frozen

@@ -10,13 +10,12 @@ evaluator only ever asks ``key in env`` and ``env[key]``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 from aether.events.phases import Phase
 from aether.events.values import BoundParameter, ResultParameter
+from aether.model.json_value import JSON
 from aether.reducers.state import NodeState, RunState
 
-JSON = Any
 NodeResolver = Callable[[str], NodeState | None]
 
 _MISSING = object()

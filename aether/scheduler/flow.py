@@ -9,8 +9,6 @@ Readiness comes from the counters the reducers keep (no scan of a scope).
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from aether.events.catalog import (
@@ -24,6 +22,7 @@ from aether.events.phases import Phase
 from aether.events.timers import TimerId
 from aether.events.values import ResultParameter
 from aether.expr import ExpressionError, evaluate, evaluate_condition, interpolate_typed, lookup
+from aether.model.json_value import JSON
 from aether.reducers.state import NodeState
 from aether.scheduler import leaf
 from aether.scheduler.binding import bind
@@ -34,8 +33,6 @@ from aether.scheduler.hooks import workflow_terminal_hooks
 from aether.scheduler.nodes import arm_timer, complete, duration_ms, node_timeout_text
 from aether.scheduler.outputs import dag_outputs, loop_outputs
 from aether.scheduler.scope import binding_scope, declarations_of
-
-JSON = Any
 
 # SPEC §7.7: the run ends in its entry node's phase, mapped.
 RUN_PHASE: dict[Phase, tuple[Phase, str]] = {

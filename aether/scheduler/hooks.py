@@ -3,16 +3,13 @@ and a ``Notify`` effect, idempotent by ``<runId>/<nodeId or "-">/<hookType>/<n>`
 
 from __future__ import annotations
 
-from typing import Any
-
 from aether.events.catalog import HookFired
 from aether.events.phases import Phase
+from aether.model.json_value import JSON
 from aether.model.types import DagTask, Hooks
 from aether.reducers.state import NodeState, RunState
 from aether.scheduler.context import Ctx
 from aether.scheduler.effects import Notify
-
-JSON = Any
 
 PHASE_HOOK: dict[Phase, str] = {
     "Succeeded": "onSuccess",

@@ -25,6 +25,7 @@ from aether.events.timers import TimerId
 from aether.events.times import format_ms
 from aether.events.values import BoundParameter, ResultParameter
 from aether.expr import ExpressionError, evaluate_condition
+from aether.model.json_value import JSON
 from aether.model.types import DagTask, PhaseConditions, TaskTemplate
 from aether.reducers.state import NodeState
 from aether.scheduler.binding import bind, merge_payload
@@ -43,8 +44,6 @@ from aether.scheduler.nodes import (
 )
 from aether.scheduler.outputs import leaf_outputs, merge_parameters
 from aether.scheduler.scope import binding_scope, declarations_of
-
-JSON = Any
 
 BASE_PHASE: dict[int, Phase] = {0: "Succeeded", 1: "Suspended", 2: "Failed", 3: "Error", 4: "Timeout"}
 DEADLINE_MESSAGE = "task deadline exceeded"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from aether.events.values import ResultParameter
+from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.types import LoopTemplate, Parameter
 from aether.reducers.state import NodeState
 from aether.scheduler.binding import resolve_value_from
-
-JSON = Any
 
 
 def merge_parameters(base: Sequence[ResultParameter], update: Sequence[ResultParameter]) -> tuple[ResultParameter, ...]:

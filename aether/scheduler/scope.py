@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aether.expr import interpolate_typed
+from aether.model.json_value import JSON
 from aether.model.types import DagTask, Parameter
 from aether.reducers.state import NodeState, RunState
 from aether.scheduler.env import (
@@ -16,8 +15,6 @@ from aether.scheduler.env import (
     single_node_resolver,
 )
 from aether.scheduler.hooks import call_site
-
-JSON = Any
 
 
 def declarations_of(state: RunState, node: NodeState) -> tuple[Parameter, ...]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from aether.events.assignment import TaskAssignment
+from aether.model.json_value import JSON
 from aether.model.problems import Problem, warning
 from aether.runtime.executors.base import CODE_SUSPENDED, ExecContext, ExecResult
 
-JSON = Any
 CONFIG_PROBLEM = "W-EXECUTOR-CONFIG"
 DEFAULT_MESSAGE = "awaiting resume"
 RESUMED = "__resumed"

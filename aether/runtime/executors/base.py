@@ -17,9 +17,8 @@ from attrs import field, frozen
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import ResultParameter
+from aether.model.json_value import JSON
 from aether.model.problems import Problem
-
-JSON = Any
 
 CODE_SUCCEEDED = 0
 CODE_SUSPENDED = 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter, ResultParameter
+from aether.model.json_value import JSON
 from aether.model.problems import Problem
 from aether.runtime.executors.base import (
     CODE_FAILED,
@@ -15,8 +16,6 @@ from aether.runtime.executors.base import (
     ExecContext,
     ExecResult,
 )
-
-JSON = Any
 
 RESUMED = "__resumed"
 SUSPEND = "suspend"

@@ -16,12 +16,12 @@ import socket
 import ssl
 import threading
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from attrs import frozen
 
 from aether.events.assignment import TaskAssignment
+from aether.model.json_value import JSON
 from aether.model.problems import Problem, warning
 from aether.runtime.executors.base import (
     CODE_ERROR,
@@ -33,7 +33,6 @@ from aether.runtime.executors.base import (
 )
 from aether.runtime.executors.process import MAX_STREAM_BYTES, POLL_SECONDS
 
-JSON = Any
 CONFIG_PROBLEM = "W-EXECUTOR-CONFIG"
 
 

@@ -16,9 +16,10 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 from aether.events.assignment import TaskAssignment
+from aether.model.json_value import JSON
 from aether.model.problems import Problem, warning
 from aether.runtime.executors.base import (
     CODE_ERROR,
@@ -36,7 +37,6 @@ from aether.runtime.executors.process import (
     tail_text,
 )
 
-JSON = Any
 CONFIG_PROBLEM = "W-EXECUTOR-CONFIG"
 TRACEBACK_BYTES = 4 << 10  # SPEC §14.3: the last 4 KiB of the formatted traceback
 

@@ -10,15 +10,13 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Mapping
-from typing import Any
 
 from aether.events.assignment import TaskAssignment
+from aether.model.json_value import JSON
 from aether.model.problems import Problem, warning
 from aether.runtime.executors.base import CODE_ERROR, ExecContext, ExecResult
 from aether.runtime.executors.process import DEFAULT_GRACE_SECONDS
 from aether.runtime.executors.shell import CONFIG_PROBLEM, run_command, validate_common
-
-JSON = Any
 
 
 class ScriptExecutor:

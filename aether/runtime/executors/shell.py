@@ -11,9 +11,10 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 from aether.events.assignment import TaskAssignment
+from aether.model.json_value import JSON
 from aether.model.problems import Problem, warning
 from aether.runtime.executors.base import (
     CODE_ERROR,
@@ -37,7 +38,6 @@ from aether.runtime.executors.process import (
     tail_text,
 )
 
-JSON = Any
 CONFIG_PROBLEM = "W-EXECUTOR-CONFIG"
 OUTPUTS_ENV = "AETHER_OUTPUTS"
 
