@@ -1,4 +1,5 @@
-"""What every run command shares: the database option, opening the engine, and output."""
+"""What every run command shares: the database option, opening the engine or its read side,
+and output."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any, NoReturn
 import orjson
 import typer
 
-from aether.model.json_value import JSON
 from aether.model.problems import Problem, ValidationError
 from aether.runtime.engine import Engine
+from aether.runtime.queries import QueryService
 from aether.runtime.setup import sqlite_engine
 from aether.store.base import StoreError
 
+JSON = Any
 DEFAULT_DB = "aether.db"
 
 EXIT_OK = 0
@@ -42,6 +44,11 @@ def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, *
         return sqlite_engine(path, workers=workers, **kwargs)
     except StoreError as exc:
         fail(f"cannot open {path}: {exc}")
+
+
+def open_queries(db: str | None) -> QueryService:
+    """The read side of the database ``db``, which must exist: for commands that only read."""
+    return QueryService(open_engine(db, workers=0, must_exist=True))
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:

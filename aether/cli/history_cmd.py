@@ -9,34 +9,25 @@ from collections.abc import Iterator
 import orjson
 import typer
 
-from aether.cli.common import DbOption, fail, open_engine
-from aether.events.streams import run_stream
-from aether.projections.history_entries import HistoryEntry, iter_history
+from aether.cli.common import DbOption, fail, open_engine, open_queries
+from aether.projections.history_entries import HistoryEntry
 from aether.runtime.engine import Engine, HistoryDecodeError, RunNotFound
-from aether.store.audit import iter_phase_history
-from aether.store.projector import ProjectionError
+from aether.runtime.queries import QueryService
 
 
 def history_entries(engine: Engine, run_id: str, *, phases_only: bool, node: str | None) -> Iterator[HistoryEntry]:
-    """The entries ``aether history`` prints. The audit trail (``phases_only``) comes from
-    the ``phase_history`` read model, brought up to the log first: the projector has already
-    folded every event, so reading its rows is far cheaper than folding the run again. The
-    entries are the ones ``iter_history`` would yield (``aether.store.audit``). Without a
-    projector, or when the read models cannot be brought up to the log, the run is folded."""
-    if not phases_only or engine.projector is None:
-        return iter_history(engine.events(run_id), phases_only=phases_only, node=node)
-    last = engine.log.stream_version(run_stream(run_id))
-    if last == 0:
-        raise RunNotFound(run_id)
-    try:
-        if not engine.projections_cover(run_id, last):
-            engine.catch_up_projections()
-    except ProjectionError as exc:
+    """The entries ``aether history`` prints (``QueryService.history``: the audit trail from
+    the ``phase_history`` read model when it can reach the log). When it cannot, the run is
+    folded instead, and stderr says so before the first entry."""
+    queries = QueryService(engine)
+    entries = queries.history(run_id, phases_only=phases_only, node=node)
+    if queries.fallback_reason is not None:
         typer.echo(
-            f"aether: the read models cannot be brought up to the log ({exc}); folding the run instead", err=True
+            f"aether: the read models cannot be brought up to the log ({queries.fallback_reason}); "
+            "folding the run instead",
+            err=True,
         )
-        return iter_history(engine.events(run_id), phases_only=True, node=node)
-    return iter_phase_history(engine.projector.db.conn, run_id, node=node)
+    return entries
 
 
 def register(app: typer.Typer) -> None:
@@ -83,15 +74,13 @@ def register(app: typer.Typer) -> None:
     @projections.command("rebuild")
     def rebuild(db: str | None = DbOption) -> None:
         """Drop the read models and refold them from the whole log."""
-        engine = open_engine(db, workers=0, must_exist=True)
-        assert engine.projector is not None
+        queries = open_queries(db)
         started = time.perf_counter()
-        count = engine.projector.rebuild()
+        count = queries.rebuild_projections()
         typer.echo(f"rebuilt the read models from {count} events in {time.perf_counter() - started:.2f} s")
 
     @projections.command("status")
     def status(db: str | None = DbOption) -> None:
         """How far the read models are behind the log."""
-        engine = open_engine(db, workers=0, must_exist=True)
-        assert engine.projector is not None
-        typer.echo(f"position {engine.projector.position}, {engine.projector.behind()} events behind the log")
+        status = open_queries(db).projection_status()
+        typer.echo(f"position {status.position}, {status.behind} events behind the log")

@@ -8,9 +8,8 @@ from pathlib import Path
 import orjson
 import typer
 
-from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, print_json
-from aether.events.streams import run_stream
-from aether.history.transfer import ImportError_, export_lines, parse_lines
+from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, open_queries, print_json
+from aether.history.transfer import ImportError_, parse_lines
 from aether.history.verify import verify_run
 from aether.projections.view_at import ViewHistoryGap
 from aether.runtime.engine import HistoryDecodeError, RunNotFound
@@ -95,12 +94,12 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Write the run's history as JSON Lines on stdout (`aether import` reads it)."""
-        engine = open_engine(db, workers=0, must_exist=True)
-        stream = run_stream(run_id)
-        if engine.log.stream_version(stream) == 0:
-            fail(str(RunNotFound(run_id)))
+        try:
+            lines = open_queries(db).export(run_id)
+        except RunNotFound as exc:
+            fail(str(exc))
         out = sys.stdout.buffer
-        for line in export_lines(stream, engine.log.read(stream)):
+        for line in lines:
             out.write(line + b"\n")
         out.flush()
 

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from aether.cli.common import DbOption, fail, open_engine, print_json
-from aether.model.json_value import JSON
-from aether.runtime.engine import Engine, RequestRejected, RunNotFound
+from aether.cli.common import DbOption, fail, open_engine, open_queries, print_json
+from aether.runtime.engine import RequestRejected, RunNotFound
 
-LIST_COLUMNS = ("runId", "name", "namespace", "phase", "createdAt", "finishedAt", "progress")
-
-
-def listed_runs(engine: Engine) -> list[dict[str, JSON]]:
-    """Every run in creation order from the read models (brought up to the log first),
-    without the runs a cron's history limits pruned (SPEC §12.4)."""
-    assert engine.projector is not None
-    engine.catch_up_projections()
-    query = (
-        "SELECT run_id, name, namespace, phase, created_at, finished_at, progress FROM runs "
-        "WHERE run_id NOT IN (SELECT run_id FROM pruned_runs) ORDER BY created_at, run_id"
-    )
-    return [
-        {column: value if value is not None else "" for column, value in zip(LIST_COLUMNS, row, strict=True)}
-        for row in engine.projector.db.conn.execute(query)
-    ]
+JSON = Any
 
 
 def register(app: typer.Typer) -> None:
@@ -37,9 +23,9 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Show one run and its tasks."""
-        engine = open_engine(db, workers=0, must_exist=True)
+        queries = open_queries(db)
         try:
-            view = engine.get(run_id)
+            view = queries.get(run_id)
         except RunNotFound as exc:
             fail(str(exc))
         if json_output:
@@ -67,8 +53,7 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """List every run in the database."""
-        engine = open_engine(db, workers=0, must_exist=True)
-        rows = listed_runs(engine)
+        rows = open_queries(db).runs()
         if json_output:
             print_json(rows)
             return

@@ -3,36 +3,40 @@
 
 With a view history (the SQLite default) a point is read from what the projector
 recorded, after bringing the projections up to the log if they do not reach that point
-yet; without one (an in-memory engine) it is refolded from the nearest snapshot. Both
-give ``run_view`` of the state folded to that point.
+yet; without one (an in-memory engine), or when the read models cannot reach the log, it
+is refolded from the nearest snapshot: the policy of every read
+(``aether.runtime.queries``). Both give ``run_view`` of the state folded to that point.
 """
 
 from __future__ import annotations
 
-from aether.events.streams import run_stream
+from typing import Any
+
 from aether.events.times import parse_ms
 from aether.history.time_travel import diff_points, diff_views, seq_at_time
-from aether.model.json_value import JSON
 from aether.projections.view_at import ViewAt, ViewHistoryGap, view_of_state
-from aether.runtime.engine import Engine, RunNotFound
-from aether.store.projector import ProjectionError
+from aether.runtime.engine import Engine
+from aether.runtime.queries import QueryService
 from aether.store.view_history_reader import ViewHistoryReader
+
+JSON = Any
 
 
 class TimeTravel:
     """Views of one engine's runs at points of their histories."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, queries: QueryService | None = None) -> None:
         self.engine = engine
-        # Why the view history could not be used (the read models cannot reach the end of
-        # the log, e.g. a damaged event): points are then refolded.
-        self.fallback_reason: str | None = None
+        self.queries = queries if queries is not None else QueryService(engine)
+
+    @property
+    def fallback_reason(self) -> str | None:
+        """Why the view history could not be used (the read models cannot reach the end of
+        the log, e.g. a damaged event): points are then refolded."""
+        return self.queries.fallback_reason
 
     def last_version(self, run_id: str) -> int:
-        last = self.engine.log.stream_version(run_stream(run_id))
-        if last == 0:
-            raise RunNotFound(run_id)
-        return last
+        return self.queries.last_version(run_id)
 
     def view_at(self, run_id: str, seq: int) -> ViewAt | None:
         """The run right after event ``seq`` (its last event if ``seq`` is past it); None
@@ -69,14 +73,8 @@ class TimeTravel:
         return diff_points(before, after, changed)
 
     def _reader(self, run_id: str, up_to: int) -> ViewHistoryReader | None:
-        """The view history, brought up to event ``up_to`` of the run if it is not yet."""
-        if self.engine.view_history is None or self.fallback_reason is not None:
-            return None
-        if self.engine.projections_cover(run_id, up_to):
-            return self.engine.view_history
-        try:
-            self.engine.catch_up_projections()
-        except ProjectionError as exc:
-            self.fallback_reason = str(exc)
+        """The view history, brought up to event ``up_to`` of the run if it is not yet; None
+        when points must be refolded instead."""
+        if self.engine.view_history is None or not self.queries.read_models_reach(run_id, up_to):
             return None
         return self.engine.view_history

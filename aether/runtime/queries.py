@@ -1,0 +1,128 @@
+"""The read side: everything ``aether`` shows about runs, read the cheapest way that is right.
+
+The projector keeps read models (the ``runs`` and ``phase_history`` tables, the view
+history) beside the log. Reading them is far cheaper than folding a run again, but they
+may lag behind the log, or be unable to reach it (an event that no longer folds). One
+policy decides, for every read that has a read model:
+
+1. the read models already reflect the point asked for: read them;
+2. they do not yet: bring them up to the log, then read them;
+3. there are none (an in-memory engine), or they cannot be brought up to the log: fold
+   the run from the log, and remember why (``fallback_reason``) so the caller can say so.
+
+Every answer equals what folding the log gives; only the cost differs. The SQL lives in
+the store (``aether.store.read_queries``, ``aether.store.audit``,
+``aether.store.view_history_reader``); time travel, which follows the same policy, is
+``aether.runtime.time_travel_queries``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from attrs import frozen
+
+from aether.events.streams import run_stream
+from aether.history.transfer import export_lines
+from aether.projections.history_entries import HistoryEntry, iter_history
+from aether.runtime.engine import Engine, RunNotFound
+from aether.store.audit import iter_phase_history
+from aether.store.projector import ProjectionError, Projector
+from aether.store.read_queries import listed_runs
+
+JSON = Any
+
+
+class NoReadModels(LookupError):
+    """The engine keeps no read models (an in-memory engine), and the question is about them."""
+
+
+@frozen
+class ProjectionStatus:
+    position: int  # the log position the read models reflect
+    behind: int  # events of the log they do not reflect yet
+
+
+class QueryService:
+    """Reads about one engine's runs (see the module docstring for the policy)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Why the read models could not be used (they cannot reach the end of the log):
+        # reads fold the log from then on.
+        self.fallback_reason: str | None = None
+
+    # --- the policy ----------------------------------------------------------------------
+
+    def read_models_reach(self, run_id: str, version: int) -> bool:
+        """Whether the read models reflect event ``version`` of the run, after catching them
+        up with the log if they did not yet. False without read models, or when they cannot
+        be caught up (``fallback_reason`` then says why)."""
+        if self.engine.projector is None or self.fallback_reason is not None:
+            return False
+        # Catching up may mean loading a large run another process is driving: skip it
+        # when the point is already projected.
+        if self.engine.projections_cover(run_id, version):
+            return True
+        try:
+            self.engine.catch_up_projections()
+        except ProjectionError as exc:
+            self.fallback_reason = str(exc)
+            return False
+        return True
+
+    # --- runs ----------------------------------------------------------------------------
+
+    def last_version(self, run_id: str) -> int:
+        """The number of the run's last event; :class:`RunNotFound` if it has none."""
+        last = self.engine.log.stream_version(run_stream(run_id))
+        if last == 0:
+            raise RunNotFound(run_id)
+        return last
+
+    def runs(self) -> list[dict[str, JSON]]:
+        """Every run in creation order (``aether list``), from the read models brought up to
+        the log, without the runs a cron's history limits pruned (SPEC §12.4)."""
+        projector = self._projector()
+        self.engine.catch_up_projections()
+        return listed_runs(projector.db.conn)
+
+    def get(self, run_id: str) -> dict[str, JSON]:
+        """The run view as it stands now (``aether get``)."""
+        return self.engine.get(run_id)
+
+    def history(self, run_id: str, *, phases_only: bool = False, node: str | None = None) -> Iterator[HistoryEntry]:
+        """The entries ``aether history`` prints, in order.
+
+        The audit trail (``phases_only``) is read from the ``phase_history`` read model when
+        the policy allows: the projector has already folded every event, and its rows are
+        the entries ``iter_history`` would yield (``aether.store.audit``). The full history
+        streams and summarises the events themselves, which no table holds more cheaply."""
+        if not phases_only or self.engine.projector is None:
+            return iter_history(self.engine.events(run_id), phases_only=phases_only, node=node)
+        if not self.read_models_reach(run_id, self.last_version(run_id)):
+            return iter_history(self.engine.events(run_id), phases_only=True, node=node)
+        return iter_phase_history(self.engine.projector.db.conn, run_id, node=node)
+
+    def export(self, run_id: str) -> Iterator[bytes]:
+        """The run's history as the JSON Lines of ``aether export`` (no line ends)."""
+        stream = run_stream(run_id)
+        if self.engine.log.stream_version(stream) == 0:
+            raise RunNotFound(run_id)
+        return export_lines(stream, self.engine.log.read(stream))
+
+    # --- the read models themselves ------------------------------------------------------
+
+    def projection_status(self) -> ProjectionStatus:
+        projector = self._projector()
+        return ProjectionStatus(projector.position, projector.behind())
+
+    def rebuild_projections(self) -> int:
+        """Drop the read models and refold them from the whole log; returns the events folded."""
+        return self._projector().rebuild()
+
+    def _projector(self) -> Projector:
+        if self.engine.projector is None:
+            raise NoReadModels("this engine keeps no read models (an in-memory event log)")
+        return self.engine.projector
