@@ -11,13 +11,13 @@ from typing import Any, NoReturn
 import orjson
 import typer
 
+from aether.model.json_value import JSON
 from aether.model.problems import Problem, ValidationError
 from aether.runtime.engine import Engine
 from aether.runtime.queries import QueryService
 from aether.runtime.setup import sqlite_engine
 from aether.store.base import StoreError
 
-JSON = Any
 DEFAULT_DB = "aether.db"
 
 EXIT_OK = 0

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from aether.cli.common import DbOption, fail, open_engine, open_queries, print_json
+from aether.model.json_value import JSON
 from aether.runtime.engine import RequestRejected, RunNotFound
-
-JSON = Any
 
 
 def register(app: typer.Typer) -> None:

@@ -10,16 +10,13 @@ is refolded from the nearest snapshot: the policy of every read
 
 from __future__ import annotations
 
-from typing import Any
-
 from aether.events.times import parse_ms
 from aether.history.time_travel import diff_points, diff_views, seq_at_time
+from aether.model.json_value import JSON
 from aether.projections.view_at import ViewAt, ViewHistoryGap, view_of_state
 from aether.runtime.engine import Engine
 from aether.runtime.queries import QueryService
 from aether.store.view_history_reader import ViewHistoryReader
-
-JSON = Any
 
 
 class TimeTravel:
