@@ -19,19 +19,17 @@ the store (``aether.store.read_queries``, ``aether.store.audit``,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from attrs import frozen
 
 from aether.events.streams import run_stream
 from aether.history.transfer import export_lines
+from aether.model.json_value import JSON
 from aether.projections.history_entries import HistoryEntry, iter_history
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.audit import iter_phase_history
 from aether.store.projector import ProjectionError, Projector
 from aether.store.read_queries import listed_runs
-
-JSON = Any
 
 
 class NoReadModels(LookupError):

@@ -8,11 +8,9 @@ before it reads; the audit trail's SQL is ``aether.store.audit``, time travel's 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
+from aether.model.json_value import JSON
 from aether.projections.read_models import PRUNED_RUNS, RUNS
-
-JSON = Any
 
 # The keys of a listed run, in the order ``aether list --json`` prints them.
 LIST_COLUMNS = ("runId", "name", "namespace", "phase", "createdAt", "finishedAt", "progress")
