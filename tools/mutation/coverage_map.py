@@ -165,10 +165,14 @@ def _build(root: Path, snapshot: Path, cache: Path, current: str, tests: tuple[s
         "-p",
         "no:cacheprovider",
         "-q",
+        "--continue-on-collection-errors",  # a module that does not import must not empty the map
         *tests,
     ]
-    subprocess.run(command, cwd=root, env=env, check=False, stdout=subprocess.DEVNULL)
-    outcomes = json.loads(test_log.read_text(encoding="utf-8"))
+    with (cache / "coverage-run.log").open("w", encoding="utf-8") as output:
+        subprocess.run(command, cwd=root, env=env, check=False, stdout=output, stderr=subprocess.STDOUT)
+    outcomes = json.loads(test_log.read_text(encoding="utf-8")) if test_log.exists() else {"durations": {}}
+    if not outcomes["durations"]:
+        raise RuntimeError(f"the coverage run recorded no test; see {cache / 'coverage-run.log'}")
     failed = set(outcomes["failed"])
     records = [TestRecord(node_id, seconds) for node_id, seconds in sorted(outcomes["durations"].items())]
     index_of = {test.node_id: position for position, test in enumerate(records) if test.node_id not in failed}

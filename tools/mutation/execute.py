@@ -43,9 +43,14 @@ class Settings:
 
 
 def snapshot_package(root: Path, into: Path) -> Path:
-    """Copy ``aether/`` as it is now; mutants are generated from and applied to this copy."""
+    """Copy ``aether/`` as it is now; mutants are generated from and applied to this copy.
+    The rest of the repository is linked beside it, for tests that find files (docs,
+    examples) relative to the imported package."""
     target = into / "snapshot"
     shutil.copytree(root / "aether", target / "aether", ignore=shutil.ignore_patterns("__pycache__"))
+    for entry in root.iterdir():
+        if entry.name != "aether" and not entry.name.startswith(".") and not entry.name.endswith(".egg-info"):
+            (target / entry.name).symlink_to(entry)
     return target
 
 
@@ -61,7 +66,7 @@ def run_all(
     workdirs: Queue[Path] = Queue()
     for job in range(jobs):
         workdir = snapshot.parent / f"job{job}"
-        shutil.copytree(snapshot, workdir)
+        shutil.copytree(snapshot, workdir, symlinks=True)
         workdirs.put(workdir)
 
     def run_one(mutant: Mutant) -> Outcome:

@@ -141,6 +141,8 @@ def _walk(tree: ast.AST) -> Iterator[tuple[ast.AST, ast.stmt | None, bool]]:
                 return
             if isinstance(node, ast.Import | ast.ImportFrom):
                 return
+            if isinstance(node, ast.AnnAssign) and node.value is None:  # a declaration, e.g. a field
+                return
             statement = node
         yield node, statement, message
         inner_message = message or isinstance(node, ast.Raise | ast.JoinedStr)
@@ -214,7 +216,10 @@ def _changes(node: ast.AST, statement: ast.stmt | None, parent_is_body: bool, me
 
 
 def _deletable(statement: ast.stmt) -> bool:
-    undeletable = ast.Pass | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Global | ast.Nonlocal
+    # an assert states an invariant the code already guarantees: deleting it cannot be observed
+    undeletable = (
+        ast.Pass | ast.Assert | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Global | ast.Nonlocal
+    )
     return not isinstance(statement, undeletable)
 
 

@@ -1,9 +1,9 @@
 """Run pytest with a mutated copy of the ``aether`` package first on ``sys.path``.
 
-Usage: ``python run_in_copy.py COPY_ROOT PYTEST_ARGS...``. The repository's own ``aether``
-is installed editable and the working directory is the repository, so both are taken off
-the path before anything imports ``aether``; the run refuses to start (exit 97) if the
-package it would test is not the copy.
+Usage: ``python run_in_copy.py COPY_ROOT PYTEST_ARGS...``, run from the repository. The
+repository's own ``aether`` is installed editable and is in the working directory, so the
+copy goes first on the path before anything imports ``aether``; the run refuses to start
+(exit 97) if the package it would test is not the copy.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ WRONG_PACKAGE = 97
 
 def main() -> int:
     copy_root = Path(sys.argv[1]).resolve()
-    hidden = {"", os.getcwd()}
-    sys.path[:] = [str(copy_root)] + [entry for entry in sys.path if entry not in hidden]
+    # the repository stays importable (tests import ``tests.support``), but after the copy
+    sys.path[:] = [str(copy_root)] + [entry for entry in sys.path if entry not in ("", os.getcwd())] + [os.getcwd()]
     import aether
 
     if not Path(aether.__file__).resolve().is_relative_to(copy_root):
