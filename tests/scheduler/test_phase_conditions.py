@@ -536,3 +536,35 @@ def test_end_to_end_a_loop_condition_sees_the_failures_including_the_last_iterat
     assert phases == ["Succeeded", "Failed", "Failed"]
     assert node_phase(driver, run_id, "main") == "Succeeded"
     assert driver.engine.get_state(run_id).phase == "Succeeded"
+
+
+# --- globals (§5.8: every phaseConditions context sees them) ---------------------------------
+
+GLOBALS = "workflow.name == 'wf' && workflow.runId == 'run-1' && workflow.parameters.level == 2"
+
+
+def with_level(document: dict[str, JSON]) -> dict[str, JSON]:
+    document["spec"]["arguments"] = {"parameters": [{"name": "level", "value": 2}]}
+    return document
+
+
+def test_every_condition_context_sees_the_globals() -> None:
+    leaf = DecidedRun(with_level(workflow("main", task("main", phaseConditions={"failed": GLOBALS}))))
+    leaf.finish("main", 0)
+    assert leaf.completed("main").phase == "Failed", leaf.completed("main").warnings
+
+    graph = DecidedRun(
+        with_level(
+            workflow(
+                "main", dag("main", [{"name": "a", "template": "w"}], phaseConditions={"failed": GLOBALS}), task("w")
+            )
+        )
+    )
+    graph.finish("main/a", 0)
+    assert graph.completed("main").phase == "Failed", graph.completed("main").warnings
+
+    iterations = DecidedRun(
+        with_level(workflow("main", loop("main", "body", items=[0], phaseConditions={"failed": GLOBALS}), task("body")))
+    )
+    iterations.finish(BODY.format(0), 0)
+    assert iterations.completed("main").phase == "Failed", iterations.completed("main").warnings
