@@ -3,7 +3,8 @@
 ``decide`` is pure: it starts from a state, and every event it emits is folded into
 a *new* state at once (the input state is never touched), so later steps of the same
 decision see the consequences of earlier ones. The result is the list of events and
-the effects they ask for.
+the effects they ask for, derived from those events
+(:mod:`aether.scheduler.outbox`), never stated beside them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aether.events.times import format_ms
 from aether.reducers.run import apply
 from aether.reducers.state import NodeState, RunState
 from aether.scheduler.effects import Effect
+from aether.scheduler.outbox import decision_effects
 
 
 @frozen
@@ -37,15 +39,11 @@ class Ctx:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self.events: list[Event] = []
-        self.effects: list[Effect] = []
         self.rejection: Rejection | None = None
 
     def emit(self, event: Event) -> None:
         self.state = apply(self.state, event)
         self.events.append(event)
-
-    def effect(self, effect: Effect) -> None:
-        self.effects.append(effect)
 
     def node(self, node_id: str) -> NodeState:
         return self.state.node(node_id)
@@ -59,4 +57,5 @@ class Ctx:
         return format_ms(self.state.now_ms)
 
     def decision(self) -> Decision:
-        return Decision(tuple(self.events), tuple(self.effects), self.state, self.rejection)
+        effects = decision_effects(self.state.run_id, self.events)
+        return Decision(tuple(self.events), effects, self.state, self.rejection)

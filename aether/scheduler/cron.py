@@ -20,7 +20,6 @@ from attrs import frozen
 from aether.events import catalog as ev
 from aether.events.cron_events import CronCatchupStarted, CronRunStartFailed
 from aether.events.times import datetime_to_ms, format_ms, ms_to_datetime, parse_ms
-from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.schedule import Schedule, parse_schedule
 from aether.reducers.cron import (
@@ -29,7 +28,8 @@ from aether.reducers.cron import (
     CronState,
     apply_cron,
 )
-from aether.scheduler.effects import CancelRun, Effect, StartRun
+from aether.scheduler.effects import Effect
+from aether.scheduler.outbox import cron_effects_of, run_document, start_info
 
 E_NOT_FOUND = "E-CRON-NOT-FOUND"
 E_EXISTS = "E-CRON-EXISTS"
@@ -85,17 +85,6 @@ def cron_run_id(name: str, key: str) -> str:
     all name the same run, and the key's namespace keeps equal names apart."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return f"{name}-{digest}"
-
-
-def run_document(state: CronState) -> dict[str, JSON]:
-    """The Workflow a tick submits: apiVersion and metadata of the cron, its workflowSpec."""
-    document = state.document
-    return {
-        "apiVersion": document.get("apiVersion", "aether/v1"),
-        "kind": "Workflow",
-        "metadata": document.get("metadata") or {},
-        "spec": (document.get("spec") or {}).get("workflowSpec") or {},
-    }
 
 
 # --- tick arithmetic -----------------------------------------------------------------------
@@ -225,6 +214,7 @@ class _Ctx:
     def emit(self, event: ev.Event) -> None:
         self.state = apply_cron(self.state, event)
         self.events.append(event)
+        self.effects.extend(cron_effects_of(self.state, event))
 
     def decision(self) -> CronDecision:
         return CronDecision(tuple(self.events), tuple(self.effects), self.state)
@@ -326,17 +316,10 @@ def _submit(ctx: _Ctx, kind: str, scheduled: int) -> None:
         for run in state.active_runs():
             if not run.replaced:
                 ctx.emit(ev.CronRunReplaced(run.run_id, format_ms(scheduled)))
-            ctx.effects.append(CancelRun(run.run_id))
     key = idempotency_key(state.namespace, state.name, scheduled)
     run_id = cron_run_id(state.name, key)
     scheduled_time = format_ms(scheduled)
     ctx.emit(ev.CronRunSubmitted(scheduled_time, run_id, kind, key))
-    ctx.effects.append(StartRun(key, run_id, run_document(state), start_info(state, scheduled_time, kind)))
-
-
-def start_info(state: CronState, scheduled_time: str, kind: str) -> dict[str, JSON]:
-    """The ``cron`` field the run records (§6.6 ``WorkflowSubmitted``)."""
-    return {"name": state.name, "namespace": state.namespace, "scheduledTime": scheduled_time, "trigger": kind}
 
 
 def _prune(ctx: _Ctx) -> None:

@@ -27,7 +27,6 @@ from aether.reducers.state import NodeState
 from aether.scheduler import leaf
 from aether.scheduler.binding import bind
 from aether.scheduler.context import Ctx
-from aether.scheduler.effects import RunFinished
 from aether.scheduler.env import build_env, dag_children_resolver, single_node_resolver
 from aether.scheduler.hooks import workflow_terminal_hooks
 from aether.scheduler.nodes import arm_timer, complete, duration_ms, node_timeout_text
@@ -119,7 +118,6 @@ def finish_run(ctx: Ctx) -> None:
         message = entry.message
     ctx.emit(WorkflowCompleted(state.phase, phase, message, entry.outputs or ()))
     workflow_terminal_hooks(ctx, phase)
-    ctx.effect(RunFinished(state.run_id, phase))
 
 
 # --- DAGs ----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from aether.model.json_value import JSON
 from aether.model.types import DagTask, Hooks
 from aether.reducers.state import NodeState, RunState
 from aether.scheduler.context import Ctx
-from aether.scheduler.effects import Notify
 
 PHASE_HOOK: dict[Phase, str] = {
     "Succeeded": "onSuccess",
@@ -66,7 +65,6 @@ def _fire(ctx: Ctx, hooks: Hooks | None, hook_type: str, node: NodeState | None,
         context["phase"] = phase
     payload["context"] = context
     ctx.emit(HookFired(hook_type, payload["scope"], node.node_id if node else None, ref.template, key, payload))
-    ctx.effect(Notify(key, payload))
 
 
 def task_hook(ctx: Ctx, node: NodeState, hook_type: str, phase: Phase | None = None) -> None:

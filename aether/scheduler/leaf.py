@@ -30,7 +30,6 @@ from aether.model.types import DagTask, PhaseConditions, TaskTemplate
 from aether.reducers.state import NodeState
 from aether.scheduler.binding import bind, merge_payload
 from aether.scheduler.context import Ctx
-from aether.scheduler.effects import CancelTask, Dispatch
 from aether.scheduler.env import build_env, dag_children_resolver, result_context
 from aether.scheduler.hooks import call_site, task_hook, task_terminal_hooks
 from aether.scheduler.nodes import (
@@ -42,6 +41,7 @@ from aether.scheduler.nodes import (
     mark_started_chain,
     node_timeout_text,
 )
+from aether.scheduler.outbox import REUSE
 from aether.scheduler.outputs import leaf_outputs, merge_parameters
 from aether.scheduler.scope import binding_scope, declarations_of
 
@@ -133,7 +133,6 @@ def _send(
         resume_payload=resume_payload,
     )
     ctx.emit(TaskDispatched(node.node_id, attempt, reason, assignment, deadline_ms))
-    ctx.effect(Dispatch(assignment))
     mark_dispatched_chain(ctx, node)
 
 
@@ -187,7 +186,7 @@ def _reuse(ctx: Ctx, node: NodeState, params: tuple[BoundParameter, ...], record
         resources=dump_value(definition.resources) if definition.resources is not None else None,
         priority=state.plan.spec.priority or 500,
     )
-    ctx.emit(TaskDispatched(node.node_id, 1, "reuse", assignment, None))
+    ctx.emit(TaskDispatched(node.node_id, 1, REUSE, assignment, None))
     mark_dispatched_chain(ctx, ctx.node(node.node_id))
     accept_start(ctx, ctx.node(node.node_id))
     outputs = tuple(
@@ -396,7 +395,6 @@ def on_deadline(ctx: Ctx, node: NodeState) -> bool:
     attempt = node.current_attempt
     if attempt is not None and attempt.code is None:
         ctx.emit(TaskCancelRequested(attempt.assignment_id, node.node_id, attempt.number))
-        ctx.effect(CancelTask(attempt.assignment_id))
     # An attempt that never started ends from Ready (§11.4); a suspended one has its
     # result already, so only the node's outcome is decided.
     return on_result(ctx, node, 4, DEADLINE_MESSAGE, (), synthetic=True)

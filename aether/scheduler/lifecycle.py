@@ -7,7 +7,6 @@ from aether.events.catalog import TaskCancelRequested, WorkflowCompleted
 from aether.events.phases import Phase
 from aether.reducers.state import NodeState
 from aether.scheduler.context import Ctx
-from aether.scheduler.effects import CancelTask, RunFinished
 from aether.scheduler.flow import collect_dag_outputs, walk_up
 from aether.scheduler.hooks import call_site, task_hook, task_terminal_hooks, workflow_hook
 from aether.scheduler.nodes import complete
@@ -20,7 +19,6 @@ def _cancel_open_attempt(ctx: Ctx, node: NodeState) -> None:
     attempt = node.current_attempt
     if attempt is not None and attempt.code is None and attempt.assignment_id in ctx.state.open_attempts:
         ctx.emit(TaskCancelRequested(attempt.assignment_id, node.node_id, attempt.number))
-        ctx.effect(CancelTask(attempt.assignment_id))
 
 
 def _end_all(ctx: Ctx, phase: Phase, message: str) -> list[str]:
@@ -50,7 +48,6 @@ def cancel_run(ctx: Ctx, reason: str = CANCEL_MESSAGE) -> None:
             task_hook(ctx, node, "onExit", "Cancelled")
     workflow_hook(ctx, "onCancel")
     workflow_hook(ctx, "onExit", "Cancelled")
-    ctx.effect(RunFinished(ctx.state.run_id, "Cancelled"))
 
 
 def workflow_deadline(ctx: Ctx) -> None:
@@ -58,7 +55,6 @@ def workflow_deadline(ctx: Ctx) -> None:
     _finish(ctx, "Timeout", WORKFLOW_DEADLINE_MESSAGE)
     workflow_hook(ctx, "onError")
     workflow_hook(ctx, "onExit", "Timeout")
-    ctx.effect(RunFinished(ctx.state.run_id, "Timeout"))
 
 
 def abort_run(ctx: Ctx, message: str) -> None:
@@ -67,7 +63,6 @@ def abort_run(ctx: Ctx, message: str) -> None:
     _finish(ctx, "Error", message)
     workflow_hook(ctx, "onError")
     workflow_hook(ctx, "onExit", "Error")
-    ctx.effect(RunFinished(ctx.state.run_id, "Error"))
 
 
 def container_deadline(ctx: Ctx, container: NodeState) -> None:

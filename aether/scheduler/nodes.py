@@ -12,7 +12,6 @@ from aether.model.durations import parse_duration_seconds
 from aether.model.types import DagTask, TaskTemplate
 from aether.reducers.state import NodeState
 from aether.scheduler.context import Ctx
-from aether.scheduler.effects import ArmTimer
 from aether.scheduler.hooks import call_site, workflow_hook
 
 
@@ -57,7 +56,6 @@ def complete(
 def arm_timer(ctx: Ctx, timer: TimerId, due_ms: int) -> None:
     timer_id = timer.format()
     ctx.emit(TimerArmed(timer_id, due_ms, format_ms(due_ms), timer.purpose, timer.node_id))
-    ctx.effect(ArmTimer(ctx.state.run_id, timer_id, due_ms))
 
 
 def duration_ms(text: str | None) -> int | None:

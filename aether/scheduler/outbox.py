@@ -9,14 +9,13 @@ start for events whose effect may have been lost with the process that wrote the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from aether.events import catalog as ev
+from aether.model.json_value import JSON
 from aether.reducers.cron import CronState
 from aether.reducers.state import RunState
 from aether.scheduler.effects import ArmTimer, CancelRun, CancelTask, Dispatch, Effect, Notify, RunFinished, StartRun
 
-JSON = Any
 REUSE = "reuse"  # the dispatch reason of a result taken over from a forked run's origin
 
 
