@@ -84,6 +84,19 @@ def test_unknown_and_newer_events_are_refused() -> None:
         decode_raw("TaskStarted", 1, orjson.dumps({"nodeId": "a"}))  # attempt and at are required
 
 
+def test_a_phase_purpose_or_template_type_this_aether_does_not_know_decodes_as_written() -> None:
+    # Phase, TimerPurpose and TemplateType are Literal types; a stored word outside them
+    # (a newer Aether's) must load as it did when the fields were plain str.
+    changed = decode_raw("PhaseChanged", 1, orjson.dumps({"nodeId": "a", "fromPhase": "Paused", "toPhase": "Ready"}))
+    assert isinstance(changed, catalog.PhaseChanged) and changed.from_phase == "Paused"
+    armed = {"timerId": "lease:a", "dueMs": 1, "dueAt": "t", "purpose": "lease", "nodeId": "a"}
+    timer = decode_raw("TimerArmed", 1, orjson.dumps(armed))
+    assert isinstance(timer, catalog.TimerArmed) and timer.purpose == "lease"
+    created = {"nodeId": "a", "parentId": None, "taskName": "a", "templateName": "a", "templateType": "map", "depth": 0}
+    node = decode_raw("NodeCreated", 1, orjson.dumps(created))
+    assert isinstance(node, catalog.NodeCreated) and node.template_type == "map"
+
+
 def test_every_catalog_type_is_registered_once_with_a_past_tense_name() -> None:
     for name, cls in catalog.EVENT_TYPES.items():
         assert name == cls.TYPE
