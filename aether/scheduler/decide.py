@@ -115,7 +115,7 @@ def _on_started(ctx: Ctx, trigger: ev.TaskStarted) -> None:
     if node.phase != "Ready":
         _ignore(ctx, trigger, "duplicate", node.node_id, trigger.attempt, f"node is {node.phase}")
         return
-    leaf.accept_start(ctx, node)
+    leaf.accept_start(ctx, node.node_id)
 
 
 def _on_result(ctx: Ctx, trigger: ev.TaskResultReported) -> None:
@@ -123,8 +123,8 @@ def _on_result(ctx: Ctx, trigger: ev.TaskResultReported) -> None:
     if node is None:
         return
     if node.phase == "Ready":
-        leaf.accept_start(ctx, node)  # a result implies the start (§17 #10)
-    ended = leaf.on_result(ctx, ctx.node(node.node_id), trigger.code, trigger.message, trigger.parameters)
+        leaf.accept_start(ctx, node.node_id)  # a result implies the start (§17 #10)
+    ended = leaf.on_result(ctx, node.node_id, trigger.code, trigger.message, trigger.parameters)
     if ended:
         walk_up(ctx, node.node_id)
 
@@ -148,19 +148,19 @@ def _on_timer(ctx: Ctx, trigger: ev.TimerFired) -> None:
     parsed = TimerId.parse(trigger.timer_id)
     armed_for = parsed.retry_count if parsed is not None else None
     if timer.purpose == "container":
-        lifecycle.container_deadline(ctx, node)
+        lifecycle.container_deadline(ctx, node.node_id)
     elif timer.purpose == "task":
         stale = armed_for != node.retry_count or node.phase not in ("Ready", "Running", "Suspended")
         if stale:
             ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt, trigger.timer_id))
             return
-        if leaf.on_deadline(ctx, node):
+        if leaf.on_deadline(ctx, node.node_id):
             walk_up(ctx, node.node_id)
     elif timer.purpose == "retry":
         if node.phase != "Created" or armed_for != node.retry_count:
             ctx.emit(ev.InputIgnored(trigger.TYPE, "stale-attempt", node.node_id, node.attempt, trigger.timer_id))
             return
-        if leaf.dispatch(ctx, node, "retry"):
+        if leaf.dispatch(ctx, node.node_id, "retry"):
             walk_up(ctx, node.node_id)
 
 
@@ -201,7 +201,7 @@ def _on_resume(ctx: Ctx, trigger: ev.ResumeRequested) -> None:
             node.node_id,
         )
         return
-    leaf.resume(ctx, node, trigger.payload)
+    leaf.resume(ctx, node.node_id, trigger.payload)
 
 
 def _on_cancel(ctx: Ctx, trigger: ev.CancelRequested) -> None:

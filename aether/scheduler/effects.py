@@ -9,6 +9,7 @@ from __future__ import annotations
 from attrs import frozen
 
 from aether.events.assignment import TaskAssignment
+from aether.events.phases import Phase
 from aether.model.json_value import JSON
 
 
@@ -56,7 +57,7 @@ class RunFinished:
     """The run reached a terminal phase (the runtime tells waiters and the run's cron)."""
 
     run_id: str
-    phase: str
+    phase: Phase
 
     @property
     def key(self) -> str:

@@ -23,7 +23,6 @@ from aether.events.timers import TimerId
 from aether.events.values import ResultParameter
 from aether.expr import ExpressionError, evaluate, evaluate_condition, interpolate_typed, lookup
 from aether.model.json_value import JSON
-from aether.reducers.state import NodeState
 from aether.scheduler import leaf
 from aether.scheduler.binding import bind
 from aether.scheduler.context import Ctx
@@ -56,7 +55,7 @@ def create_entry(ctx: Ctx) -> None:
     key = plan.entry_key
     name = key[1]
     ctx.emit(NodeCreated(name, None, name, name, plan.kind(key), 0))
-    settle(ctx, ctx.node(name))
+    settle(ctx, name)
 
 
 def _ensure_capacity(ctx: Ctx, count: int) -> None:
@@ -65,32 +64,33 @@ def _ensure_capacity(ctx: Ctx, count: int) -> None:
         raise NodeLimitExceeded()
 
 
-def settle(ctx: Ctx, node: NodeState) -> None:
+def settle(ctx: Ctx, node_id: str) -> None:
     """Settle a node just created in phase ``Created``."""
+    node = ctx.node(node_id)
     if node.template_type == "task":
-        leaf.dispatch(ctx, node, "initial")
+        leaf.dispatch(ctx, node_id, "initial")
         return
     arguments, env = binding_scope(ctx.state, node)
     params, warnings = bind(declarations_of(ctx.state, node), arguments, env, ctx.state.limits)
     if params or warnings:
-        ctx.emit(InputsBound(node.node_id, params, (), warnings))
-    due = duration_ms(node_timeout_text(ctx, node))
+        ctx.emit(InputsBound(node_id, params, (), warnings))
+    due = duration_ms(node_timeout_text(ctx, node_id))
     if due is not None:
-        arm_timer(ctx, TimerId.container(node.node_id), ctx.now_ms + due)
-    node = ctx.node(node.node_id)
-    if node.template_type == "loop" and not _expand_loop(ctx, node):
+        arm_timer(ctx, TimerId.container(node_id), ctx.now_ms + due)
+    if node.template_type == "loop" and not _expand_loop(ctx, node_id):
         return
-    advance(ctx, ctx.node(node.node_id))
+    advance(ctx, node_id)
 
 
-def advance(ctx: Ctx, node: NodeState) -> bool:
+def advance(ctx: Ctx, node_id: str) -> bool:
     """Create and settle eligible children, then finalize if possible. True if finalized."""
+    node = ctx.node(node_id)
     if node.terminal:
         return False
     if node.template_type == "dag":
-        return _advance_dag(ctx, node)
+        return _advance_dag(ctx, node_id)
     if node.template_type == "loop":
-        return _advance_loop(ctx, node)
+        return _advance_loop(ctx, node_id)
     return False
 
 
@@ -99,10 +99,10 @@ def walk_up(ctx: Ctx, node_id: str) -> None:
     finish the run when the entry node has."""
     node = ctx.node(node_id)
     while node.parent_id is not None:
-        parent = ctx.node(node.parent_id)
-        if parent.terminal or not advance(ctx, parent):
+        parent_id = node.parent_id
+        if ctx.node(parent_id).terminal or not advance(ctx, parent_id):
             return
-        node = ctx.node(parent.node_id)
+        node = ctx.node(parent_id)
     if node.terminal:
         finish_run(ctx)
 
@@ -123,11 +123,12 @@ def finish_run(ctx: Ctx) -> None:
 # --- DAGs ----------------------------------------------------------------------------------
 
 
-def _advance_dag(ctx: Ctx, node: NodeState) -> bool:
-    assert node.template_key is not None
-    plan = ctx.state.plan.dag(node.template_key)
+def _advance_dag(ctx: Ctx, node_id: str) -> bool:
+    template_key = ctx.node(node_id).template_key
+    assert template_key is not None
+    plan = ctx.state.plan.dag(template_key)
     while True:
-        node = ctx.node(node.node_id)
+        node = ctx.node(node_id)
         assert node.dag is not None
         ready = sorted(node.dag.ready.keys())
         if not ready:
@@ -154,23 +155,23 @@ def _advance_dag(ctx: Ctx, node: NodeState) -> bool:
             else:
                 skipped.append((index, f'when condition "{when}" evaluated to false'))
         for index, message in skipped:
-            _create_dag_child(ctx, node, index, "Skipped", message, notes.get(index, ()))
-        new_ids = [_create_dag_child(ctx, node, index, "Created", "", notes.get(index, ())) for index in created]
+            _create_dag_child(ctx, node_id, index, "Skipped", message, notes.get(index, ()))
+        new_ids = [_create_dag_child(ctx, node_id, index, "Created", "", notes.get(index, ())) for index in created]
         for child_id in new_ids:
-            child = ctx.node(child_id)
-            if child.phase == "Created":
-                settle(ctx, child)
-    node = ctx.node(node.node_id)
-    assert node.dag is not None
-    if node.dag.unfinished > 0:
+            if ctx.node(child_id).phase == "Created":
+                settle(ctx, child_id)
+    dag = ctx.node(node_id).dag
+    assert dag is not None
+    if dag.unfinished > 0:
         return False
-    _finalize_dag(ctx, node)
+    _finalize_dag(ctx, node_id)
     return True
 
 
 def _create_dag_child(
-    ctx: Ctx, parent: NodeState, index: int, phase: Phase, message: str, warnings: tuple[str, ...] = ()
+    ctx: Ctx, parent_id: str, index: int, phase: Phase, message: str, warnings: tuple[str, ...] = ()
 ) -> str:
+    parent = ctx.node(parent_id)
     assert parent.template_key is not None
     plan = ctx.state.plan.dag(parent.template_key)
     task = plan.tasks[index]
@@ -205,14 +206,15 @@ def _aggregate(cancelled: int, errored: int, failed: int) -> tuple[Phase, str]:
     return "Succeeded", ""
 
 
-def _finalize_dag(ctx: Ctx, node: NodeState) -> None:
+def _finalize_dag(ctx: Ctx, node_id: str) -> None:
+    node = ctx.node(node_id)
     assert node.dag is not None and node.template_key is not None
     dag = node.dag
     template = ctx.state.plan.dag_template(node.template_key)
     phase, message = _aggregate(dag.cancelled, dag.errored, dag.failed)
     if not dag.children:
         message = "no runnable tasks"
-    outputs, warnings = collect_dag_outputs(ctx, node)
+    outputs, warnings = collect_dag_outputs(ctx, node_id)
     conditions = template.phase_conditions
     if phase != "Cancelled" and conditions is not None and not conditions.is_empty:
         context: dict[str, JSON] = {"phase": phase, "msg": message}
@@ -222,10 +224,11 @@ def _finalize_dag(ctx: Ctx, node: NodeState) -> None:
         env = build_env(ctx.state, inputs=node.inputs, nodes=dag_children_resolver(ctx.state, node), context=context)
         phase, condition_warnings = leaf.evaluate_phase_conditions(ctx, conditions, phase, env)
         warnings += condition_warnings
-    complete(ctx, node, phase, message, outputs, warnings)
+    complete(ctx, node_id, phase, message, outputs, warnings)
 
 
-def collect_dag_outputs(ctx: Ctx, node: NodeState) -> tuple[tuple[ResultParameter, ...] | None, tuple[str, ...]]:
+def collect_dag_outputs(ctx: Ctx, node_id: str) -> tuple[tuple[ResultParameter, ...] | None, tuple[str, ...]]:
+    node = ctx.node(node_id)
     assert node.template_key is not None
     template = ctx.state.plan.dag_template(node.template_key)
     declaration = template.outputs.parameters if template.outputs else ()
@@ -238,13 +241,14 @@ def collect_dag_outputs(ctx: Ctx, node: NodeState) -> tuple[tuple[ResultParamete
 # --- loops ---------------------------------------------------------------------------------
 
 
-def _expand_loop(ctx: Ctx, node: NodeState) -> bool:
+def _expand_loop(ctx: Ctx, node_id: str) -> bool:
     """SPEC §8.1. Records the expansion; False if the loop ended (error or no items)."""
+    node = ctx.node(node_id)
     assert node.template_key is not None
     loop = ctx.state.plan.loop_template(node.template_key)
     limits = ctx.state.limits
     if loop.repeat_condition:
-        ctx.emit(LoopExpanded(node.node_id, 0, (), None, "repeat"))
+        ctx.emit(LoopExpanded(node_id, 0, (), None, "repeat"))
         return True
     warnings: tuple[str, ...] = ()
     if loop.items:
@@ -253,9 +257,9 @@ def _expand_loop(ctx: Ctx, node: NodeState) -> bool:
     else:
         mode = "itemsFrom"
         try:
-            items, warnings = _items_from(ctx, node, loop.items_from or "")
+            items, warnings = _items_from(ctx, node_id, loop.items_from or "")
         except _ExpansionError as exc:
-            complete(ctx, node, "Error", f'expand loop "{node.template_name}": {exc}')
+            complete(ctx, node_id, "Error", f'expand loop "{node.template_name}": {exc}')
             return False
     truncated_from = None
     if loop.max_iterations and loop.max_iterations > 0 and len(items) > loop.max_iterations:
@@ -264,14 +268,14 @@ def _expand_loop(ctx: Ctx, node: NodeState) -> bool:
     if len(items) > limits.loop_iterations:
         complete(
             ctx,
-            node,
+            node_id,
             "Error",
             f'expand loop "{node.template_name}": {len(items)} iterations; the limit is {limits.loop_iterations}',
         )
         return False
-    ctx.emit(LoopExpanded(node.node_id, len(items), tuple(items), truncated_from, mode, warnings))
+    ctx.emit(LoopExpanded(node_id, len(items), tuple(items), truncated_from, mode, warnings))
     if not items:
-        complete(ctx, node, "Succeeded", "loop had no iterations", loop_outputs(loop, []))
+        complete(ctx, node_id, "Succeeded", "loop had no iterations", loop_outputs(loop, []))
         return False
     return True
 
@@ -280,7 +284,8 @@ class _ExpansionError(Exception):
     pass
 
 
-def _items_from(ctx: Ctx, node: NodeState, source: str) -> tuple[list[JSON], tuple[str, ...]]:
+def _items_from(ctx: Ctx, node_id: str, source: str) -> tuple[list[JSON], tuple[str, ...]]:
+    node = ctx.node(node_id)
     nodes = single_node_resolver(ctx.state, "", None)
     if node.parent_id is not None:
         parent = ctx.node(node.parent_id)
@@ -314,15 +319,16 @@ def _single_placeholder(text: str) -> bool:
     return text.startswith("{{") and text.endswith("}}") and "{{" not in text[2:-2] and "}}" not in text[2:-2]
 
 
-def _advance_loop(ctx: Ctx, node: NodeState) -> bool:
+def _advance_loop(ctx: Ctx, node_id: str) -> bool:
+    node = ctx.node(node_id)
     assert node.loop is not None and node.template_key is not None
     loop_template = ctx.state.plan.loop_template(node.template_key)
     if node.loop.mode == "repeat":
-        if not _advance_repeat(ctx, node, loop_template.max_iterations or 0):
+        if not _advance_repeat(ctx, node_id, loop_template.max_iterations or 0):
             return True
     else:
-        _refill(ctx, node, loop_template.concurrency or 0)
-    node = ctx.node(node.node_id)
+        _refill(ctx, node_id, loop_template.concurrency or 0)
+    node = ctx.node(node_id)
     progress = node.loop
     assert progress is not None
     if node.terminal:
@@ -330,13 +336,13 @@ def _advance_loop(ctx: Ctx, node: NodeState) -> bool:
     done = progress.stopped if progress.mode == "repeat" else progress.created == progress.total
     if not done or progress.unfinished > 0:
         return False
-    _finalize_loop(ctx, node)
+    _finalize_loop(ctx, node_id)
     return True
 
 
-def _refill(ctx: Ctx, node: NodeState, concurrency: int) -> None:
+def _refill(ctx: Ctx, node_id: str, concurrency: int) -> None:
     while True:
-        progress = ctx.node(node.node_id).loop
+        progress = ctx.node(node_id).loop
         assert progress is not None and progress.total is not None
         remaining = progress.total - progress.created
         if remaining <= 0:
@@ -346,31 +352,32 @@ def _refill(ctx: Ctx, node: NodeState, concurrency: int) -> None:
             return
         _ensure_capacity(ctx, room)
         start = progress.created
-        new_ids = [_create_iteration(ctx, node, i) for i in range(start, start + room)]
+        new_ids = [_create_iteration(ctx, node_id, i) for i in range(start, start + room)]
         for child_id in new_ids:
-            settle(ctx, ctx.node(child_id))
+            settle(ctx, child_id)
 
 
-def _advance_repeat(ctx: Ctx, node: NodeState, max_iterations: int) -> bool:
+def _advance_repeat(ctx: Ctx, node_id: str, max_iterations: int) -> bool:
     """Serial do-while (§8.2). False if the loop ended in Error."""
     limit = min(max_iterations, ctx.state.limits.loop_iterations)
     while True:
-        progress = ctx.node(node.node_id).loop
-        assert progress is not None
+        node = ctx.node(node_id)
+        progress = node.loop
+        assert progress is not None and node.template_key is not None
         if progress.stopped:
             return True
         if progress.created == 0:
             _ensure_capacity(ctx, 1)
-            settle(ctx, ctx.node(_create_iteration(ctx, node, 0)))
+            settle(ctx, _create_iteration(ctx, node_id, 0))
             continue
         if progress.unfinished > 0:
             return True
         last_index = progress.created - 1
         last_id = progress.iterations[last_index]
         if progress.created >= limit:
-            ctx.emit(RepeatConditionEvaluated(node.node_id, last_index, False, ("maxIterations reached",)))
+            ctx.emit(RepeatConditionEvaluated(node_id, last_index, False, ("maxIterations reached",)))
             return True
-        loop_template = ctx.state.plan.loop_template(node.template_key)  # type: ignore[arg-type]
+        loop_template = ctx.state.plan.loop_template(node.template_key)
         body = loop_template.body or ""
         env = build_env(
             ctx.state,
@@ -381,16 +388,17 @@ def _advance_repeat(ctx: Ctx, node: NodeState, max_iterations: int) -> bool:
         try:
             result = evaluate_condition(loop_template.repeat_condition or "", env, ctx.state.limits)
         except ExpressionError as exc:
-            complete(ctx, ctx.node(node.node_id), "Error", f"repeatCondition: {exc}")
+            complete(ctx, node_id, "Error", f"repeatCondition: {exc}")
             return False
-        ctx.emit(RepeatConditionEvaluated(node.node_id, last_index, bool(result.value), result.warnings))
+        ctx.emit(RepeatConditionEvaluated(node_id, last_index, bool(result.value), result.warnings))
         if not result.value:
             return True
         _ensure_capacity(ctx, 1)
-        settle(ctx, ctx.node(_create_iteration(ctx, node, progress.created)))
+        settle(ctx, _create_iteration(ctx, node_id, progress.created))
 
 
-def _create_iteration(ctx: Ctx, loop_node: NodeState, index: int) -> str:
+def _create_iteration(ctx: Ctx, loop_id: str, index: int) -> str:
+    loop_node = ctx.node(loop_id)
     assert loop_node.template_key is not None
     plan = ctx.state.plan
     body = plan.loop_template(loop_node.template_key).body or ""
@@ -412,7 +420,8 @@ def _create_iteration(ctx: Ctx, loop_node: NodeState, index: int) -> str:
     return node_id
 
 
-def _finalize_loop(ctx: Ctx, node: NodeState) -> None:
+def _finalize_loop(ctx: Ctx, node_id: str) -> None:
+    node = ctx.node(node_id)
     assert node.loop is not None and node.template_key is not None
     progress = node.loop
     template = ctx.state.plan.loop_template(node.template_key)
@@ -440,7 +449,7 @@ def _finalize_loop(ctx: Ctx, node: NodeState) -> None:
             context=context,
         )
         phase, warnings = leaf.evaluate_phase_conditions(ctx, conditions, phase, env)
-    complete(ctx, node, phase, message, outputs, warnings)
+    complete(ctx, node_id, phase, message, outputs, warnings)
 
 
 __all__ = ["advance", "create_entry", "finish_run", "settle", "walk_up"]

@@ -29,13 +29,14 @@ def call_site(state: RunState, node: NodeState) -> DagTask | None:
     return state.plan.dag(parent.template_key).tasks[node.task_index]
 
 
-def _fire(ctx: Ctx, hooks: Hooks | None, hook_type: str, node: NodeState | None, phase: Phase | None) -> None:
+def _fire(ctx: Ctx, hooks: Hooks | None, hook_type: str, node_id: str | None, phase: Phase | None) -> None:
     if hooks is None:
         return
     ref = hooks.get(hook_type)
     if ref is None or not ref.template:
         return
     state = ctx.state
+    node = state.node(node_id) if node_id is not None else None
     node_key = node.node_id if node is not None else "-"
     n = state.hook_counts.get((node_key, hook_type), 0) + 1
     key = f"{state.run_id}/{node_key}/{hook_type}/{n}"
@@ -67,21 +68,21 @@ def _fire(ctx: Ctx, hooks: Hooks | None, hook_type: str, node: NodeState | None,
     ctx.emit(HookFired(hook_type, payload["scope"], node.node_id if node else None, ref.template, key, payload))
 
 
-def task_hook(ctx: Ctx, node: NodeState, hook_type: str, phase: Phase | None = None) -> None:
-    site = call_site(ctx.state, node)
+def task_hook(ctx: Ctx, node_id: str, hook_type: str, phase: Phase | None = None) -> None:
+    site = call_site(ctx.state, ctx.node(node_id))
     if site is not None:
-        _fire(ctx, site.hooks, hook_type, node, phase)
+        _fire(ctx, site.hooks, hook_type, node_id, phase)
 
 
-def task_terminal_hooks(ctx: Ctx, node: NodeState, phase: Phase) -> None:
+def task_terminal_hooks(ctx: Ctx, node_id: str, phase: Phase) -> None:
     """The phase hook, then ``onExit``, for a node that just ended."""
-    site = call_site(ctx.state, node)
+    site = call_site(ctx.state, ctx.node(node_id))
     if site is None or site.hooks is None:
         return
     hook = PHASE_HOOK.get(phase)
     if hook is not None:
-        _fire(ctx, site.hooks, hook, node, None)
-    _fire(ctx, site.hooks, "onExit", node, phase)
+        _fire(ctx, site.hooks, hook, node_id, None)
+    _fire(ctx, site.hooks, "onExit", node_id, phase)
 
 
 def workflow_hook(ctx: Ctx, hook_type: str, phase: Phase | None = None) -> None:

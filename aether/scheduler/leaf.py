@@ -56,32 +56,33 @@ def base_phase(code: int) -> Phase:
 # --- dispatch ------------------------------------------------------------------------------
 
 
-def dispatch(ctx: Ctx, node: NodeState, reason: str) -> bool:
+def dispatch(ctx: Ctx, node_id: str, reason: str) -> bool:
     """Bind and dispatch the next attempt of a leaf (creation or retry). True if the leaf
     ended instead (no executor)."""
-    definition, _site = leaf_definition(ctx, node)
+    definition, _site = leaf_definition(ctx, node_id)
     executor = definition.executor
     if executor is None or not executor.type:
-        complete(ctx, node, "Error", "task definition has no executor")
-        task_terminal_hooks(ctx, ctx.node(node.node_id), "Error")
+        complete(ctx, node_id, "Error", "task definition has no executor")
+        task_terminal_hooks(ctx, node_id, "Error")
         return True
+    node = ctx.node(node_id)
     arguments, env = binding_scope(ctx.state, node)
     params, warnings = bind(declarations_of(ctx.state, node), arguments, env, ctx.state.limits)
     artifacts = _declared_artifacts(definition)
     if params or warnings or artifacts:
-        ctx.emit(InputsBound(node.node_id, params, artifacts, warnings))
+        ctx.emit(InputsBound(node_id, params, artifacts, warnings))
     if reason == "initial":
-        recorded = reusable_result(ctx, ctx.node(node.node_id), params)
+        recorded = reusable_result(ctx, node_id, params)
         if recorded is not None:
-            _reuse(ctx, ctx.node(node.node_id), params, recorded)
+            _reuse(ctx, node_id, params, recorded)
             return True
-    retry_count = node.retry_count  # RetryScheduled already counted a retry
-    timeout = node_timeout_text(ctx, node)
+    retry_count = ctx.node(node_id).retry_count  # RetryScheduled already counted a retry
+    timeout = node_timeout_text(ctx, node_id)
     due = duration_ms(timeout)
     deadline_ms = ctx.now_ms + due if due is not None else None
-    _send(ctx, ctx.node(node.node_id), reason, params, artifacts, retry_count, timeout, deadline_ms, None)
+    _send(ctx, node_id, reason, params, artifacts, retry_count, timeout, deadline_ms, None)
     if due is not None:
-        arm_timer(ctx, TimerId.task(node.node_id, retry_count), ctx.now_ms + due)
+        arm_timer(ctx, TimerId.task(node_id, retry_count), ctx.now_ms + due)
     return False
 
 
@@ -96,7 +97,7 @@ def _declared_artifacts(definition: TaskTemplate | DagTask) -> tuple[dict[str, J
 
 def _send(
     ctx: Ctx,
-    node: NodeState,
+    node_id: str,
     reason: str,
     params: tuple[BoundParameter, ...],
     artifacts: tuple[dict[str, JSON], ...],
@@ -107,10 +108,11 @@ def _send(
 ) -> None:
     from aether.model.converter import unstructure as dump_value
 
-    definition, _site = leaf_definition(ctx, node)
+    definition, _site = leaf_definition(ctx, node_id)
     executor = definition.executor
     assert executor is not None and executor.type
     state = ctx.state
+    node = state.node(node_id)
     attempt = node.attempt + 1
     assignment = TaskAssignment(
         id=TaskAssignment.attempt_id(state.run_id, node.node_id, attempt),
@@ -132,22 +134,22 @@ def _send(
         priority=state.plan.spec.priority or 500,
         resume_payload=resume_payload,
     )
-    ctx.emit(TaskDispatched(node.node_id, attempt, reason, assignment, deadline_ms))
-    mark_dispatched_chain(ctx, node)
+    ctx.emit(TaskDispatched(node_id, attempt, reason, assignment, deadline_ms))
+    mark_dispatched_chain(ctx, node_id)
 
 
-def reusable_result(ctx: Ctx, node: NodeState, params: tuple[BoundParameter, ...]) -> dict[str, JSON] | None:
+def reusable_result(ctx: Ctx, node_id: str, params: tuple[BoundParameter, ...]) -> dict[str, JSON] | None:
     """The result a forked run may take over from its origin (``aether retry``/``reset``):
     the node succeeded there with exactly these inputs, and nothing it depends on (its own
     dependencies, and those of every DAG task above it) ran anew in this run."""
     origin = ctx.state.origin
     if not origin:
         return None
-    recorded: dict[str, JSON] | None = origin.get("reuse", {}).get(node.node_id)
+    recorded: dict[str, JSON] | None = origin.get("reuse", {}).get(node_id)
     if recorded is None or recorded.get("inputs", []) != [p.to_wire() for p in params]:
         return None
     state = ctx.state
-    current: NodeState | None = node
+    current: NodeState | None = state.node(node_id)
     while current is not None and current.parent_id is not None:
         site = call_site(state, current)
         if site is not None:
@@ -161,15 +163,16 @@ def reusable_result(ctx: Ctx, node: NodeState, params: tuple[BoundParameter, ...
     return recorded
 
 
-def _reuse(ctx: Ctx, node: NodeState, params: tuple[BoundParameter, ...], recorded: dict[str, JSON]) -> None:
+def _reuse(ctx: Ctx, node_id: str, params: tuple[BoundParameter, ...], recorded: dict[str, JSON]) -> None:
     """Take over an origin run's successful result through the normal phases, without
     dispatching anything; the attempt's reason ``reuse`` says where it came from."""
     from aether.model.converter import unstructure as dump_value
 
-    definition, _site = leaf_definition(ctx, node)
+    definition, _site = leaf_definition(ctx, node_id)
     executor = definition.executor
     assert executor is not None
     state = ctx.state
+    node = state.node(node_id)
     assignment = TaskAssignment(
         id=TaskAssignment.attempt_id(state.run_id, node.node_id, 1),
         run_id=state.run_id,
@@ -186,28 +189,29 @@ def _reuse(ctx: Ctx, node: NodeState, params: tuple[BoundParameter, ...], record
         resources=dump_value(definition.resources) if definition.resources is not None else None,
         priority=state.plan.spec.priority or 500,
     )
-    ctx.emit(TaskDispatched(node.node_id, 1, REUSE, assignment, None))
-    mark_dispatched_chain(ctx, ctx.node(node.node_id))
-    accept_start(ctx, ctx.node(node.node_id))
+    ctx.emit(TaskDispatched(node_id, 1, REUSE, assignment, None))
+    mark_dispatched_chain(ctx, node_id)
+    accept_start(ctx, node_id)
     outputs = tuple(
         ResultParameter(p["name"], p.get("value"), "value" in p, p.get("type")) for p in recorded.get("outputs", [])
     )
     message = str(recorded.get("message", ""))
-    ctx.emit(TaskResultRecorded(node.node_id, 1, 0, "Succeeded", message, outputs))
-    node = ctx.node(node.node_id)
-    complete(ctx, node, "Succeeded", message, outputs)
-    task_terminal_hooks(ctx, ctx.node(node.node_id), "Succeeded")
+    ctx.emit(TaskResultRecorded(node_id, 1, 0, "Succeeded", message, outputs))
+    complete(ctx, node_id, "Succeeded", message, outputs)
+    task_terminal_hooks(ctx, node_id, "Succeeded")
 
 
-def resume(ctx: Ctx, node: NodeState, payload: dict[str, JSON]) -> None:
+def resume(ctx: Ctx, node_id: str, payload: dict[str, JSON]) -> None:
     """SPEC §11.2: a new attempt with the payload merged into the inputs; no re-binding and
     no new deadline."""
+    node = ctx.node(node_id)
     inputs = merge_payload(node.inputs, payload)
-    timeout = node_timeout_text(ctx, node)
-    task_hook(ctx, node, "onResume")
+    timeout = node_timeout_text(ctx, node_id)
+    task_hook(ctx, node_id, "onResume")
+    node = ctx.node(node_id)
     _send(
         ctx,
-        ctx.node(node.node_id),
+        node_id,
         "resume",
         inputs,
         node.artifacts,
@@ -221,11 +225,10 @@ def resume(ctx: Ctx, node: NodeState, payload: dict[str, JSON]) -> None:
 # --- starts and results ----------------------------------------------------------------------
 
 
-def accept_start(ctx: Ctx, node: NodeState) -> None:
-    ctx.emit(PhaseChanged(node.node_id, "Ready", "Running"))
-    node = ctx.node(node.node_id)
-    mark_started_chain(ctx, node)
-    task_hook(ctx, node, "onStart")
+def accept_start(ctx: Ctx, node_id: str) -> None:
+    ctx.emit(PhaseChanged(node_id, "Ready", "Running"))
+    mark_started_chain(ctx, node_id)
+    task_hook(ctx, node_id, "onStart")
 
 
 def _result_too_large(params: tuple[ResultParameter, ...], ctx: Ctx) -> bool:
@@ -241,7 +244,7 @@ def _result_too_large(params: tuple[ResultParameter, ...], ctx: Ctx) -> bool:
 
 def on_result(
     ctx: Ctx,
-    node: NodeState,
+    node_id: str,
     code: int,
     message: str,
     parameters: tuple[ResultParameter, ...],
@@ -252,34 +255,32 @@ def on_result(
     ``synthetic``, the deadline's code 4). True when the node became terminal."""
     if not synthetic and _result_too_large(parameters, ctx):
         code, message, parameters = 3, "result exceeds size limit", ()
-    definition, site = leaf_definition(ctx, node)
+    definition, site = leaf_definition(ctx, node_id)
+    node = ctx.node(node_id)
     raw = merge_parameters(node.accumulated, parameters)
     phase = base_phase(code)
     declaration = definition.outputs.parameters if definition.outputs else None
     outputs = leaf_outputs(raw, declaration)
-    phase, warnings = apply_phase_conditions(ctx, node, definition.phase_conditions, phase, code, message, raw)
+    phase, warnings = apply_phase_conditions(ctx, node_id, definition.phase_conditions, phase, code, message, raw)
     attempt = node.current_attempt
     attempt_open = attempt is not None and attempt.code is None
     if phase == "Suspended":
-        ctx.emit(
-            TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, raw, warnings, synthetic)
-        )
-        task_hook(ctx, ctx.node(node.node_id), "onSuspend")
+        ctx.emit(TaskResultRecorded(node_id, node.attempt, code, phase, message, outputs, raw, warnings, synthetic))
+        task_hook(ctx, node_id, "onSuspend")
         return False
     if attempt_open:
-        ctx.emit(TaskResultRecorded(node.node_id, node.attempt, code, phase, message, outputs, (), warnings, synthetic))
-    node = ctx.node(node.node_id)
-    retried, retry_warnings = _maybe_retry(ctx, node, site, phase, code, message, outputs)
+        ctx.emit(TaskResultRecorded(node_id, node.attempt, code, phase, message, outputs, (), warnings, synthetic))
+    retried, retry_warnings = _maybe_retry(ctx, node_id, site, phase, code, message, outputs)
     if retried:
         return False
-    complete(ctx, node, phase, message, outputs, warnings + retry_warnings)
-    task_terminal_hooks(ctx, ctx.node(node.node_id), phase)
+    complete(ctx, node_id, phase, message, outputs, warnings + retry_warnings)
+    task_terminal_hooks(ctx, node_id, phase)
     return True
 
 
 def apply_phase_conditions(
     ctx: Ctx,
-    node: NodeState,
+    node_id: str,
     conditions: PhaseConditions | None,
     phase: Phase,
     code: int,
@@ -289,7 +290,7 @@ def apply_phase_conditions(
     """SPEC §6.5.1: succeeded, then failed, then error; the first true one sets the phase."""
     if conditions is None or conditions.is_empty:
         return phase, ()
-    env = build_env(ctx.state, inputs=node.inputs, context=result_context(phase, code, message, raw))
+    env = build_env(ctx.state, inputs=ctx.node(node_id).inputs, context=result_context(phase, code, message, raw))
     return evaluate_phase_conditions(ctx, conditions, phase, env)
 
 
@@ -321,7 +322,7 @@ def evaluate_phase_conditions(
 
 def _maybe_retry(
     ctx: Ctx,
-    node: NodeState,
+    node_id: str,
     site: DagTask | None,
     phase: Phase,
     code: int,
@@ -331,6 +332,7 @@ def _maybe_retry(
     """SPEC §9.1. Only a leaf that is a DAG task retries, with its call site's policy.
     Returns (retried, warnings); an expression error means no retry, with a warning."""
     no = (False, ())
+    node = ctx.node(node_id)
     if site is None or site.retry is None or node.parent_id is None:
         return no
     if ctx.node(node.parent_id).template_type != "dag":
@@ -363,12 +365,11 @@ def _maybe_retry(
         return no
     k = node.retry_count + 1
     delay = _backoff_ms(site, k)
-    ctx.emit(RetryScheduled(node.node_id, node.attempt + 1, k, delay, warnings))
-    node = ctx.node(node.node_id)
+    ctx.emit(RetryScheduled(node_id, node.attempt + 1, k, delay, warnings))
     if delay > 0:
-        arm_timer(ctx, TimerId.retry(node.node_id, k), ctx.now_ms + delay)
+        arm_timer(ctx, TimerId.retry(node_id, k), ctx.now_ms + delay)
         return True, ()
-    dispatch(ctx, node, "retry")
+    dispatch(ctx, node_id, "retry")
     return True, ()
 
 
@@ -390,14 +391,14 @@ def _backoff_ms(site: DagTask, k: int) -> int:
 # --- deadlines -----------------------------------------------------------------------------
 
 
-def on_deadline(ctx: Ctx, node: NodeState) -> bool:
+def on_deadline(ctx: Ctx, node_id: str) -> bool:
     """SPEC §10.2: cancel the unfinished attempt, then handle code 4 as a result."""
-    attempt = node.current_attempt
+    attempt = ctx.node(node_id).current_attempt
     if attempt is not None and attempt.code is None:
-        ctx.emit(TaskCancelRequested(attempt.assignment_id, node.node_id, attempt.number))
+        ctx.emit(TaskCancelRequested(attempt.assignment_id, node_id, attempt.number))
     # An attempt that never started ends from Ready (§11.4); a suspended one has its
     # result already, so only the node's outcome is decided.
-    return on_result(ctx, node, 4, DEADLINE_MESSAGE, (), synthetic=True)
+    return on_result(ctx, node_id, 4, DEADLINE_MESSAGE, (), synthetic=True)
 
 
 __all__ = ["accept_start", "base_phase", "dispatch", "on_deadline", "on_result", "resume"]

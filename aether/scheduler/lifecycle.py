@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from aether.events.catalog import TaskCancelRequested, WorkflowCompleted
 from aether.events.phases import Phase
-from aether.reducers.state import NodeState
 from aether.scheduler.context import Ctx
 from aether.scheduler.flow import collect_dag_outputs, walk_up
 from aether.scheduler.hooks import call_site, task_hook, task_terminal_hooks, workflow_hook
@@ -15,21 +14,21 @@ CANCEL_MESSAGE = "cancelled by user"
 WORKFLOW_DEADLINE_MESSAGE = "workflow deadline exceeded"
 
 
-def _cancel_open_attempt(ctx: Ctx, node: NodeState) -> None:
-    attempt = node.current_attempt
+def _cancel_open_attempt(ctx: Ctx, node_id: str) -> None:
+    attempt = ctx.node(node_id).current_attempt
     if attempt is not None and attempt.code is None and attempt.assignment_id in ctx.state.open_attempts:
-        ctx.emit(TaskCancelRequested(attempt.assignment_id, node.node_id, attempt.number))
+        ctx.emit(TaskCancelRequested(attempt.assignment_id, node_id, attempt.number))
 
 
 def _end_all(ctx: Ctx, phase: Phase, message: str) -> list[str]:
     """Every non-terminal node, in creation order, to ``phase``; open attempts cancelled."""
     ended: list[str] = []
-    for node in ctx.state.nodes_in_order():
-        if node.terminal:
+    for node_id in [node.node_id for node in ctx.state.nodes_in_order()]:
+        if ctx.node(node_id).terminal:
             continue
-        _cancel_open_attempt(ctx, node)
-        complete(ctx, ctx.node(node.node_id), phase, message)
-        ended.append(node.node_id)
+        _cancel_open_attempt(ctx, node_id)
+        complete(ctx, node_id, phase, message)
+        ended.append(node_id)
     return ended
 
 
@@ -41,11 +40,10 @@ def cancel_run(ctx: Ctx, reason: str = CANCEL_MESSAGE) -> None:
     ended = _end_all(ctx, "Cancelled", reason)
     _finish(ctx, "Cancelled", reason)
     for node_id in ended:
-        node = ctx.node(node_id)
-        site = call_site(ctx.state, node)
+        site = call_site(ctx.state, ctx.node(node_id))
         if site is not None and site.hooks is not None:
-            task_hook(ctx, node, "onCancel")
-            task_hook(ctx, node, "onExit", "Cancelled")
+            task_hook(ctx, node_id, "onCancel")
+            task_hook(ctx, node_id, "onExit", "Cancelled")
     workflow_hook(ctx, "onCancel")
     workflow_hook(ctx, "onExit", "Cancelled")
 
@@ -65,18 +63,20 @@ def abort_run(ctx: Ctx, message: str) -> None:
     workflow_hook(ctx, "onExit", "Error")
 
 
-def container_deadline(ctx: Ctx, container: NodeState) -> None:
+def container_deadline(ctx: Ctx, container_id: str) -> None:
     """SPEC §10.3: descendants to Timeout without conditions or retry, then the container."""
+    container = ctx.node(container_id)
     message = f"{container.template_type} deadline exceeded"
-    prefix = container.node_id + "/"
-    for node in ctx.state.nodes_in_order()[container.seq + 1 :]:
-        if node.terminal or not node.node_id.startswith(prefix):
+    prefix = container_id + "/"
+    descendants = [node.node_id for node in ctx.state.nodes_in_order()[container.seq + 1 :]]
+    for node_id in descendants:
+        node = ctx.node(node_id)
+        if node.terminal or not node_id.startswith(prefix):
             continue
-        _cancel_open_attempt(ctx, node)
-        complete(ctx, ctx.node(node.node_id), "Timeout", message)
+        _cancel_open_attempt(ctx, node_id)
+        complete(ctx, node_id, "Timeout", message)
         if node.is_leaf and call_site(ctx.state, node) is not None:
-            task_terminal_hooks(ctx, ctx.node(node.node_id), "Timeout")
-    container = ctx.node(container.node_id)
-    outputs = collect_dag_outputs(ctx, container)[0] if container.template_type == "dag" else None
-    complete(ctx, container, "Timeout", message, outputs)
-    walk_up(ctx, container.node_id)
+            task_terminal_hooks(ctx, node_id, "Timeout")
+    outputs = collect_dag_outputs(ctx, container_id)[0] if container.template_type == "dag" else None
+    complete(ctx, container_id, "Timeout", message, outputs)
+    walk_up(ctx, container_id)

@@ -1,5 +1,8 @@
 """Small steps every part of the decider shares: phase chains up the tree, completing a
-node, arming timers, and finding what a node runs."""
+node, arming timers, and finding what a node runs.
+
+Steps take node ids and read nodes through the context, never a node record from an
+earlier step: every ``emit`` folds a new state, and a record read before it is stale."""
 
 from __future__ import annotations
 
@@ -10,15 +13,14 @@ from aether.events.times import format_ms
 from aether.events.values import ResultParameter
 from aether.model.durations import parse_duration_seconds
 from aether.model.types import DagTask, TaskTemplate
-from aether.reducers.state import NodeState
 from aether.scheduler.context import Ctx
 from aether.scheduler.hooks import call_site, workflow_hook
 
 
-def _promote_chain(ctx: Ctx, node: NodeState, from_phase: Phase, to_phase: Phase) -> bool:
-    """Move every ancestor of ``node`` still in ``from_phase``, nearest first, and then the
+def _promote_chain(ctx: Ctx, node_id: str, from_phase: Phase, to_phase: Phase) -> bool:
+    """Move every ancestor of the node still in ``from_phase``, nearest first, and then the
     run, to ``to_phase``. Returns whether the run moved."""
-    parent_id = node.parent_id
+    parent_id = ctx.node(node_id).parent_id
     while parent_id is not None:
         parent = ctx.node(parent_id)
         if parent.phase != from_phase:
@@ -31,26 +33,26 @@ def _promote_chain(ctx: Ctx, node: NodeState, from_phase: Phase, to_phase: Phase
     return True
 
 
-def mark_dispatched_chain(ctx: Ctx, node: NodeState) -> None:
+def mark_dispatched_chain(ctx: Ctx, node_id: str) -> None:
     """A leaf was dispatched: every ``Created`` ancestor and the run become ``Ready``."""
-    _promote_chain(ctx, node, "Created", "Ready")
+    _promote_chain(ctx, node_id, "Created", "Ready")
 
 
-def mark_started_chain(ctx: Ctx, node: NodeState) -> None:
+def mark_started_chain(ctx: Ctx, node_id: str) -> None:
     """A leaf started: every ``Ready`` ancestor and the run become ``Running``."""
-    if _promote_chain(ctx, node, "Ready", "Running"):
+    if _promote_chain(ctx, node_id, "Ready", "Running"):
         workflow_hook(ctx, "onStart")
 
 
 def complete(
     ctx: Ctx,
-    node: NodeState,
+    node_id: str,
     phase: Phase,
     message: str = "",
     outputs: tuple[ResultParameter, ...] | None = None,
     warnings: tuple[str, ...] = (),
 ) -> None:
-    ctx.emit(NodeCompleted(node.node_id, node.phase, phase, message, outputs, warnings))
+    ctx.emit(NodeCompleted(node_id, ctx.node(node_id).phase, phase, message, outputs, warnings))
 
 
 def arm_timer(ctx: Ctx, timer: TimerId, due_ms: int) -> None:
@@ -63,8 +65,9 @@ def duration_ms(text: str | None) -> int | None:
     return None if seconds is None else round(seconds * 1000)
 
 
-def leaf_definition(ctx: Ctx, node: NodeState) -> tuple[TaskTemplate | DagTask, DagTask | None]:
+def leaf_definition(ctx: Ctx, node_id: str) -> tuple[TaskTemplate | DagTask, DagTask | None]:
     """(definition, call site): the task template a leaf runs, or the inline DAG task."""
+    node = ctx.node(node_id)
     site = call_site(ctx.state, node)
     if node.template_key is None:
         assert site is not None
@@ -72,8 +75,9 @@ def leaf_definition(ctx: Ctx, node: NodeState) -> tuple[TaskTemplate | DagTask, 
     return ctx.state.plan.task_template(node.template_key), site
 
 
-def node_timeout_text(ctx: Ctx, node: NodeState) -> str | None:
+def node_timeout_text(ctx: Ctx, node_id: str) -> str | None:
     """Call-site ``timeout`` if non-empty, else the definition's (SPEC §10.2, §10.3)."""
+    node = ctx.node(node_id)
     site = call_site(ctx.state, node)
     if site is not None and site.timeout:
         return site.timeout
