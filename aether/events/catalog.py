@@ -344,7 +344,7 @@ class CronTicked(Event):
 @frozen
 class CronRunFinished(Event):
     run_id: str
-    phase: str
+    phase: Phase
     at: str
 
 

@@ -35,9 +35,11 @@ from attrs import evolve, frozen
 from aether.events import catalog as ev
 from aether.events.codec import decode
 from aether.events.cron_events import CronRunStartFailed
+from aether.events.phases import Phase
 from aether.events.times import datetime_to_ms, format_ms
 from aether.expr import check_expression
 from aether.model import dump_document, load_document, load_file
+from aether.model.json_value import JSON
 from aether.model.problems import Problem, ValidationError, warning
 from aether.model.schedule import parse_rfc3339, valid_timezone
 from aether.model.types import KIND_CRON, CronWorkflow
@@ -63,7 +65,6 @@ from aether.scheduler.cron import (
 from aether.scheduler.effects import CancelRun, Effect, StartRun
 from aether.store.base import EventLog
 
-JSON = Any
 log = logging.getLogger("aether.cron")
 
 CRON_STREAM_PREFIX = "cron:"
@@ -152,7 +153,7 @@ class CronService:
         # Finished runs reported by the engine, possibly from its own thread while it holds
         # its lock: they are only queued there, and recorded by whoever next holds ours,
         # so the two locks are never taken in opposite orders.
-        self._finished: deque[tuple[str, str]] = deque()
+        self._finished: deque[tuple[str, Phase]] = deque()
         self._caught_up = False
         self._unsettled: set[str] = set()  # crons whose last effect failed part-way: settle them
         self._wake = threading.Event()
@@ -467,7 +468,7 @@ class CronService:
                 delay = min(delay, max(0.0, (due - self._now_ms()) / 1000))
             self._wake.wait(delay)
 
-    def _on_run_finished(self, run_id: str, phase: str) -> None:
+    def _on_run_finished(self, run_id: str, phase: Phase) -> None:
         self._finished.append((run_id, phase))
         self._wake.set()
 

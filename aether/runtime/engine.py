@@ -25,8 +25,10 @@ from attrs import frozen
 from aether.events import catalog as ev
 from aether.events.assignment import TaskResultReport, TaskStartReport
 from aether.events.codec import decode, encode
+from aether.events.phases import Phase
 from aether.events.streams import RUN_PREFIX, run_stream, submit_key_stream
 from aether.events.times import datetime_to_ms, format_ms
+from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.problems import Problem, ValidationError
 from aether.projections.snapshots import SnapshotStore
@@ -39,6 +41,7 @@ from aether.runtime.executors import builtin_executors
 from aether.runtime.executors.base import ExecutorPlugin
 from aether.runtime.ids import IdGenerator, UlidGenerator
 from aether.runtime.notifiers import HookNotifier, LoggingNotifier
+from aether.runtime.secrets import SecretProvider
 from aether.runtime.stream import StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
 from aether.runtime.variables import SystemVars, VarsSource, snapshot
@@ -53,7 +56,6 @@ from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
 from aether.store.view_history_reader import ViewHistoryReader
 
-JSON = Any
 log = logging.getLogger("aether.engine")
 
 RUN_STREAM_PREFIX = RUN_PREFIX
@@ -127,7 +129,7 @@ class Engine:
         ids: IdGenerator | None = None,
         variables: Sequence[VarsSource] | None = None,
         notifiers: Sequence[HookNotifier] | None = None,
-        secrets: Any = None,
+        secrets: SecretProvider | None = None,
         limits: Limits = DEFAULT_LIMITS,
         strict: bool = False,
         workers: int = 4,
@@ -171,7 +173,7 @@ class Engine:
         self._armed: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._finished: dict[str, threading.Event] = {}
-        self._finish_listeners: list[Callable[[str, str], None]] = []
+        self._finish_listeners: list[Callable[[str, Phase], None]] = []
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -313,7 +315,7 @@ class Engine:
             self._flush_deliveries()
         return new_id
 
-    def on_run_finished(self, listener: Callable[[str, str], None]) -> None:
+    def on_run_finished(self, listener: Callable[[str, Phase], None]) -> None:
         self._finish_listeners.append(listener)
 
     def wait(self, run_id: str, timeout: float | None = None) -> dict[str, JSON]:
