@@ -1,4 +1,4 @@
-"""The ``replay/`` corpus (ARCHITECTURE.md): every recorded history still loads, folds to
+"""The ``replay/`` corpus (docs/architecture.md): every recorded history still loads, folds to
 the run view it was recorded with, and replays through today's ``decide`` with the same
 decisions.
 

@@ -1,4 +1,4 @@
-"""The cron shell (SPEC §12, ARCHITECTURE layer 8): ``CronService`` wraps an ``Engine``.
+"""The cron shell (SPEC §12, ARCHITECTURE layer 9): ``CronService`` wraps an ``Engine``.
 
 For every input: load the cron's state (cache + the stream's tail), ``decide_cron``,
 append ``[input, *decisions]`` to ``cron:<namespace>/<name>`` expecting the version the

@@ -1,4 +1,4 @@
-"""The engine: the imperative shell around ``decide`` (ARCHITECTURE layer 8).
+"""The engine: the imperative shell around ``decide`` (ARCHITECTURE layer 9).
 
 For each trigger: load the run's state (memory cache, else the log), ``decide``, append
 ``[trigger, *events]`` atomically with the expected stream version, then perform the

@@ -1,4 +1,4 @@
-"""Layer 7: the ``EventLog`` interface and its adapters (ARCHITECTURE.md, SPEC §15).
+"""Layer 8: the ``EventLog`` interface and its adapters (docs/architecture.md, SPEC §15).
 
 :func:`open_log` picks an adapter from a target string, so configuration can name a log
 without importing an adapter class.

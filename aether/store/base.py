@@ -1,4 +1,4 @@
-"""The ``EventLog`` interface (SPEC §15, ARCHITECTURE layer 7).
+"""The ``EventLog`` interface (SPEC §15, ARCHITECTURE layer 8).
 
 A log holds named streams (``run:<runId>``, ``cron:<namespace>/<name>``, …). Each
 stream's versions are contiguous from 1; ``position`` is a global sequence that

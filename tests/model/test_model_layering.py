@@ -1,4 +1,4 @@
-"""The model is layer 1 (ARCHITECTURE.md, "The layers"): it imports no other layer of
+"""The model is layer 1 (docs/architecture.md, "The layers"): it imports no other layer of
 aether. Its expression checks are injected (``expression_check``), never imported.
 
 The import check is static (``ast``, ``tests/support/imports.py``) so that it sees every
@@ -29,7 +29,7 @@ from aether.model.types import Workflow
 from aether.model.validate import ExpressionCheck
 
 MODEL_DIR = Path(aether.model.__file__).parent
-# Every layer below the model in ARCHITECTURE.md; any other ``aether.<package>`` is refused too.
+# Every layer below the model in docs/architecture.md; any other ``aether.<package>`` is refused too.
 LOWER_LAYERS = ("expr", "events", "reducers", "projections", "scheduler", "store", "runtime", "cli", "history")
 ALLOWED = "aether.model"
 
