@@ -1,0 +1,33 @@
+"""Recovery re-issues what a run's recorded events still owe in the order they were
+recorded: a restarted engine hands out assignments of equal priority in dispatch order
+(SPEC §15: priority, then dispatch order), as a live engine does."""
+
+from __future__ import annotations
+
+import pytest
+from support.documents import dag, echo_task, workflow
+
+from aether.runtime.engine import Engine
+from aether.store.memory import InMemoryEventLog
+
+pytestmark = pytest.mark.spec("15")
+
+NAMES = ["d", "a", "c", "b", "f", "e"]  # not sorted: the order must come from dispatching
+
+
+def _handed_out(engine: Engine, count: int) -> list[str]:
+    fetched = [engine.broker.fetch("worker", None, 0) for _ in range(count)]
+    return [assignment.node_id for assignment in fetched if assignment is not None]
+
+
+def test_a_restarted_engine_hands_out_open_dispatches_in_dispatch_order() -> None:
+    document = workflow("order", dag("main", *(echo_task(name) for name in NAMES)))
+    log = InMemoryEventLog()
+    live = Engine(log, workers=0)
+    live.submit(document)
+    dispatched = _handed_out(live, len(NAMES))
+    assert dispatched == [f"main/{name}" for name in NAMES]
+
+    restarted = Engine(log, workers=0)
+    assert restarted.recover() == 1
+    assert _handed_out(restarted, len(NAMES)) == dispatched
