@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from support.documents import dag, dag_task, executor, loop, parameters, task, workflow
 
@@ -32,6 +33,8 @@ from aether.store.history_import import import_history
 from aether.store.memory import InMemoryEventLog
 from tests.properties.decided_histories import Driver, History, histories
 from tests.properties.generators import SPEC_CONTAINER_EDGES, SPEC_LEAF_EDGES, SPEC_RUN_EDGES
+
+pytestmark = pytest.mark.spec("6.4")
 
 JSON = Any
 Edge = tuple[str, str, str]  # (leaf | container | run, from phase, to phase)
