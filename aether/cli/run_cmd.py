@@ -22,6 +22,7 @@ from aether.cli.common import (
     report_problems,
 )
 from aether.cli.progress import PlainProgress, RichProgress
+from aether.cli.stopping import DEFAULT_GRACE, GRACE_HELP, StopRequests, drain, grace_seconds
 from aether.model.durations import parse_duration_seconds
 from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS
@@ -79,6 +80,7 @@ def register(app: typer.Typer) -> None:
         timeout: str | None = typer.Option(None, "--timeout", help="Give up waiting after this duration (e.g. 10m)."),
         workers: int = typer.Option(4, "--workers", min=1, help="Worker threads."),
         strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
+        grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP + " Also when --timeout is over."),
         db: str | None = DbOption,
     ) -> None:
         """Submit a workflow and run it to completion in this process.
@@ -89,9 +91,12 @@ def register(app: typer.Typer) -> None:
             limit = parse_duration_seconds(timeout)
             if limit is None:
                 fail(f'--timeout "{timeout}" is not a duration (e.g. 30s, 10m, 1h)')
+        grace_limit = grace_seconds(grace)
         prepared = _prepare(file, param, strict)
         engine = open_engine(db, workers=workers)
-        with engine:
+        requests = StopRequests()
+        gave_up = ""
+        with requests.installed(), engine:
             result = engine.submit(prepared, source_name=str(file))
             display = RichProgress() if (is_terminal() and not json_output) else PlainProgress(quiet=json_output)
             deadline = None if limit is None else time.monotonic() + limit
@@ -102,14 +107,19 @@ def register(app: typer.Typer) -> None:
                 display.update(view)
                 if view["phase"] in ("Succeeded", "Failed", "Error", "Timeout", "Cancelled"):
                     break
-                if deadline is not None and time.monotonic() > deadline:
-                    display.stop(view)
-                    fail(
-                        f"run {result.run_id} did not finish within {timeout}; it continues with `aether serve`",
-                        EXIT_RUN_NOT_SUCCEEDED,
-                    )
-                time.sleep(0.05)
+                if requests.requested.is_set():
+                    gave_up = "was stopped"
+                elif deadline is not None and time.monotonic() > deadline:
+                    gave_up = f"did not finish within {timeout}"
+                if gave_up:
+                    break
+                requests.requested.wait(0.05)
             display.stop(view)
+            if gave_up:
+                typer.echo(f"aether: run {result.run_id} {gave_up}; it continues with `aether serve`", err=True)
+                drain(engine, grace_limit, requests)
+        if gave_up:
+            raise typer.Exit(EXIT_RUN_NOT_SUCCEEDED)
         if json_output:
             print_json(view)
         raise typer.Exit(EXIT_OK if view["phase"] == "Succeeded" else EXIT_RUN_NOT_SUCCEEDED)
@@ -134,18 +144,23 @@ def register(app: typer.Typer) -> None:
         until_idle: bool = typer.Option(
             False, "--until-idle", help="Exit once nothing is left to do but wait for people (suspended tasks)."
         ),
+        grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP),
         db: str | None = DbOption,
     ) -> None:
-        """Run the engine, workers, timers and the cron ticker for every active run in the database."""
+        """Run the engine, workers, timers and the cron ticker for every active run in the database.
+
+        SIGTERM or Ctrl-C stops it gracefully: no new task starts, running tasks get the
+        --grace period to finish, then they are terminated and run again at the next start."""
+        grace_limit = grace_seconds(grace)
         path = db_path(db)
         engine = open_engine(db, workers=workers)
         typer.echo(f"aether: serving {path} with {workers} workers (pid {os.getpid()})", err=True)
-        with engine:
+        requests = StopRequests()
+        with requests.installed(), engine:
             ticker = attach_cron_ticker(engine)
             try:
                 idle_since = None
-                while True:
-                    time.sleep(0.2)
+                while not requests.requested.wait(0.2):
                     if not until_idle:
                         continue
                     if not engine.idle():
@@ -154,8 +169,7 @@ def register(app: typer.Typer) -> None:
                         idle_since = time.monotonic()
                     elif time.monotonic() - idle_since > 0.5:
                         break
-            except KeyboardInterrupt:
-                typer.echo("aether: stopping", err=True)
             finally:
                 ticker.stop()
+                drain(engine, grace_limit, requests)
         raise typer.Exit(EXIT_OK)

@@ -35,6 +35,8 @@ class TaskBroker(Protocol):
 
     def report_result(self, result: TaskResultReport) -> None: ...
 
+    def release(self, assignment_id: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -157,6 +159,13 @@ class LocalBroker:
             self._known.discard(result.assignment_id)
             self._cancelled.discard(result.assignment_id)
         self._push_report(result)
+
+    def release(self, assignment_id: str) -> None:
+        """The worker gives ``assignment_id`` back unfinished, without a result (its process
+        is stopping): forget it, so that a later dispatch of the same attempt (recovery,
+        when an engine starts again on this broker) queues it again."""
+        with self._lock:
+            self._known.discard(assignment_id)
 
     # --- internals -----------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Any
 from attrs import frozen
 
 from aether.events import catalog as ev
-from aether.events.assignment import TaskResultReport, TaskStartReport
+from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
 from aether.events.codec import decode, encode
 from aether.events.phases import Phase
 from aether.events.streams import RUN_PREFIX, run_stream, submit_key_stream
@@ -384,15 +384,60 @@ class Engine:
         self._thread = threading.Thread(target=self._loop, name="aether-engine", daemon=True)
         self._thread.start()
 
+    def drain(
+        self,
+        grace: float,
+        *,
+        waiting: Callable[[Sequence[TaskAssignment], float], None] | None = None,
+        hurry: threading.Event | None = None,
+    ) -> bool:
+        """Stop the workers gracefully: claim no new work, let running tasks finish for up
+        to ``grace`` seconds, their results recorded as usual, then interrupt the rest.
+        An interrupted task's process group is terminated and it reports nothing, so the
+        log holds its attempt as started and unfinished, and the next engine dispatches it
+        again when it starts (ARCHITECTURE rule 5). ``waiting`` hears which tasks are
+        still running and the seconds of grace left, first and whenever that changes;
+        setting ``hurry`` ends the grace at once. The engine goes on deciding meanwhile;
+        what it dispatches waits in the log for the next engine. True when every running
+        task finished by itself."""
+        pool = self._pool
+        if pool is None:
+            return True
+        pool.stop_claiming()
+        give_up = time.monotonic() + grace
+        shown: list[str] | None = None
+        finished = True
+        while running := pool.running():
+            left = give_up - time.monotonic()
+            if left <= 0 or (hurry is not None and hurry.is_set()):
+                finished = False
+                break
+            if waiting is not None and [a.id for a in running] != shown:
+                shown = [a.id for a in running]
+                waiting(running, left)
+            time.sleep(self.DRAIN_POLL)
+        if not finished:
+            pool.interrupt()
+        # Interrupted tasks end as soon as their executors have stopped them; one that
+        # takes longer is left to the death of this process (see executors.lifetime).
+        pool.stop(self.INTERRUPT_WAIT if not finished else grace)
+        self._pool = None
+        return finished
+
     def stop(self, timeout: float = 10.0) -> None:
+        """Drain the workers with ``timeout`` as the grace (see :meth:`drain`), then stop
+        the engine loop once it has recorded what they reported."""
+        self.drain(timeout)
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        if self._pool is not None:
-            self._pool.stop(timeout)
-            self._pool = None
+            try:
+                # Reports that arrived after the loop's last round.
+                self.pump(max_rounds=self.FINAL_ROUNDS)
+            except Exception:
+                log.exception("recording the last reports failed; recovery dispatches those attempts again")
         try:
             self.catch_up_projections()
         except Exception:
@@ -611,6 +656,9 @@ class Engine:
 
     CONFLICT_RETRIES = 5
     RETRY_DELAY = 0.5
+    DRAIN_POLL = 0.05
+    INTERRUPT_WAIT = 3.0  # seconds for interrupted tasks to end before stop goes on without them
+    FINAL_ROUNDS = 10
     # Runs kept in memory between triggers; finished runs are dropped first (they are
     # reloaded from the log on demand), so a long-lived engine does not grow without bound.
     CACHE_LIMIT = 10_000

@@ -3,6 +3,11 @@
 Each thread loops fetch → report started → :func:`run_assignment` → report result. A
 thread survives anything an executor or the broker throws at it: a worker that dies
 silently would leave its attempt running forever in the engine's eyes.
+
+Stopping is graceful in two steps: :meth:`WorkerPool.stop_claiming` lets every running
+assignment finish and report, and :meth:`WorkerPool.interrupt` stops the rest through
+their cancel flag without reporting them, so that the log holds them as never finished
+and the next engine dispatches them again (ARCHITECTURE rule 5).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ _log = logging.getLogger(__name__)
 
 class WorkerBroker(Protocol):
     """What a worker needs from a broker: the worker half of SPEC §15 ``TaskBroker``, plus
-    the cancel flag of an assignment it is running."""
+    the cancel flag of an assignment it is running and a way to give back an assignment
+    it will not finish (its process is stopping)."""
 
     def fetch(
         self, worker_id: str, executor_types: Collection[str] | None, timeout: float | None
@@ -38,6 +44,8 @@ class WorkerBroker(Protocol):
     def report_result(self, result: TaskResultReport) -> None: ...
 
     def is_cancelled(self, assignment_id: str) -> bool: ...
+
+    def release(self, assignment_id: str) -> None: ...
 
 
 def _no_vars(_run_id: str) -> Mapping[str, JSON]:
@@ -84,6 +92,9 @@ class WorkerPool:
         self._artifacts = artifacts
         self._poll_seconds = poll_seconds
         self._stopping = threading.Event()
+        self._interrupted = threading.Event()
+        self._running: dict[str, TaskAssignment] = {}  # by worker id
+        self._running_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._process_types = frozenset(process_types)
         self._processes = processes
@@ -97,12 +108,31 @@ class WorkerPool:
         if self._threads:
             raise RuntimeError("worker pool already started")
         self._stopping.clear()
+        self._interrupted.clear()
         if self._process_types and self._process_pool is None:
             self._process_pool = ProcessPoolExecutor(max_workers=self._processes)
         for worker_id in self.worker_ids:
             thread = threading.Thread(target=self._loop, args=(worker_id,), name=f"aether-{worker_id}", daemon=True)
             self._threads.append(thread)
             thread.start()
+
+    def running(self) -> list[TaskAssignment]:
+        """The assignments being executed right now, in worker order."""
+        with self._running_lock:
+            return [self._running[worker_id] for worker_id in self.worker_ids if worker_id in self._running]
+
+    def stop_claiming(self) -> None:
+        """Fetch nothing more; running assignments go on and report as usual. Once this
+        returns, :meth:`running` lists every assignment that will still run."""
+        with self._running_lock:
+            self._stopping.set()
+
+    def interrupt(self) -> None:
+        """Stop claiming, and stop every running assignment through its cancel flag (a
+        process executor terminates the task's process group). Their results are not
+        reported: the attempts stay unfinished in the log, to be dispatched again."""
+        self._stopping.set()
+        self._interrupted.set()
 
     def stop(self, timeout: float | None = None) -> bool:
         """Ask every thread to stop after its current assignment; wait up to ``timeout``
@@ -130,14 +160,25 @@ class WorkerPool:
                 if getattr(self._broker, "closed", False):
                     return
                 continue
+            with self._running_lock:
+                fetched_too_late = self._stopping.is_set()
+                if not fetched_too_late:
+                    self._running[worker_id] = assignment
+            if fetched_too_late:
+                # Fetched as the pool was told to stop: give it back unstarted.
+                self._release(worker_id, assignment)
+                return
             try:
                 self._run(worker_id, assignment)
             except Exception:
                 _log.exception("worker %s: assignment %s", worker_id, assignment.id)
+            finally:
+                with self._running_lock:
+                    del self._running[worker_id]
 
     def _run(self, worker_id: str, assignment: TaskAssignment) -> None:
         def cancelled() -> bool:
-            return self._broker.is_cancelled(assignment.id)
+            return self._interrupted.is_set() or self._broker.is_cancelled(assignment.id)
 
         if cancelled():
             # Cancelled between fetch and start: do not start anything; the engine
@@ -166,7 +207,20 @@ class WorkerPool:
                 )
         except Exception as exc:  # run_assignment does not raise; vars_env_for might
             result = ExecResult(CODE_ERROR, f"worker failure: {str(exc) or type(exc).__name__}")
+        if self._interrupted.is_set():
+            # Whatever the executor made of the interruption, it is not the task's result.
+            # A task that ended by itself at the same instant is dropped too, and runs
+            # again: execution is at-least-once, recording exactly-once.
+            _log.info("worker %s: %s interrupted; not reported", worker_id, assignment.id)
+            self._release(worker_id, assignment)
+            return
         self._report(worker_id, assignment, result)
+
+    def _release(self, worker_id: str, assignment: TaskAssignment) -> None:
+        try:
+            self._broker.release(assignment.id)
+        except Exception:
+            _log.exception("worker %s: release %s failed", worker_id, assignment.id)
 
     def _run_in_process(self, assignment: TaskAssignment, cancelled: Callable[[], bool]) -> ExecResult:
         assert self._process_pool is not None

@@ -2,7 +2,8 @@
 
 Every process-based executor (shell, script, python) goes through :func:`run_process`, so
 the rules live in one place: the child starts in its own session (so the whole process
-group can be signalled), each output stream is captured up to a cap while the rest is
+group can be signalled) and dies with the worker process, group and all (see
+:mod:`aether.runtime.executors.lifetime`), each output stream is captured up to a cap while the rest is
 drained and dropped (a chatty child must never block on a full pipe), and on cancel or
 deadline the group gets SIGTERM, then SIGKILL once the grace period is over.
 """
@@ -25,6 +26,7 @@ from attrs import frozen
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
 from aether.runtime.executors.base import ExecContext
+from aether.runtime.executors.lifetime import OWNER_REAPER, die_with_owner
 
 MAX_STREAM_BYTES = 1 << 20  # 1 MiB per captured stream (SPEC §14.3)
 STDERR_TAIL_BYTES = 1 << 10  # the part of stderr that goes into a failure message
@@ -150,9 +152,22 @@ def run_process(
             cwd=cwd,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=die_with_owner(),
         )
     except OSError as exc:
         raise StartFailed(f"cannot start {argv[0]!r}: {exc}") from exc
+    OWNER_REAPER.register(proc.pid)
+    try:
+        return _supervise(proc, ctx, stdin_data, grace_seconds, cap)
+    finally:
+        # Every path of _supervise ends with SIGKILL to the group, so nothing of it is left
+        # that the reaper would have to kill.
+        OWNER_REAPER.unregister(proc.pid)
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes], ctx: ExecContext, stdin_data: bytes | None, grace_seconds: float, cap: int
+) -> ProcessOutcome:
     assert proc.stdout is not None and proc.stderr is not None
     out = _Capture(proc.stdout, cap)
     err = _Capture(proc.stderr, cap, STDERR_TAIL_BYTES)
