@@ -93,7 +93,8 @@ def register(app: typer.Typer) -> None:
                 fail(f'--timeout "{timeout}" is not a duration (e.g. 30s, 10m, 1h)')
         grace_limit = grace_seconds(grace)
         prepared = _prepare(file, param, strict)
-        engine = open_engine(db, workers=workers)
+        # This command runs its own run; other unfinished runs in the database wait for a serve.
+        engine = open_engine(db, workers=workers, drives="submitted")
         requests = StopRequests()
         gave_up = ""
         with requests.installed(), engine:

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from attrs import frozen
 
@@ -59,6 +59,9 @@ from aether.store.view_history_reader import ViewHistoryReader
 log = logging.getLogger("aether.engine")
 
 RUN_STREAM_PREFIX = RUN_PREFIX
+
+
+DrivenRuns = Literal["all", "submitted"]
 
 
 class RunNotFound(LookupError):
@@ -140,6 +143,7 @@ class Engine:
         view_history: ViewHistoryReader | None = None,
         process_types: Sequence[str] = (),
         processes: int | None = None,
+        drives: DrivenRuns = "all",
     ) -> None:
         self.log = log_store if log_store is not None else InMemoryEventLog()
         self.executors: dict[str, ExecutorPlugin] = dict(executors) if executors is not None else builtin_executors()
@@ -160,6 +164,10 @@ class Engine:
         self.view_history = view_history
         self.process_types = tuple(process_types)
         self.processes = processes
+        # "all": every run in the log (``aether serve``). "submitted": only the runs this
+        # engine submitted or forked (``aether run FILE``); the others wait for a serve.
+        self.drives: DrivenRuns = drives
+        self._submitted_here: set[str] = set()
         self.diagnostics: list[str] = []
         self.runs = StreamProcessor(
             self.log,
@@ -248,6 +256,7 @@ class Engine:
             if idempotency_key is not None:
                 claim = ev.SubmissionKeyClaimed(run_id, event.at)
                 extra.append((submit_key_stream(idempotency_key), [encode(claim)], NO_STREAM))
+            self._submitted_here.add(run_id)
             try:
                 self._process([(run_id, event)], extra_appends=extra, new_run=True)
                 self._flush_deliveries()
@@ -273,6 +282,15 @@ class Engine:
 
     def run_ids(self) -> list[str]:
         return [name[len(RUN_STREAM_PREFIX) :] for name in self.log.streams(RUN_STREAM_PREFIX)]
+
+    def drives_run(self, run_id: str) -> bool:
+        """Whether this engine performs what the run's recorded events ask for (see ``drives``)."""
+        return self.drives == "all" or run_id in self._submitted_here
+
+    def driven_run_ids(self) -> list[str]:
+        if self.drives == "all":
+            return self.run_ids()
+        return [run_id for run_id in self.run_ids() if run_id in self._submitted_here]
 
     def events(
         self, run_id: str, from_version: int = 1, to_version: int | None = None
@@ -311,6 +329,7 @@ class Engine:
         with self._lock:
             new_id = self.ids.new_id("run", {"name": state.name})
             event = forked_submission(first, state, run_id=new_id, at=self._now(), kind=kind, at_seq=at_seq)
+            self._submitted_here.add(new_id)
             self._process([(new_id, event)], new_run=True)
             self._flush_deliveries()
         return new_id
@@ -454,10 +473,10 @@ class Engine:
         """Perform what the recorded events of every run still owe — dispatches without a
         result, timers that have not fired, hooks not yet delivered — as the same
         :func:`outstanding_effects` judges it for any recorded event (ARCHITECTURE rule 5).
-        Returns the number of active runs."""
+        Returns the number of active runs this engine drives."""
         active = 0
         with self._lock:
-            for run_id in self.run_ids():
+            for run_id in self.driven_run_ids():
                 cached = self._load(run_id)
                 state = cached.state
                 if not state.terminal:
@@ -474,7 +493,7 @@ class Engine:
         if self.broker.pending_count():
             return False
         with self._lock:
-            for run_id in self.run_ids():
+            for run_id in self.driven_run_ids():
                 state = self._load(run_id).state
                 if state.terminal:
                     continue
@@ -484,7 +503,7 @@ class Engine:
 
     def active_runs(self) -> list[str]:
         with self._lock:
-            return [run_id for run_id in self.run_ids() if not self._load(run_id).state.terminal]
+            return [run_id for run_id in self.driven_run_ids() if not self._load(run_id).state.terminal]
 
     # --- internals ------------------------------------------------------------------------
 
@@ -600,6 +619,8 @@ class Engine:
                     if not stored.stream.startswith(RUN_STREAM_PREFIX):
                         continue
                     run_id = stored.stream[len(RUN_STREAM_PREFIX) :]
+                    if not self.drives_run(run_id):
+                        continue
                     cached = self.runs.cached(run_id)
                     if cached is not None and stored.version <= cached.version:
                         continue  # written by this engine

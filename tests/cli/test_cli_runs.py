@@ -163,3 +163,46 @@ def test_submit_serve_resume_cancel_and_the_audit_trail(tmp_path: Path, db: Path
     status = aether(db, "projections", "status")
     assert status.exit_code == 0 and "0 events behind" in status.stdout
     assert "rebuilt the read models" in aether(db, "projections", "rebuild").stdout
+
+
+MARKER = """
+apiVersion: aether/v1
+kind: Workflow
+metadata: {name: marker}
+spec:
+  entrypoint: main
+  templates:
+    - dag:
+        name: main
+        tasks:
+          - name: touch
+            executor: {type: shell, config: {command: 'echo "$AETHER_RUN_ID" >> "$AETHER_INPUT_LOG"'}}
+            inputs: {parameters: [{name: log, value: "%s"}]}
+"""
+
+
+def test_run_runs_only_the_file_it_was_given(tmp_path: Path, db: Path) -> None:
+    executions = tmp_path / "executions.txt"
+    flow = write(tmp_path, MARKER % executions)
+    waiting = aether(db, "submit", str(flow)).stdout.strip()
+    before = [r.event for r in _history(db, waiting)]
+
+    ran = aether(db, "run", str(flow), "--json")
+    assert ran.exit_code == 0, ran.output
+    own = json.loads(ran.stdout)["runId"]
+    assert executions.read_text().split() == [own], "only the run of this command executed"
+    assert [r.event for r in _history(db, waiting)] == before, "the submitted run was left as it was"
+    assert json.loads(aether(db, "get", waiting, "--json").stdout)["phase"] == "Ready"
+
+    assert aether(db, "serve", "--until-idle").exit_code == 0  # a serve takes it up
+    assert sorted(executions.read_text().split()) == sorted([own, waiting])
+    assert json.loads(aether(db, "get", waiting, "--json").stdout)["phase"] == "Succeeded"
+
+
+class _Recorded:
+    def __init__(self, record: dict[str, object]) -> None:
+        self.event = (record["seq"], record["type"])
+
+
+def _history(db: Path, run_id: str) -> list[_Recorded]:
+    return [_Recorded(json.loads(line)) for line in aether(db, "history", run_id, "--json").stdout.splitlines()]

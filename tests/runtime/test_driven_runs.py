@@ -1,0 +1,31 @@
+"""Which runs an engine drives: every run in the log (``aether serve``), or only the runs
+it submitted itself (``aether run FILE``), leaving the others to a serve."""
+
+from __future__ import annotations
+
+import pytest
+from support.documents import dag, echo_task, workflow
+
+from aether.runtime.engine import Engine
+from aether.store.memory import InMemoryEventLog
+
+pytestmark = pytest.mark.spec("6.1")
+
+DOCUMENT = workflow("two", dag("main", echo_task("a"), echo_task("b")))
+
+
+def test_an_engine_of_submitted_runs_leaves_the_other_runs_alone() -> None:
+    log = InMemoryEventLog()
+    other = Engine(log, workers=0).submit(DOCUMENT).run_id
+
+    own_engine = Engine(log, workers=0, drives="submitted")
+    assert own_engine.recover() == 0
+    assert own_engine.broker.pending_count() == 0, "nothing of the other run is dispatched"
+    own = own_engine.submit(DOCUMENT).run_id
+    assert own_engine.broker.pending_count() == 2
+    assert own_engine.active_runs() == [own]
+    assert own_engine.drives_run(own) and not own_engine.drives_run(other)
+
+    serving = Engine(log, workers=0)
+    assert serving.recover() == 2
+    assert sorted(serving.active_runs()) == sorted([own, other])
