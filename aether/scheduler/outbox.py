@@ -55,11 +55,8 @@ def is_outstanding(state: RunState, effect: Effect) -> bool:
     a cancel (the attempt may still be running somewhere), the end of a finished run
     (announcing it again is harmless, and a listener that missed it must hear it)."""
     if isinstance(effect, Dispatch):
-        node_id = None if state.terminal else state.open_attempts.get(effect.assignment.id)
-        if node_id is None:
-            return False
-        attempt = state.node(node_id).current_attempt
-        return attempt is not None and attempt.assignment_id == effect.assignment.id and attempt.code is None
+        # open_attempts holds exactly the attempts dispatched and neither answered nor cancelled.
+        return not state.terminal and effect.assignment.id in state.open_attempts
     if isinstance(effect, ArmTimer):
         timer = state.timers.get(effect.timer_id)
         return not state.terminal and timer is not None and not timer.fired
