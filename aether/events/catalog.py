@@ -121,6 +121,20 @@ class CancelRequested(Event):
     reason: str = "cancelled by user"
 
 
+@event("AttemptLost", INPUT)
+@frozen
+class AttemptLost(Event):
+    """The runtime observed that an attempt can no longer report (SPEC §6.3): its claim
+    expired, or its worker or engine stopped before it reported a result."""
+
+    node_id: str
+    attempt: int
+    at: str
+    reason: str  # claim-expired | worker-stopped | engine-stopped
+    worker_id: str = ""
+    owner_id: str = ""
+
+
 @event("HookDelivered", INPUT)
 @frozen
 class HookDelivered(Event):

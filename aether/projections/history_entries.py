@@ -153,6 +153,11 @@ def _created(e: ev.NodeCreated) -> str:
 _SUMMARIES: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.WorkflowSubmitted: _submitted,
     ev.TaskStarted: lambda e: f"{e.node_id}#{e.attempt}" + (f" on {e.worker_id}" if e.worker_id else ""),
+    ev.AttemptLost: lambda e: (
+        f"{e.node_id}#{e.attempt}: {e.reason}"
+        + (f" (worker {e.worker_id})" if e.worker_id else "")
+        + (f" (owner {e.owner_id})" if e.owner_id else "")
+    ),
     ev.TaskResultReported: lambda e: f"{e.node_id}#{e.attempt} code {e.code}{_said(e.message)}",
     ev.TimerFired: lambda e: e.timer_id,
     ev.HookDelivered: lambda e: e.idempotency_key + (f" (failed: {oneline(e.error)})" if e.error else ""),

@@ -101,7 +101,7 @@ def _at_input(state: RunState, event: Any) -> RunState:
     return replace(state, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
-for _input in (ev.TaskStarted, ev.TaskResultReported, ev.ResumeRequested, ev.CancelRequested):
+for _input in (ev.TaskStarted, ev.TaskResultReported, ev.ResumeRequested, ev.CancelRequested, ev.AttemptLost):
     _HANDLERS[_input] = _at_input
 
 

@@ -62,6 +62,8 @@ def _dispatch_input(ctx: Ctx, trigger: ev.Event) -> None:
         _on_resume(ctx, trigger)
     elif isinstance(trigger, ev.CancelRequested):
         _on_cancel(ctx, trigger)
+    elif isinstance(trigger, ev.AttemptLost):
+        _on_lost(ctx, trigger)
     elif isinstance(trigger, ev.HookDelivered):
         pass  # a fact about the outside world: the reducer records it; nothing to decide
     else:
@@ -85,8 +87,8 @@ def _ignore(
     ctx.emit(ev.InputIgnored(trigger.TYPE, reason, node_id, attempt, None, detail))
 
 
-def _attempt_gate(ctx: Ctx, trigger: ev.TaskStarted | ev.TaskResultReported) -> NodeState | None:
-    """The node a start or result is for, if it is for the current, open attempt;
+def _attempt_gate(ctx: Ctx, trigger: ev.TaskStarted | ev.TaskResultReported | ev.AttemptLost) -> NodeState | None:
+    """The node a start, result or loss is for, if it is for the current, open attempt;
     otherwise records why it is ignored (SPEC §7.5, rule 6)."""
     node = ctx.state.get_node(trigger.node_id)
     if node is None:
@@ -127,6 +129,14 @@ def _on_result(ctx: Ctx, trigger: ev.TaskResultReported) -> None:
     ended = leaf.on_result(ctx, node.node_id, trigger.code, trigger.message, trigger.parameters)
     if ended:
         walk_up(ctx, node.node_id)
+
+
+def _on_lost(ctx: Ctx, trigger: ev.AttemptLost) -> None:
+    """SPEC §6.3: the next attempt is dispatched; a lost attempt uses no retry."""
+    node = _attempt_gate(ctx, trigger)
+    if node is None:
+        return
+    leaf.redispatch_lost(ctx, node.node_id)
 
 
 def _on_timer(ctx: Ctx, trigger: ev.TimerFired) -> None:

@@ -47,6 +47,7 @@ from aether.scheduler.scope import binding_scope, declarations_of
 
 BASE_PHASE: dict[int, Phase] = {0: "Succeeded", 1: "Suspended", 2: "Failed", 3: "Error", 4: "Timeout"}
 DEADLINE_MESSAGE = "task deadline exceeded"
+LOST = "lost"  # the dispatch reason of the attempt that replaces a lost one (SPEC §6.3)
 
 
 def base_phase(code: int) -> Phase:
@@ -219,6 +220,28 @@ def resume(ctx: Ctx, node_id: str, payload: dict[str, JSON]) -> None:
         timeout,
         node.deadline_ms,
         payload,
+    )
+
+
+def redispatch_lost(ctx: Ctx, node_id: str) -> None:
+    """SPEC §6.3: the current attempt can no longer report. It is closed (and cancelled,
+    in case it still runs somewhere) and the next attempt is dispatched with the same
+    inputs, retry count and deadline, so a lost attempt uses no retry."""
+    node = ctx.node(node_id)
+    lost = node.current_attempt
+    assert lost is not None and lost.assignment is not None and lost.code is None
+    ctx.emit(TaskCancelRequested(lost.assignment_id, node_id, lost.number))
+    sent = lost.assignment
+    _send(
+        ctx,
+        node_id,
+        LOST,
+        sent.inputs,
+        sent.artifacts,
+        node.retry_count,
+        sent.timeout,
+        node.deadline_ms,
+        sent.resume_payload,
     )
 
 
@@ -401,4 +424,4 @@ def on_deadline(ctx: Ctx, node_id: str) -> bool:
     return on_result(ctx, node_id, 4, DEADLINE_MESSAGE, (), synthetic=True)
 
 
-__all__ = ["accept_start", "base_phase", "dispatch", "on_deadline", "on_result", "resume"]
+__all__ = ["accept_start", "base_phase", "dispatch", "on_deadline", "on_result", "redispatch_lost", "resume"]
