@@ -14,7 +14,7 @@ import typer
 
 from aether.cli.common import fail
 from aether.events.assignment import TaskAssignment
-from aether.model.durations import parse_duration_seconds
+from aether.model.durations import parse_duration_nanos
 from aether.runtime.engine import Engine
 
 DEFAULT_GRACE = "10s"
@@ -23,10 +23,10 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def grace_seconds(text: str) -> float:
-    seconds = parse_duration_seconds(text)
-    if seconds is None:
+    nanos = parse_duration_nanos(text)  # unlike a deadline, a grace may be zero
+    if nanos is None:
         fail(f'--grace "{text}" is not a duration (e.g. 0s, 10s, 2m)')
-    return seconds
+    return nanos / 1e9
 
 
 class StopRequests:

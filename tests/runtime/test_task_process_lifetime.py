@@ -187,3 +187,27 @@ def test_a_task_still_running_after_the_grace_is_terminated_unrecorded_and_runs_
     assert first == "1"
     results = of_type(events, ev.TaskResultReported)
     assert [(e.attempt, e.code) for e in results] == [(int(second), 0)]
+
+
+@pytest.mark.spec("14.3")
+@pytest.mark.timeout(120)
+def test_run_timeout_drains_like_serve(tmp_path: Path) -> None:
+    db, pidfile = tmp_path / "aether.db", tmp_path / "pid"
+    document = workflow(tmp_path / "flow.yaml", f"echo $$ > {pidfile}; sleep 60")
+    started = time.monotonic()
+    done = subprocess.run(
+        [AETHER, "run", str(document), "--db", str(db), "--timeout", "1s", "--grace", "0s"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - started < 30.0
+    assert "did not finish within 1s" in done.stderr
+    assert "terminated the tasks still running" in done.stderr
+    assert wait_for(lambda: not alive(read_pid(pidfile)), 5.0)
+    run_id = sqlite_engine(db, workers=0).run_ids()[0]
+    phase, events = recorded(db, run_id)
+    assert phase == "Running"
+    assert of_type(events, ev.TaskResultReported) == []
