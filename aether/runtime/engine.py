@@ -49,7 +49,7 @@ from aether.scheduler.context import Rejection
 from aether.scheduler.decide import decide
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
-from aether.scheduler.outbox import may_owe_effects, outstanding_effects
+from aether.scheduler.outbox import attempts_started_and_open, may_owe_effects, outstanding_effects
 from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
@@ -470,13 +470,22 @@ class Engine:
         self.stop()
 
     def recover(self) -> int:
-        """Perform what the recorded events of every run still owe — dispatches without a
-        result, timers that have not fired, hooks not yet delivered — as the same
-        :func:`outstanding_effects` judges it for any recorded event (ARCHITECTURE rule 5).
+        """Take up the runs this engine drives after the process that drove them stopped.
+
+        An attempt that recorded its start and no result ran in that process, whose task
+        processes died with it: it is recorded as lost (``AttemptLost``, reason
+        ``engine-stopped``) and the next attempt is dispatched, so an attempt number is
+        never run twice. Then whatever the recorded events still owe is performed —
+        dispatches without a result, timers that have not fired, hooks not yet delivered —
+        as :func:`outstanding_effects` judges it for any recorded event (ARCHITECTURE rule 5).
         Returns the number of active runs this engine drives."""
         active = 0
         with self._lock:
             for run_id in self.driven_run_ids():
+                lost = attempts_started_and_open(self._load(run_id).state)
+                if lost:
+                    at = self._now()
+                    self._process([(run_id, ev.AttemptLost(node, n, at, "engine-stopped")) for node, n in lost])
                 cached = self._load(run_id)
                 state = cached.state
                 if not state.terminal:

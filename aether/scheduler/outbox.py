@@ -79,6 +79,20 @@ def may_owe_effects(state: RunState) -> bool:
     return bool(state.open_attempts) or any(not timer.fired for timer in state.timers.values())
 
 
+def attempts_started_and_open(state: RunState) -> list[tuple[str, int]]:
+    """(node id, attempt) of every attempt that recorded a start and no result, in dispatch
+    order. When the process that ran them is gone, they can no longer report: a new engine
+    records them as lost (SPEC §6.3) instead of running the same attempt number again."""
+    if state.terminal:
+        return []
+    found: list[tuple[int, str, int]] = []
+    for node_id in state.open_attempts.values():
+        attempt = state.node(node_id).current_attempt
+        if attempt is not None and attempt.started_ms is not None and attempt.code is None:
+            found.append((attempt.dispatched_ms, node_id, attempt.number))
+    return [(node_id, number) for _at, node_id, number in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
 def outstanding_effects(run_id: str, state: RunState, events: Iterable[ev.Event]) -> tuple[Effect, ...]:
     """The effects of recorded ``events`` that are still owed once the run stands at
     ``state``: what recovery re-issues at start, and what an engine performs for events
@@ -123,6 +137,7 @@ def start_info(state: CronState, scheduled_time: str, kind: str) -> dict[str, JS
 
 
 __all__ = [
+    "attempts_started_and_open",
     "cron_effects_of",
     "decision_effects",
     "effects_of",

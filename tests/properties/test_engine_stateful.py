@@ -321,12 +321,15 @@ class RunChecker:
             values = {p.name: p.value for p in self.inputs[node_id]}
             for param in assignment.inputs:
                 assert param.value == payload.get(param.name, values.get(param.name)), (node_id, param)
+        elif event.reason == "lost":  # §6.3: same inputs, retry count and deadline
+            assert assignment.inputs == self.inputs[node_id]
+            assert assignment.deadline == self.deadline[node_id], "a lost attempt keeps the deadline"
         else:
             assert event.reason == "retry", event.reason
         self.inputs[node_id] = assignment.inputs
         timeout = self.timeout_of(node_id)
         assert assignment.timeout == timeout, (node_id, assignment.timeout)
-        if event.reason != "resume":
+        if event.reason not in ("resume", "lost"):
             self.deadline[node_id] = assignment.deadline
             assert self.state is not None
             if timeout is None:
@@ -670,14 +673,33 @@ class EngineMachine(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         """The engine process dies and a new one starts on the same log: it rebuilds every
-        run from the log and re-issues open dispatches and unfired timers (ARCHITECTURE
-        rule 5). Work that was in flight reports to the new broker."""
+        run from the log, records every attempt that had recorded its start and no result as
+        lost (its task died with the process, SPEC §6.3) and dispatches the next attempt,
+        and re-issues open dispatches and unfired timers (ARCHITECTURE rule 5). Work in
+        flight whose start was not recorded yet reports to the new broker as the same
+        attempt; a report of a lost attempt is stale."""
+        lost = {
+            (run_id, node.node_id, node.attempt)
+            for run_id in self.checkers
+            if not (state := self.state(run_id)).terminal
+            for node in state.nodes_in_order()
+            if (attempt := node.current_attempt) is not None
+            and attempt.started_ms is not None
+            and attempt.code is None
+            and attempt.assignment_id in state.open_attempts
+        }
         views = {run_id: self.engine.get(run_id) for run_id in self.checkers}
         self.broker = LocalBroker(order="fifo")
         self.engine = self.new_engine(self.broker)
         self.engine.recover()
         for run_id, view in views.items():
-            assert self.engine.get(run_id) == view, "a restarted engine sees a different run"
+            if not any(run == run_id for run, _node, _attempt in lost):
+                assert self.engine.get(run_id) == view, "a restarted engine sees a different run"
+        for run_id, node_id, attempt in lost:
+            node = self.state(run_id).node(node_id)
+            assert node.attempt == attempt + 1 and node.current_attempt is not None
+            assert node.current_attempt.reason == "lost", "a started attempt died with its engine"
+        self.in_flight = [a for a in self.in_flight if (a.run_id, a.node_id, a.attempt) not in lost]
 
     # --- invariants -----------------------------------------------------------------------
 
