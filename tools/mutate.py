@@ -45,12 +45,14 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
 
 def choose(arguments: argparse.Namespace, snapshot: Path) -> list[Mutant]:
     """The seeded sample, or with ``--retest`` the mutants a previous report did not kill,
-    found by file, line text and change among all mutants (so edits since do not lose them)."""
-    wanted: set[tuple[str, str, str]] | None = None
+    found by file, scope, line text and change among all mutants (so edits since do not lose
+    them)."""
+    wanted: set[tuple[str, str | None, str, str]] | None = None
     if arguments.retest:
         previous = json.loads(arguments.retest.read_text(encoding="utf-8"))["mutants"]
         standing = [m for m in previous if m["status"] != "killed"]
-        wanted = {(m["path"], m["original_line"].strip(), m["description"]) for m in standing}
+        # reports written before scopes were recorded match in any scope
+        wanted = {(m["path"], m.get("scope"), m["original_line"].strip(), m["description"]) for m in standing}
     chosen: list[Mutant] = []
     for package in arguments.packages:
         package = package.rstrip("/")
@@ -66,9 +68,9 @@ def choose(arguments: argparse.Namespace, snapshot: Path) -> list[Mutant]:
             continue
         for mutants in by_file.values():
             for mutant in mutants:
-                if mutant.key in wanted:
+                path, _scope, line, change = mutant.key
+                if mutant.key in wanted or (path, None, line, change) in wanted:
                     chosen.append(mutant)
-                    wanted.discard(mutant.key)
     return chosen
 
 

@@ -98,6 +98,12 @@ def _run_mutant(mutant: Mutant, line_map: LineMap, snapshot: Path, workdir: Path
         status, detail = _pytest(workdir, argument_file, settings.root, timeout)
     finally:
         target.write_text(original, encoding="utf-8")
+    if status == "error":
+        # pytest stopped before running tests (e.g. a conftest could not import). Only if the
+        # same selection runs on the unmutated copy was it the mutant that broke the suite.
+        baseline, _ = _pytest(workdir, argument_file, settings.root, timeout)
+        if baseline == "survived":
+            status, detail = "killed", f"the suite cannot start: {detail}"
     return Outcome(mutant, status, time.monotonic() - started, len(selected), detail)
 
 

@@ -52,15 +52,16 @@ class Mutant:
     first_line: int  # the enclosing statement's line range, for test selection
     last_line: int
     node_index: int
+    scope: str  # the enclosing function or class, dotted ("" at module level)
     operator: str  # the kind of change, e.g. "compare", "statement"
     description: str  # the change, e.g. "`a < b` -> `a <= b`"
     original_line: str
     mutated_line: str
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """Identity that survives line moves: file, stripped line text, change."""
-        return (self.path, self.original_line.strip(), self.description)
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity that survives line moves: file, enclosing scope, stripped line text, change."""
+        return (self.path, self.scope, self.original_line.strip(), self.description)
 
 
 def _snippet(node: ast.AST) -> str:
@@ -260,11 +261,28 @@ def _body_parents(tree: ast.AST) -> set[int]:
     return members
 
 
+def _scopes(tree: ast.AST) -> dict[int, str]:
+    """id of every node -> the dotted name of the function or class around it."""
+    found: dict[int, str] = {}
+
+    def visit(node: ast.AST, scope: str) -> None:
+        found[id(node)] = scope
+        inner = scope
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            inner = f"{scope}.{node.name}" if scope else node.name
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(tree, "")
+    return found
+
+
 def generate(source: str, path: str) -> list[Mutant]:
     """Every mutant of one module, in a deterministic order."""
     tree = ast.parse(source)
     lines = source.splitlines()
     in_body = _body_parents(tree)
+    scopes = _scopes(tree)
     mutants: list[Mutant] = []
     for index, (node, statement, message) in enumerate(_walk(tree)):
         if statement is None or not hasattr(node, "lineno"):
@@ -280,6 +298,7 @@ def generate(source: str, path: str) -> list[Mutant]:
                     first_line=first,
                     last_line=last,
                     node_index=index,
+                    scope=scopes[id(node)],
                     operator=change.operator,
                     description=change.description,
                     original_line=original_line,

@@ -17,21 +17,23 @@ STATUSES = ("killed", "survived", "hung", "not covered", "error", "equivalent")
 @dataclass(frozen=True)
 class Equivalent:
     path: str
+    scope: str
     line: str
     mutation: str
     reason: str
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.path, self.line, self.mutation)
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.path, self.scope, self.line, self.mutation)
 
 
-def read_equivalents(path: Path) -> dict[tuple[str, str, str], Equivalent]:
-    """Blocks of ``file:``, ``line:`` (stripped source text), ``mutation:`` and ``reason:``
-    lines separated by blank lines; ``#`` starts a comment line."""
+def read_equivalents(path: Path) -> dict[tuple[str, str, str, str], Equivalent]:
+    """Blocks of ``file:``, ``in:`` (the enclosing function or class, empty at module level),
+    ``line:`` (stripped source text), ``mutation:`` and ``reason:`` lines separated by blank
+    lines; ``#`` starts a comment line."""
     if not path.exists():
         return {}
-    found: dict[tuple[str, str, str], Equivalent] = {}
+    found: dict[tuple[str, str, str, str], Equivalent] = {}
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         fields: dict[str, str] = {}
         for raw in block.splitlines():
@@ -40,7 +42,9 @@ def read_equivalents(path: Path) -> dict[tuple[str, str, str], Equivalent]:
             name, _, value = raw.partition(":")
             fields[name.strip()] = value.strip()
         if {"file", "line", "mutation", "reason"} <= fields.keys():
-            entry = Equivalent(fields["file"], fields["line"], fields["mutation"], fields["reason"])
+            entry = Equivalent(
+                fields["file"], fields.get("in", ""), fields["line"], fields["mutation"], fields["reason"]
+            )
             found[entry.key] = entry
     return found
 
@@ -75,7 +79,8 @@ def render(outcomes: Sequence[Outcome], packages: Sequence[str], seconds: float)
         lines.append("not killed:")
     for outcome in sorted(standing, key=lambda o: (o.status == "equivalent", o.mutant.path, o.mutant.line)):
         mutant = outcome.mutant
-        lines.append(f"  [{outcome.status}] {mutant.path}:{mutant.line}  {mutant.description}")
+        where = f" (in {mutant.scope})" if mutant.scope else ""
+        lines.append(f"  [{outcome.status}] {mutant.path}:{mutant.line}{where}  {mutant.description}")
         lines.append(f"      - {mutant.original_line.strip()}")
         lines.append(f"      + {mutant.mutated_line.strip()}")
         if outcome.detail:
