@@ -13,7 +13,8 @@ from aether.model.limits import DEFAULT_LIMITS
 from aether.model.types import Parameter, ValueFrom
 from aether.scheduler.binding import bind
 from aether.scheduler.cron import decide_cron
-from tests.cron.cron_helpers import cron_doc, registered
+from aether.scheduler.effects import StartRun
+from tests.cron.cron_helpers import cron_doc, registered, tick
 from tests.scheduler.scheduler_support import DecidedRun, dag, loop, task, workflow
 
 JSON = Any
@@ -104,3 +105,25 @@ def test_a_loop_expanding_past_the_iteration_limit_ends_in_error() -> None:
     run = DecidedRun(document, limits=attrs.evolve(DEFAULT_LIMITS, loop_iterations=2))
     assert run.phase("main") == "Error"
     assert run.completed("main").message == 'expand loop "main": 3 iterations; the limit is 2'
+
+
+def test_a_cron_run_is_started_under_its_idempotency_key() -> None:
+    # The outbox performs each effect once per key: a tick's run must be keyed like its submit.
+    state = registered(cron_doc("nightly", "*/5 * * * *"))
+    decision = decide_cron(state, tick("2026-03-01T10:05:02.500Z", "2026-03-01T10:05:00Z"))
+    (start,) = (effect for effect in decision.effects if isinstance(effect, StartRun))
+    assert start.key == start.idempotency_key == "cron:default/nightly@2026-03-01T10:05:00.000Z"
+
+
+# --- DAG readiness (§7.3) ---------------------------------------------------------------------
+
+
+def test_a_dependency_listed_twice_is_waited_for_once() -> None:
+    document = workflow(
+        "main",
+        dag("main", [{"name": "a", "template": "work"}, {"name": "b", "template": "work", "dependencies": ["a", "a"]}]),
+        task("work"),
+    )
+    run = DecidedRun(document)
+    run.finish("main/a")
+    assert run.phase("main/b") == "Ready"
