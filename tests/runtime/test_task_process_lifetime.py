@@ -9,6 +9,7 @@ next engine runs it again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -102,6 +103,16 @@ def recorded(db: Path, run_id: str) -> tuple[str, list[ev.Event]]:
     return str(engine.get(run_id)["phase"]), [event for _seq, event in engine.events(run_id)]
 
 
+def survivors(pids: list[int]) -> dict[int, str]:
+    """What /proc says of the pids still alive (state, parent, group), for a failure message."""
+    found = {}
+    for pid in pids:
+        if alive(pid):
+            with contextlib.suppress(OSError):
+                found[pid] = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:4]
+    return {pid: " ".join(fields) for pid, fields in found.items()}
+
+
 def of_type(events: list[ev.Event], kind: type[EventT]) -> list[EventT]:
     return [event for event in events if isinstance(event, kind)]
 
@@ -120,7 +131,7 @@ def test_sigkill_of_serve_kills_its_task_and_what_the_task_started(tmp_path: Pat
     killed_at = time.monotonic()
     os.kill(serve.proc.pid, signal.SIGKILL)  # the process only, not its group
     assert serve.exit_code() == -signal.SIGKILL
-    assert wait_for(lambda: not any(alive(pid) for pid in pids), 5.0), "a task process outlived its engine"
+    assert wait_for(lambda: not any(alive(pid) for pid in pids), 5.0), f"outlived its engine: {survivors(pids)}"
     assert time.monotonic() - killed_at < 5.0
 
 

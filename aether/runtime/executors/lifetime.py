@@ -19,10 +19,9 @@ whole group must die too. Two mechanisms, because neither alone covers the group
   write end and keeps it open after the owner died. It lives in its own session, so a
   Ctrl-C at the terminal or a signal to the owner's process group leaves it to do its job.
 
-A group is registered once its leader has started, so what the leader spawns is covered;
-the parent-death signal covers the leader itself, even in the instant between its start
-and its registration. Where ``prctl`` does not exist (not Linux) the reaper alone does the
-job, a poll interval later.
+The task's first process registers its group itself before it executes the task, so
+nothing the task starts escapes the reaper. Where ``prctl`` does not exist (not Linux) the
+reaper alone does the job, a poll interval later.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO
 
 _log = logging.getLogger(__name__)
 
@@ -105,49 +103,74 @@ def _load_prctl() -> Callable[..., int] | None:
 _prctl = _load_prctl()
 
 
-def die_with_owner() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child receive SIGKILL when its owner dies, or None
-    where the kernel offers no such request."""
+def task_setup() -> Callable[[], None]:
+    """The ``preexec_fn`` of a task's first process: on Linux, ask for SIGKILL at the
+    owner's death; everywhere, register the new process group with the owner's reaper.
+
+    The child registers itself, before it executes the task, because only then is the
+    group known to the reaper before the task can start anything in the background; a
+    registration by the owner once ``Popen`` returns would leave a window (a few
+    milliseconds on a busy machine) in which a SIGKILLed owner leaves a background job
+    behind. The owner registers the group too, which covers a reaper that had to be
+    replaced in between."""
     prctl = _prctl
-    if prctl is None:
-        return None
+    registration = OWNER_REAPER.registration_fd()
     owner = os.getpid()
 
-    def request_parent_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != owner:  # the owner died before the request took effect
-            os.kill(os.getpid(), signal.SIGKILL)
+    def set_up_task_process() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != owner:  # the owner died before the request took effect
+                os.kill(os.getpid(), signal.SIGKILL)
+        if registration is not None:
+            # Signals are back to their defaults here: a reaper that died must not take
+            # the task down with SIGPIPE. The owner tells the reaper's successor instead.
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            with contextlib.suppress(OSError):
+                os.write(registration, b"+%d\n" % os.getpid())
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
-    return request_parent_death_signal
+    return set_up_task_process
 
 
 class GroupReaper:
     """The owner's side of the reaper: registers and unregisters task process groups,
     starting the reaper on first use, and again if it has died, telling the new one every
-    group that is still registered."""
+    group that is still registered. Every registration is one ``write`` of one line, far
+    below ``PIPE_BUF``, so the lines that the owner and its children write never mix."""
 
     def __init__(self, poll_seconds: float = REAPER_POLL_SECONDS) -> None:
         self._poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._groups: set[int] = set()
         self._reaper: subprocess.Popen[bytes] | None = None
+        self._inherited: list[subprocess.Popen[bytes]] = []
 
     def forget_inherited(self) -> None:
         """In a forked child: the groups and the reaper are the parent's, not ours (and the
         lock may have been held by a thread that does not exist here)."""
         self._lock = threading.Lock()
         self._groups = set()
+        # Kept, not dropped: collecting it would close its pipe, which a task's first
+        # process (a forked child too) still has to write its registration to.
+        if self._reaper is not None:
+            self._inherited.append(self._reaper)
         self._reaper = None
+
+    def registration_fd(self) -> int | None:
+        """The pipe to the reaper (started if need be), for a child to register itself."""
+        with self._lock:
+            return self._pipe()
 
     def register(self, pgid: int) -> None:
         with self._lock:
             self._groups.add(pgid)
-            self._send(f"+{pgid}\n")
+            self._send(pgid, b"+")
 
     def unregister(self, pgid: int) -> None:
         with self._lock:
             self._groups.discard(pgid)
-            self._send(f"-{pgid}\n")
+            self._send(pgid, b"-")
 
     @property
     def pid(self) -> int | None:
@@ -155,22 +178,21 @@ class GroupReaper:
         with self._lock:
             return None if self._reaper is None else self._reaper.pid
 
-    def _send(self, line: str) -> None:
+    def _send(self, pgid: int, sign: bytes) -> None:
         for _ in range(2):  # a reaper that died is replaced once
-            stream = self._stream()
-            if stream is None:
+            pipe = self._pipe()
+            if pipe is None:
                 return
             try:
-                stream.write(line.encode())
-                stream.flush()
+                os.write(pipe, b"%s%d\n" % (sign, pgid))
                 return
-            except (OSError, ValueError):
+            except OSError:
                 self._reaper = None
 
-    def _stream(self) -> IO[bytes] | None:
+    def _pipe(self) -> int | None:
         reaper = self._reaper
-        if reaper is not None and reaper.poll() is None:
-            return reaper.stdin
+        if reaper is not None and reaper.stdin is not None and reaper.poll() is None:
+            return reaper.stdin.fileno()
         try:
             reaper = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _REAPER_SOURCE, str(os.getpid()), str(self._poll_seconds)],
@@ -186,11 +208,13 @@ class GroupReaper:
             _log.warning("cannot start the task group reaper: %s", exc)
             self._reaper = None
             return None
-        self._reaper = reaper
         assert reaper.stdin is not None
+        self._reaper = reaper
+        pipe = reaper.stdin.fileno()
         with contextlib.suppress(OSError):
-            reaper.stdin.write("".join(f"+{group}\n" for group in self._groups).encode())
-        return reaper.stdin
+            for group in self._groups:
+                os.write(pipe, b"+%d\n" % group)
+        return pipe
 
 
 OWNER_REAPER = GroupReaper()

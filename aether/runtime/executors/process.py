@@ -26,7 +26,7 @@ from attrs import frozen
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
 from aether.runtime.executors.base import ExecContext
-from aether.runtime.executors.lifetime import OWNER_REAPER, die_with_owner
+from aether.runtime.executors.lifetime import OWNER_REAPER, task_setup
 
 MAX_STREAM_BYTES = 1 << 20  # 1 MiB per captured stream (SPEC §14.3)
 STDERR_TAIL_BYTES = 1 << 10  # the part of stderr that goes into a failure message
@@ -152,7 +152,7 @@ def run_process(
             cwd=cwd,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=die_with_owner(),
+            preexec_fn=task_setup(),
         )
     except OSError as exc:
         raise StartFailed(f"cannot start {argv[0]!r}: {exc}") from exc
