@@ -222,3 +222,38 @@ def test_run_timeout_drains_like_serve(tmp_path: Path) -> None:
     phase, events = recorded(db, run_id)
     assert phase == "Running"
     assert of_type(events, ev.TaskResultReported) == []
+
+
+OWNER_WITH_A_REPLACED_REAPER = """
+import os, signal, subprocess, sys, time
+from aether.runtime.executors.lifetime import GroupReaper
+
+reaper = GroupReaper()
+first = subprocess.Popen(["sleep", "60"], start_new_session=True)
+reaper.register(first.pid)
+os.kill(reaper.pid, signal.SIGKILL)  # someone kills the reaper
+while os.waitpid(reaper.pid, os.WNOHANG) == (0, 0):
+    time.sleep(0.01)
+second = subprocess.Popen(["sleep", "60"], start_new_session=True)
+reaper.register(second.pid)  # starts a new reaper, which is told of both groups
+print(first.pid, second.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.spec("14.3")
+@pytest.mark.timeout(120)
+def test_a_reaper_that_was_killed_is_replaced_and_told_every_group() -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_WITH_A_REPLACED_REAPER], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert owner.stdout is not None
+        pids = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        os.kill(owner.pid, signal.SIGKILL)
+        assert wait_for(lambda: not any(alive(pid) for pid in pids), 5.0), f"outlived their owner: {survivors(pids)}"
+    finally:
+        if owner.poll() is None:
+            os.killpg(owner.pid, signal.SIGKILL)
+        owner.wait()

@@ -144,18 +144,18 @@ class GroupReaper:
         self._lock = threading.Lock()
         self._groups: set[int] = set()
         self._reaper: subprocess.Popen[bytes] | None = None
-        self._inherited: list[subprocess.Popen[bytes]] = []
+        # Reapers that are no longer ours (dead, or a forked parent's) are kept, never
+        # collected: collecting one would close its pipe, and a task's first process that
+        # was handed that pipe may still write its registration to the descriptor, which by
+        # then could name another file.
+        self._retired: list[subprocess.Popen[bytes]] = []
 
     def forget_inherited(self) -> None:
         """In a forked child: the groups and the reaper are the parent's, not ours (and the
         lock may have been held by a thread that does not exist here)."""
         self._lock = threading.Lock()
         self._groups = set()
-        # Kept, not dropped: collecting it would close its pipe, which a task's first
-        # process (a forked child too) still has to write its registration to.
-        if self._reaper is not None:
-            self._inherited.append(self._reaper)
-        self._reaper = None
+        self._retire()
 
     def registration_fd(self) -> int | None:
         """The pipe to the reaper (started if need be), for a child to register itself."""
@@ -187,12 +187,18 @@ class GroupReaper:
                 os.write(pipe, b"%s%d\n" % (sign, pgid))
                 return
             except OSError:
-                self._reaper = None
+                self._retire()
+
+    def _retire(self) -> None:
+        if self._reaper is not None:
+            self._retired.append(self._reaper)
+        self._reaper = None
 
     def _pipe(self) -> int | None:
         reaper = self._reaper
         if reaper is not None and reaper.stdin is not None and reaper.poll() is None:
             return reaper.stdin.fileno()
+        self._retire()
         try:
             reaper = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _REAPER_SOURCE, str(os.getpid()), str(self._poll_seconds)],
@@ -206,7 +212,6 @@ class GroupReaper:
             # Tasks still run; only the background jobs of a task whose owner is killed
             # may outlive it (the parent-death signal still covers the task itself).
             _log.warning("cannot start the task group reaper: %s", exc)
-            self._reaper = None
             return None
         assert reaper.stdin is not None
         self._reaper = reaper
