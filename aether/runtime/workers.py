@@ -180,6 +180,9 @@ class WorkerPool:
         def cancelled() -> bool:
             return self._interrupted.is_set() or self._broker.is_cancelled(assignment.id)
 
+        if self._interrupted.is_set():
+            self._release(worker_id, assignment)
+            return
         if cancelled():
             # Cancelled between fetch and start: do not start anything; the engine
             # records the result as ignored (ARCHITECTURE rule 6).
