@@ -55,6 +55,12 @@ def test_a_phase_change_from_a_phase_the_node_is_not_in_is_illegal() -> None:
         apply(run.run, ev.PhaseChanged("main", "Running", "Suspended"))
 
 
+def test_a_completion_from_a_phase_the_node_is_not_in_is_illegal() -> None:
+    run = DecidedRun(workflow("main", task("main")))
+    with pytest.raises(IllegalTransition, match="node main is Ready, not Running"):
+        apply(run.run, ev.NodeCompleted("main", "Running", "Succeeded"))
+
+
 def test_a_start_is_recorded_on_the_attempt_so_recovery_can_tell_it_ran() -> None:
     # §6.3: an attempt that started and never reported is recorded as lost by a new engine.
     run = DecidedRun(workflow("main", task("main")))
