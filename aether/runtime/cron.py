@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from attrs import evolve, frozen
@@ -46,13 +46,12 @@ from aether.model.types import KIND_CRON, CronWorkflow
 from aether.reducers.cron import CronState, apply_cron, cron_stream
 from aether.runtime.clock import Clock
 from aether.runtime.engine import Engine, RequestRejected, RunNotFound
-from aether.runtime.stream import Cached, StreamKind, StreamProcessor
+from aether.runtime.stream import Cached, Outcome, StreamKind, StreamProcessor
 from aether.scheduler.cron import (
     E_BACKFILL_RANGE,
     E_NOT_FOUND,
     E_TICK_PROCESSED,
     IGNORED,
-    CronDecision,
     CronRequestError,
     catchup_inputs,
     decide_cron,
@@ -500,19 +499,19 @@ class CronService:
         other writers (the CLI, a second engine) appended since."""
         return self.crons.load(stream, fresh=True)
 
-    def _commit_one(self, stream: str, trigger: ev.Event, *, quiet: tuple[str, ...] = ()) -> CronDecision:
+    def _commit_one(self, stream: str, trigger: ev.Event, *, quiet: tuple[str, ...] = ()) -> Outcome:
         """Decide and record one input; a rejection raises unless its code is ``quiet``."""
         _trigger, decision = self._commit(stream, lambda _state: [trigger])[0]
         if decision.rejection is not None and decision.rejection.code not in quiet:
             raise CronError(decision.rejection.code, decision.rejection.message)
         return decision
 
-    def _commit(self, stream: str, inputs_for: InputsFor) -> builtins.list[tuple[ev.Event, CronDecision]]:
+    def _commit(self, stream: str, inputs_for: InputsFor) -> builtins.list[tuple[ev.Event, Outcome]]:
         """Decide ``inputs_for(state)`` in order through the stream processor: every accepted
         input is appended with its decision in one transaction, rejected ones leave no
         trace, and the effects are performed after the commit."""
         outcomes = self.crons.process([(stream, inputs_for)], fresh=True)
-        return [(outcome.trigger, cast(CronDecision, outcome.decision)) for outcome in outcomes]
+        return [(outcome.trigger, outcome) for outcome in outcomes]
 
     def _perform(self, stream: str, effect: Effect) -> None:
         try:
@@ -609,7 +608,7 @@ class CronService:
         }
 
 
-def _outcome(trigger: ev.CronTicked, decision: CronDecision) -> dict[str, JSON]:
+def _outcome(trigger: ev.CronTicked, decision: Outcome) -> dict[str, JSON]:
     """What a tick came to: the run it started or the reason it was skipped."""
     for event in decision.events:
         if isinstance(event, ev.CronRunSubmitted):

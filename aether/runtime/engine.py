@@ -45,7 +45,6 @@ from aether.runtime.secrets import SecretProvider
 from aether.runtime.stream import StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
 from aether.runtime.variables import SystemVars, VarsSource, snapshot
-from aether.scheduler.context import Rejection
 from aether.scheduler.decide import decide
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
@@ -679,9 +678,7 @@ class Engine:
         the effects (the stream processor). Returns the rejections, in order."""
         outcomes = self.runs.process(triggers, extra_appends=extra_appends, new_stream=new_run)
         return [
-            (rejection.code, rejection.message)
-            for outcome in outcomes
-            if isinstance(rejection := outcome.decision.rejection, Rejection)
+            (outcome.rejection.code, outcome.rejection.message) for outcome in outcomes if outcome.rejection is not None
         ]
 
     CONFLICT_RETRIES = 5

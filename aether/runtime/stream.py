@@ -38,6 +38,16 @@ S = TypeVar("S")
 S_co = TypeVar("S_co", covariant=True)
 
 
+class Refusal(Protocol):
+    """Why an input was rejected (``Rejection``, ``CronRejection``)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
 class StreamDecision(Protocol[S_co]):
     """What the deciders of every kind return (``Decision``, ``CronDecision``)."""
 
@@ -51,7 +61,7 @@ class StreamDecision(Protocol[S_co]):
     def state(self) -> S_co | None: ...
 
     @property
-    def rejection(self) -> object | None: ...
+    def rejection(self) -> Refusal | None: ...
 
 
 @frozen
@@ -80,10 +90,19 @@ class Cached(Generic[S]):
 
 
 @frozen
-class Outcome(Generic[S]):
+class Outcome:
+    """What one input came to. The decision's state is not kept: a batch holds thousands
+    of outcomes, and each state would keep a whole version of its run alive."""
+
     key: str
     trigger: Event
-    decision: StreamDecision[S]
+    events: tuple[Event, ...]
+    effects: tuple[Effect, ...]
+    rejection: Refusal | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.rejection is None
 
 
 Inputs = Event | Callable[[S | None], Sequence[Event]]
@@ -161,7 +180,7 @@ class StreamProcessor(Generic[S]):
         extra_appends: Sequence[AppendRequest] = (),
         new_stream: bool = False,
         fresh: bool = False,
-    ) -> list[Outcome[S]]:
+    ) -> list[Outcome]:
         """Decide every input, append everything in one transaction, then perform the
         effects in order. ``new_stream``: the inputs start streams that must not exist yet
         (a conflict then means they do, and is raised at once). ``fresh``: decide against
@@ -183,11 +202,11 @@ class StreamProcessor(Generic[S]):
         extra_appends: Sequence[AppendRequest],
         new_stream: bool,
         fresh: bool,
-    ) -> list[Outcome[S]]:
+    ) -> list[Outcome]:
         pending: dict[str, list[PendingEvent]] = {}
         base_versions: dict[str, int] = {}
         touched: dict[str, Cached[S]] = {}
-        outcomes: list[Outcome[S]] = []
+        outcomes: list[Outcome] = []
         for key, inputs in batch:
             current = touched.get(key) or (Cached[S](None, 0) if new_stream else self.load(key, fresh=fresh))
             state, version = current.state, current.version
@@ -197,7 +216,7 @@ class StreamProcessor(Generic[S]):
                     log.warning("%s: %s for unknown stream %s ignored", self.kind.name, trigger.TYPE, key)
                     continue
                 decision = self.kind.decide(state, trigger)
-                outcomes.append(Outcome(key, trigger, decision))
+                outcomes.append(Outcome(key, trigger, decision.events, decision.effects, decision.rejection))
                 if decision.rejection is not None and not decision.events:
                     continue  # nothing to record
                 stream = self.kind.stream_of(key)
@@ -220,7 +239,7 @@ class StreamProcessor(Generic[S]):
         for key, cached in touched.items():
             self._keep(key, cached)
         for outcome in outcomes:
-            for effect in outcome.decision.effects:
+            for effect in outcome.effects:
                 self.perform(outcome.key, effect)
         return outcomes
 
@@ -240,4 +259,4 @@ class StreamProcessor(Generic[S]):
             self.perform(key, effect)
 
 
-__all__ = ["Cached", "Outcome", "StreamDecision", "StreamKind", "StreamProcessor"]
+__all__ = ["Cached", "Outcome", "Refusal", "StreamDecision", "StreamKind", "StreamProcessor"]
