@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 from attrs import field, frozen
 
-from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
+from aether.events.assignment import TaskAssignment, TaskStartReport
 from aether.events.streams import run_stream
 from aether.events.times import ms_to_datetime
 from aether.history.transfer import export_lines
@@ -360,17 +360,7 @@ class Recorder:
         self.engine.pump()
         self.clock.advance(STEP)
         result = run_assignment(assignment, EXECUTORS, now=self.clock.now)
-        report = TaskResultReport(
-            assignment.id,
-            assignment.run_id,
-            assignment.node_id,
-            assignment.attempt,
-            "worker-1",
-            result.code,
-            result.message,
-            result.parameters,
-            result.artifacts,
-        )
+        report = result.report(assignment, "worker-1")
         self.broker.report_result(report)
         if duplicate:
             self.broker.report_result(report)

@@ -242,17 +242,7 @@ class WorkerPool:
                 return ExecResult(CODE_ERROR, f"worker process failure: {str(exc) or type(exc).__name__}")
 
     def _report(self, worker_id: str, assignment: TaskAssignment, result: ExecResult) -> None:
-        report = TaskResultReport(
-            assignment.id,
-            assignment.run_id,
-            assignment.node_id,
-            assignment.attempt,
-            worker_id,
-            code=result.code,
-            message=result.message,
-            parameters=result.parameters,
-            artifacts=result.artifacts,
-        )
+        report = result.report(assignment, worker_id)
         try:
             self._broker.report_result(report)
         except Exception:

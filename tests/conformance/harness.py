@@ -106,17 +106,7 @@ class Harness:
             TaskStartReport(assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, "worker-1")
         )
         result = run_assignment(assignment, {"echo": EchoExecutor()}, now=self.clock.now)
-        report = TaskResultReport(
-            assignment.id,
-            assignment.run_id,
-            assignment.node_id,
-            assignment.attempt,
-            "worker-1",
-            result.code,
-            result.message,
-            result.parameters,
-            result.artifacts,
-        )
+        report = result.report(assignment, "worker-1")
         self.last_result = report
         self.broker.report_result(report)
         self.engine.pump()

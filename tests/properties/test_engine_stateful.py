@@ -513,17 +513,7 @@ class EngineMachine(RuleBasedStateMachine):
     def finish(self, assignment: TaskAssignment, outcome: str) -> None:
         self.test_executor.outcome = OUTCOMES[outcome]
         result = run_assignment(assignment, self.executors, now=self.clock.now)
-        report = TaskResultReport(
-            assignment.id,
-            assignment.run_id,
-            assignment.node_id,
-            assignment.attempt,
-            "worker-1",
-            result.code,
-            result.message,
-            result.parameters,
-            result.artifacts,
-        )
+        report = result.report(assignment, "worker-1")
         self.reports.append(report)
         self.broker.report_result(report)
         self.engine.pump()

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from attrs import field, frozen
 
-from aether.events.assignment import TaskAssignment
+from aether.events.assignment import TaskAssignment, TaskResultReport
 from aether.events.values import ResultParameter
 from aether.model.json_value import JSON
 from aether.model.problems import Problem
@@ -39,6 +39,20 @@ class ExecResult:
         """A result whose parameters are ``values`` in mapping order."""
         params = tuple(ResultParameter(name, value) for name, value in values.items())
         return ExecResult(code, message, params)
+
+    def report(self, assignment: TaskAssignment, worker_id: str) -> TaskResultReport:
+        """What a worker reports to the engine for ``assignment`` once it ran to this result."""
+        return TaskResultReport(
+            assignment.id,
+            assignment.run_id,
+            assignment.node_id,
+            assignment.attempt,
+            worker_id,
+            self.code,
+            self.message,
+            self.parameters,
+            self.artifacts,
+        )
 
 
 @frozen
