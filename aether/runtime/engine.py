@@ -412,8 +412,8 @@ class Engine:
         """Stop the workers gracefully: claim no new work, let running tasks finish for up
         to ``grace`` seconds, their results recorded as usual, then interrupt the rest.
         An interrupted task's process group is terminated and it reports nothing, so the
-        log holds its attempt as started and unfinished, and the next engine dispatches it
-        again when it starts (ARCHITECTURE rule 5). ``waiting`` hears which tasks are
+        log holds its attempt as started and unfinished; the next engine records it as lost
+        and dispatches the next attempt when it starts (:meth:`recover`). ``waiting`` hears which tasks are
         still running and the seconds of grace left, first and whenever that changes;
         setting ``hurry`` ends the grace at once. The engine goes on deciding meanwhile;
         what it dispatches waits in the log for the next engine. True when every running
@@ -601,15 +601,6 @@ class Engine:
         if self.projector is None:
             return 0
         return self.projector.catch_up()
-
-    def projections_cover(self, run_id: str, version: int) -> bool:
-        """Whether the read models already reflect event ``version`` of the run (so a read
-        up to that point need not catch them up first: catching up may mean loading a
-        large run that another process is driving)."""
-        if self.projector is None:
-            return False
-        event = next(iter(self.log.read(run_stream(run_id), version, version)), None)
-        return event is not None and self.projector.stored_position() >= event.position
 
     def absorb_foreign_events(self) -> int:
         """Catch up with events other writers appended (a CLI ``resume`` or ``cancel``, a

@@ -61,7 +61,7 @@ class QueryService:
             return False
         # Catching up may mean loading a large run another process is driving: skip it
         # when the point is already projected.
-        if self.engine.projections_cover(run_id, version):
+        if self._projected(run_id, version):
             return True
         try:
             self.engine.catch_up_projections()
@@ -69,6 +69,12 @@ class QueryService:
             self.fallback_reason = str(exc)
             return False
         return True
+
+    def _projected(self, run_id: str, version: int) -> bool:
+        """Whether the read models already reflect event ``version`` of the run."""
+        projector = self.engine.projector
+        event = next(iter(self.engine.log.read(run_stream(run_id), version, version)), None)
+        return projector is not None and event is not None and projector.stored_position() >= event.position
 
     # --- runs ----------------------------------------------------------------------------
 
@@ -105,9 +111,8 @@ class QueryService:
 
     def export(self, run_id: str) -> Iterator[bytes]:
         """The run's history as the JSON Lines of ``aether export`` (no line ends)."""
+        self.last_version(run_id)  # raises RunNotFound for a run without events
         stream = run_stream(run_id)
-        if self.engine.log.stream_version(stream) == 0:
-            raise RunNotFound(run_id)
         return export_lines(stream, self.engine.log.read(stream))
 
     # --- the read models themselves ------------------------------------------------------
