@@ -58,10 +58,9 @@ from aether.scheduler.cron import (
     due_ticks,
     next_tick_ms,
     plan_backfill,
-    run_document,
-    start_info,
 )
 from aether.scheduler.effects import CancelRun, Effect, StartRun
+from aether.scheduler.outbox import start_run
 from aether.store.base import EventLog
 
 log = logging.getLogger("aether.cron")
@@ -555,10 +554,7 @@ class CronService:
             try:
                 run_state = self.engine.get_state(run.run_id)
             except RunNotFound:
-                scheduled_time = format_ms(run.scheduled_ms)
-                effect = StartRun(
-                    run.idempotency_key, run.run_id, run_document(state), start_info(state, scheduled_time, run.trigger)
-                )
+                effect = start_run(state, run.idempotency_key, run.run_id, format_ms(run.scheduled_ms), run.trigger)
                 self._start_run(stream, effect)
                 submitted += 1
                 continue

@@ -113,11 +113,13 @@ def cron_effects_of(state: CronState, event: ev.Event) -> tuple[Effect, ...]:
     effects: list[Effect] = []
     if event.trigger != "backfill" and state.settings.policy == "Replace":
         effects.extend(CancelRun(run.run_id) for run in state.active_runs() if run.run_id != event.run_id)
-    document = run_document(state)
-    effects.append(
-        StartRun(event.idempotency_key, event.run_id, document, start_info(state, event.scheduled_time, event.trigger))
-    )
+    effects.append(start_run(state, event.idempotency_key, event.run_id, event.scheduled_time, event.trigger))
     return tuple(effects)
+
+
+def start_run(state: CronState, key: str, run_id: str, scheduled_time: str, trigger: str) -> StartRun:
+    """The submission of a tick's run: the cron's workflow, under the tick's idempotency key."""
+    return StartRun(key, run_id, run_document(state), start_info(state, scheduled_time, trigger))
 
 
 def run_document(state: CronState) -> dict[str, JSON]:
@@ -146,4 +148,5 @@ __all__ = [
     "outstanding_effects",
     "run_document",
     "start_info",
+    "start_run",
 ]
