@@ -38,6 +38,8 @@ def db_path(db: str | None) -> Path:
 
 def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, **kwargs: Any) -> Engine:
     path = db_path(db)
+    # A command without workers only records requests; the runs' owners act on them.
+    kwargs.setdefault("drives", "all" if workers > 0 else "none")
     if must_exist and not path.exists():
         fail(f"no database at {path} (use --db or AETHER_DB)")
     try:

@@ -22,7 +22,16 @@ from aether.cli.common import (
     report_problems,
 )
 from aether.cli.progress import PlainProgress, RichProgress
-from aether.cli.stopping import DEFAULT_GRACE, GRACE_HELP, StopRequests, drain, grace_seconds
+from aether.cli.stopping import (
+    DEFAULT_GRACE,
+    DEFAULT_LEASE,
+    GRACE_HELP,
+    LEASE_HELP,
+    StopRequests,
+    drain,
+    grace_seconds,
+    lease_seconds,
+)
 from aether.model.durations import parse_duration_seconds
 from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS
@@ -81,6 +90,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(4, "--workers", min=1, help="Worker threads."),
         strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
         grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP + " Also when --timeout is over."),
+        lease: str = typer.Option(DEFAULT_LEASE, "--lease", help=LEASE_HELP),
         db: str | None = DbOption,
     ) -> None:
         """Submit a workflow and run it to completion in this process.
@@ -94,7 +104,7 @@ def register(app: typer.Typer) -> None:
         grace_limit = grace_seconds(grace)
         prepared = _prepare(file, param, strict)
         # This command runs its own run; other unfinished runs in the database wait for a serve.
-        engine = open_engine(db, workers=workers, drives="submitted")
+        engine = open_engine(db, workers=workers, drives="submitted", lease_ttl=lease_seconds(lease))
         requests = StopRequests()
         gave_up = ""
         with requests.installed(), engine:
@@ -146,15 +156,19 @@ def register(app: typer.Typer) -> None:
             False, "--until-idle", help="Exit once nothing is left to do but wait for people (suspended tasks)."
         ),
         grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP),
+        lease: str = typer.Option(DEFAULT_LEASE, "--lease", help=LEASE_HELP),
         db: str | None = DbOption,
     ) -> None:
-        """Run the engine, workers, timers and the cron ticker for every active run in the database.
+        """Run the engine, workers, timers and the cron ticker for the active runs in the database.
+
+        Several serves may share a database: each leases a share of the runs, and takes
+        over the runs of one that dies once its lease has expired.
 
         SIGTERM or Ctrl-C stops it gracefully: no new task starts, running tasks get the
         --grace period to finish, then they are terminated and run again at the next start."""
         grace_limit = grace_seconds(grace)
         path = db_path(db)
-        engine = open_engine(db, workers=workers)
+        engine = open_engine(db, workers=workers, lease_ttl=lease_seconds(lease))
         typer.echo(f"aether: serving {path} with {workers} workers (pid {os.getpid()})", err=True)
         requests = StopRequests()
         with requests.installed(), engine:
@@ -162,6 +176,8 @@ def register(app: typer.Typer) -> None:
             try:
                 idle_since = None
                 while not requests.requested.wait(0.2):
+                    if engine.fenced:
+                        break
                     if not until_idle:
                         continue
                     if not engine.idle():
@@ -173,4 +189,10 @@ def register(app: typer.Typer) -> None:
             finally:
                 ticker.stop()
                 drain(engine, grace_limit, requests)
+        if engine.fenced:
+            fail(
+                "this serve was paused past its lease and other engines took its runs over; "
+                "it stopped so as not to act on them (start it again)",
+                code=EXIT_RUN_NOT_SUCCEEDED,
+            )
         raise typer.Exit(EXIT_OK)

@@ -29,6 +29,20 @@ def grace_seconds(text: str) -> float:
     return nanos / 1e9
 
 
+DEFAULT_LEASE = "10s"
+LEASE_HELP = (
+    "How long this engine's run leases last without renewal: if it dies, another serve takes its runs"
+    " over after this long (at once on the same machine, where the dead process can be seen)."
+)
+
+
+def lease_seconds(text: str) -> float:
+    seconds = parse_duration_nanos(text)
+    if seconds is None or seconds < 1_000_000_000:
+        fail(f'--lease "{text}" is not a duration of at least 1s (e.g. 5s, 10s, 1m)')
+    return seconds / 1e9
+
+
 class StopRequests:
     """What the stop signals asked for: ``requested`` at the first, ``hurry`` at the next."""
 
@@ -77,7 +91,7 @@ def drain(engine: Engine, grace: float, requests: StopRequests) -> None:
 
     if not engine.drain(grace, waiting=waiting, hurry=requests.hurry):
         typer.echo(
-            "aether: terminated the tasks still running; their attempts stay unfinished "
-            "and run again when an engine starts",
+            "aether: terminated the tasks still running; their attempts are recorded as lost, "
+            "and their next attempts start as soon as an engine takes the runs over",
             err=True,
         )

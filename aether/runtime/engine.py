@@ -41,6 +41,7 @@ from aether.runtime.executors import builtin_executors
 from aether.runtime.executors.base import ExecutorPlugin
 from aether.runtime.ids import IdGenerator, UlidGenerator
 from aether.runtime.notifiers import HookNotifier, LoggingNotifier
+from aether.runtime.ownership import DEFAULT_LEASE_TTL, Ownership
 from aether.runtime.secrets import SecretProvider
 from aether.runtime.stream import StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
@@ -48,8 +49,9 @@ from aether.runtime.variables import SystemVars, VarsSource, snapshot
 from aether.scheduler.decide import decide
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
-from aether.scheduler.outbox import attempts_started_and_open, may_owe_effects, outstanding_effects
+from aether.scheduler.outbox import attempts_lost_at_takeover, may_owe_effects, outstanding_effects
 from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent
+from aether.store.coordination import Coordination, Fenced
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
@@ -60,7 +62,7 @@ log = logging.getLogger("aether.engine")
 RUN_STREAM_PREFIX = RUN_PREFIX
 
 
-DrivenRuns = Literal["all", "submitted"]
+DrivenRuns = Literal["all", "submitted", "none"]
 
 
 class RunNotFound(LookupError):
@@ -143,6 +145,9 @@ class Engine:
         process_types: Sequence[str] = (),
         processes: int | None = None,
         drives: DrivenRuns = "all",
+        coordination: Coordination | None = None,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        member_id: str | None = None,
     ) -> None:
         self.log = log_store if log_store is not None else InMemoryEventLog()
         self.executors: dict[str, ExecutorPlugin] = dict(executors) if executors is not None else builtin_executors()
@@ -163,17 +168,31 @@ class Engine:
         self.view_history = view_history
         self.process_types = tuple(process_types)
         self.processes = processes
-        # "all": every run in the log (``aether serve``). "submitted": only the runs this
+        # "all": every run it can lease (``aether serve``). "submitted": only the runs this
         # engine submitted or forked (``aether run FILE``); the others wait for a serve.
+        # "none": it only records requests (``aether submit``, ``resume``, ``cancel``); what
+        # they ask for is performed by the runs' owners.
         self.drives: DrivenRuns = drives
         self._submitted_here: set[str] = set()
         self.diagnostics: list[str] = []
+        # Run leases and claims (ARCHITECTURE rule 4 and 6), where the log keeps them.
+        coordination = coordination if coordination is not None else getattr(self.log, "coordination", None)
+        self.ownership: Ownership | None = (
+            Ownership(coordination, self._now_ms, ttl=lease_ttl, member_id=member_id)
+            if coordination is not None and drives != "none"
+            else None
+        )
+        self.fenced = False
+        self._keeper: threading.Thread | None = None
+        self._last_housekeeping = 0.0
+        self._last_claim_sweep = 0.0
         self.runs = StreamProcessor(
             self.log,
             run_kind(snapshots),
             self._perform_safely,
             conflict_retries=self.CONFLICT_RETRIES,
             cache_limit=self.CACHE_LIMIT,
+            fence=self._fence,
         )
         self._timers: list[tuple[int, int, str, str]] = []  # (due_ms, seq, run_id, timer_id)
         self._timer_seq = 0
@@ -257,8 +276,7 @@ class Engine:
                 extra.append((submit_key_stream(idempotency_key), [encode(claim)], NO_STREAM))
             self._submitted_here.add(run_id)
             try:
-                self._process([(run_id, event)], extra_appends=extra, new_run=True)
-                self._flush_deliveries()
+                self._start_new_run(run_id, event, extra)
             except ConcurrencyConflict:
                 existing = self._run_for_key(idempotency_key) if idempotency_key else None
                 if existing is None:
@@ -283,10 +301,20 @@ class Engine:
         return [name[len(RUN_STREAM_PREFIX) :] for name in self.log.streams(RUN_STREAM_PREFIX)]
 
     def drives_run(self, run_id: str) -> bool:
-        """Whether this engine performs what the run's recorded events ask for (see ``drives``)."""
+        """Whether this engine performs what the run's recorded events ask for: it holds
+        the run's lease (see ``drives``; without a coordination store, every run it
+        drives by ``drives``)."""
+        if self.drives == "none":
+            return False
+        if self.ownership is not None:
+            return self.ownership.owns(run_id)
         return self.drives == "all" or run_id in self._submitted_here
 
     def driven_run_ids(self) -> list[str]:
+        if self.drives == "none":
+            return []
+        if self.ownership is not None:
+            return sorted(self.ownership.owned)
         if self.drives == "all":
             return self.run_ids()
         return [run_id for run_id in self.run_ids() if run_id in self._submitted_here]
@@ -329,8 +357,7 @@ class Engine:
             new_id = self.ids.new_id("run", {"name": state.name})
             event = forked_submission(first, state, run_id=new_id, at=self._now(), kind=kind, at_seq=at_seq)
             self._submitted_here.add(new_id)
-            self._process([(new_id, event)], new_run=True)
-            self._flush_deliveries()
+            self._start_new_run(new_id, event)
         return new_id
 
     def on_run_finished(self, listener: Callable[[str, Phase], None]) -> None:
@@ -387,6 +414,9 @@ class Engine:
         self.catch_up_projections()
         self.recover()
         self._stopping.clear()
+        if self.ownership is not None and self.drives != "none":
+            self._keeper = threading.Thread(target=self._keep_membership, name="aether-lease", daemon=True)
+            self._keeper.start()
         if self.worker_count > 0:
             self._pool = WorkerPool(
                 self.broker,
@@ -397,6 +427,8 @@ class Engine:
                 now=self.clock.now,
                 process_types=self.process_types,
                 processes=self.processes,
+                claim=self._claim,
+                worker_id_prefix="local" if self.ownership is None else self.ownership.member_id,
             )
             self._pool.start()
         self._thread = threading.Thread(target=self._loop, name="aether-engine", daemon=True)
@@ -440,7 +472,28 @@ class Engine:
         # takes longer is left to the death of this process (see executors.lifetime).
         pool.stop(self.INTERRUPT_WAIT if not finished else grace)
         self._pool = None
+        self._record_interrupted(pool.interrupted())
         return finished
+
+    def _record_interrupted(self, interrupted: Sequence[tuple[TaskAssignment, str]]) -> None:
+        """Record the attempts the drain interrupted as lost (``worker-stopped``), so that
+        the next engine dispatches their next attempts at once instead of waiting for
+        this member's lease to expire."""
+        if not interrupted:
+            return
+        at = self._now()
+        member = "" if self.ownership is None else self.ownership.member_id
+        triggers: list[tuple[str, ev.Event]] = [
+            (a.run_id, ev.AttemptLost(a.node_id, a.attempt, at, "worker-stopped", worker_id, member))
+            for a, worker_id in interrupted
+        ]
+        try:
+            with self._lock:
+                self._process(triggers)
+                if self.ownership is not None:
+                    self.ownership.coordination.drop_claims([a.id for a, _worker in interrupted])
+        except Exception:  # the next engine finds them through their claims instead
+            log.exception("recording the interrupted attempts failed")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Drain the workers with ``timeout`` as the grace (see :meth:`drain`), then stop
@@ -460,6 +513,66 @@ class Engine:
             self.catch_up_projections()
         except Exception:
             log.exception("projecting the log failed")
+        self._leave()
+
+    def _leave(self) -> None:
+        """Give up this engine's membership: its leases become orphaned at once, so another
+        engine takes its runs over at its next round instead of after the lease time."""
+        keeper, self._keeper = self._keeper, None
+        if self.ownership is None:
+            return
+        try:
+            with self._lock:
+                self.ownership.leave()
+        except Exception:  # its registration then expires by itself
+            log.exception("leaving the membership failed")
+        if keeper is not None:
+            keeper.join(1.0)
+
+    def _keep_membership(self) -> None:
+        """Renew this engine's registration every third of the lease time, on its own
+        thread, so a long decision or a busy database does not let the lease lapse."""
+        ownership = self.ownership
+        assert ownership is not None
+        interval = ownership.ttl_ms / 3000
+        while not self._stopping.wait(interval):
+            if not ownership.joined:
+                return
+            try:
+                if not ownership.renew():
+                    self._on_fenced()
+                    return
+            except Exception:
+                log.exception("renewing the lease failed; trying again")
+
+    def _on_fenced(self) -> None:
+        """Another member found this one expired and may have taken its runs: act on
+        nothing more. Running tasks are interrupted unreported; the owners of their runs
+        record them as lost."""
+        if self.fenced:
+            return
+        self.fenced = True
+        message = "this engine's lease expired and was taken over; it stopped deciding and executing"
+        log.error(message)
+        self.diagnostics.append(message)
+        pool = self._pool
+        if pool is not None:
+            pool.interrupt()
+        self._stopping.set()
+        self._wake.set()
+
+    def _fence(self) -> str | None:
+        return self.ownership.member_id if self.ownership is not None and self.ownership.joined else None
+
+    def _claim(self, assignment: TaskAssignment, worker_id: str) -> bool:
+        """Claim an assignment for one of this engine's workers (ARCHITECTURE rule 6)."""
+        if self.ownership is None:
+            return True
+        try:
+            return self.ownership.claim(assignment, worker_id)
+        except Fenced:
+            self._on_fenced()
+            return False
 
     def __enter__(self) -> Engine:
         self.start()
@@ -471,28 +584,93 @@ class Engine:
     def recover(self) -> int:
         """Take up the runs this engine drives after the process that drove them stopped.
 
-        An attempt that recorded its start and no result ran in that process, whose task
-        processes died with it: it is recorded as lost (``AttemptLost``, reason
-        ``engine-stopped``) and the next attempt is dispatched, so an attempt number is
-        never run twice. Then whatever the recorded events still owe is performed —
-        dispatches without a result, timers that have not fired, hooks not yet delivered —
-        as :func:`outstanding_effects` judges it for any recorded event (ARCHITECTURE rule 5).
-        Returns the number of active runs this engine drives."""
-        active = 0
+        With run leases (the default), the engine joins as a member and leases every
+        unfinished run no live member holds (``drives="all"``), then takes each over
+        (:meth:`_take_over`): the open attempts that can no longer report are recorded as
+        lost and whatever the recorded events still owe is performed. Returns the number of
+        active runs this engine drives."""
         with self._lock:
-            for run_id in self.driven_run_ids():
-                lost = attempts_started_and_open(self._load(run_id).state)
-                if lost:
-                    at = self._now()
-                    self._process([(run_id, ev.AttemptLost(node, n, at, "engine-stopped")) for node, n in lost])
-                cached = self._load(run_id)
-                state = cached.state
-                if not state.terminal:
-                    active += 1
-                if may_owe_effects(state):
-                    events = [event for _seq, event in self.events(run_id, 1, cached.version)]
-                    self.runs.perform_recorded(run_id, events, cached.version)
-        return active
+            if self.ownership is None:
+                for run_id in self.driven_run_ids():
+                    self._take_over(run_id)
+            elif self.drives != "none":
+                self.ownership.join()
+                self.ownership.remove_dead_members()
+                if self.drives == "all":
+                    owing = [run_id for run_id in self.run_ids() if self._may_need_driving(run_id)]
+                    for run_id in self.ownership.acquire(owing):
+                        self._take_over(run_id)
+            return len(self.active_runs())
+
+    def _may_need_driving(self, run_id: str) -> bool:
+        state = self._load(run_id).state
+        return not state.terminal or bool(state.undelivered_hooks)
+
+    def housekeeping(self) -> None:
+        """Keep this engine's membership and leases current: renew its registration,
+        remove the members that died, lease a share of the orphaned runs (``drives="all"``)
+        and take them over, and record as lost the attempts whose claims died with their
+        members. The engine loop calls it every ``HOUSEKEEPING_INTERVAL``; tests that drive
+        the engine with :meth:`pump` call it themselves."""
+        ownership = self.ownership
+        if ownership is None or not ownership.joined or self.fenced:
+            return
+        with self._lock:
+            if not ownership.renew():
+                self._on_fenced()
+                return
+            departed = ownership.remove_dead_members()
+            if self.drives == "all":
+                orphans = ownership.coordination.orphaned_runs(self.ORPHANS_PER_ROUND)
+                if orphans:
+                    engines = 1 + sum(1 for m in ownership.known_members if m != ownership.member_id)
+                    share = orphans[: max(1, -(-len(orphans) // engines))]
+                    for run_id in ownership.acquire(share):
+                        self._take_over(run_id)
+            sweep_due = time.monotonic() - self._last_claim_sweep > self.CLAIM_SWEEP_INTERVAL
+            if departed or sweep_due:
+                self._last_claim_sweep = time.monotonic()
+                dead = ownership.coordination.dead_claims(ownership.member_id)
+                for run_id in sorted({claim.run_id for claim in dead}):
+                    if ownership.owns(run_id):
+                        self._settle_lost_attempts(run_id)
+
+    def _take_over(self, run_id: str) -> None:
+        """Start driving a run another process drove (or this one, before a restart):
+        record its lost attempts, then perform what its recorded events still owe
+        (ARCHITECTURE rule 5). A run that is already finished is released."""
+        self.runs.forget(run_id)
+        try:
+            state = self._load(run_id).state
+        except RunNotFound:  # a lease whose submission never committed
+            if self.ownership is not None:
+                self.ownership.release([run_id])
+            return
+        if state.terminal and not state.undelivered_hooks:
+            if self.ownership is not None:
+                self.ownership.release([run_id])
+            return
+        self._settle_lost_attempts(run_id)
+        cached = self._load(run_id)
+        if may_owe_effects(cached.state):
+            events = [event for _seq, event in self.events(run_id, 1, cached.version)]
+            self.runs.perform_recorded(run_id, events, cached.version)
+
+    def _settle_lost_attempts(self, run_id: str) -> None:
+        state = self._load(run_id).state
+        if self.ownership is None:
+            claimed_by: dict[str, tuple[str, str]] = {}
+            claims = []
+        else:
+            claims = self.ownership.coordination.claims(run_id)
+            claimed_by = {claim.assignment_id: (claim.worker_id, claim.member_id) for claim in claims}
+        alive = set() if self.ownership is None else self.ownership.known_members | {self.ownership.member_id}
+        lost = attempts_lost_at_takeover(state, claimed_by, alive.__contains__, self._now())
+        if lost:
+            self._process([(run_id, event) for event in lost])
+        if self.ownership is not None:
+            settled = [c.assignment_id for c in claims if c.member_id not in alive]
+            self.ownership.coordination.drop_claims(settled)
 
     def idle(self) -> bool:
         """Nothing for this engine to do without outside input: no assignment waiting or
@@ -636,6 +814,14 @@ class Engine:
     def _loop(self) -> None:
         last_tail = 0.0
         while not self._stopping.is_set():
+            if time.monotonic() - self._last_housekeeping > self.HOUSEKEEPING_INTERVAL:
+                self._last_housekeeping = time.monotonic()
+                try:
+                    self.housekeeping()
+                except Fenced:
+                    self._on_fenced()
+                except Exception:
+                    log.exception("keeping the leases failed")
             if time.monotonic() - last_tail > self.TAIL_INTERVAL:
                 last_tail = time.monotonic()
                 try:
@@ -652,6 +838,8 @@ class Engine:
             try:
                 with self._lock:
                     self._process(triggers)
+            except Fenced:
+                self._on_fenced()
             except Exception:  # e.g. the database is locked or full: keep the inputs, try again
                 log.exception("engine loop error; %d inputs kept for the next attempt", len(triggers))
                 self.diagnostics.append("engine loop error; see the log")
@@ -681,6 +869,9 @@ class Engine:
     # reloaded from the log on demand), so a long-lived engine does not grow without bound.
     CACHE_LIMIT = 10_000
     TAIL_INTERVAL = 0.2
+    HOUSEKEEPING_INTERVAL = 1.0  # seconds between rounds of lease renewal and takeover
+    CLAIM_SWEEP_INTERVAL = 30.0  # a full look for dead claims, besides after each departure
+    ORPHANS_PER_ROUND = 1000
 
     def _deliver(self, key: str, payload: Mapping[str, JSON]) -> None:
         """Call every notifier, then record the delivery (and any failure, as a warning) so
@@ -705,7 +896,31 @@ class Engine:
         heapq.heappush(self._timers, (due_ms, self._timer_seq, run_id, timer_id))
         self._wake.set()
 
-    def _perform_safely(self, _run_id: str, effect: Effect) -> None:
+    def _start_new_run(
+        self, run_id: str, event: ev.Event, extra: Sequence[tuple[str, Sequence[PendingEvent], int]] = ()
+    ) -> None:
+        """Record a new run. An engine that drives it leases it first, so no other engine
+        takes it up between the append and the lease; one that does not offers it after the
+        append, as an orphaned lease any serve picks up."""
+        ownership = self.ownership
+        leased = False
+        if ownership is not None and self.drives != "none":
+            ownership.join()
+            leased = bool(ownership.acquire([run_id]))
+        try:
+            self._process([(run_id, event)], extra_appends=extra, new_run=True)
+        except BaseException:
+            if leased and ownership is not None:
+                ownership.release([run_id])
+            raise
+        self._flush_deliveries()
+        coordination = getattr(self.log, "coordination", None)
+        if not leased and isinstance(coordination, Coordination):
+            coordination.offer([run_id])
+
+    def _perform_safely(self, run_id: str, effect: Effect) -> None:
+        if not self.drives_run(run_id):
+            return  # the run's owner performs it, when it reads the event from the log
         try:
             self._perform(effect)
         except Exception:  # the decision is durable; recovery re-issues what was lost
@@ -727,6 +942,8 @@ class Engine:
                 done.set()
             for listener in self._finish_listeners:
                 listener(effect.run_id, effect.phase)
+            if self.ownership is not None:
+                self.ownership.release([effect.run_id])
 
 
 __all__ = ["Engine", "RequestRejected", "RunNotFound", "SubmitResult", "ValidationError"]

@@ -125,8 +125,12 @@ class StreamProcessor(Generic[S]):
         *,
         conflict_retries: int = 5,
         cache_limit: int = 10_000,
+        fence: Callable[[], str | None] = lambda: None,
     ) -> None:
+        """``fence`` names the member whose registration every append requires (see
+        ``EventLog.append_batch``); None appends unfenced."""
         self.log = event_log
+        self.fence = fence
         self.kind = kind
         self.perform = perform
         self.conflict_retries = conflict_retries
@@ -230,8 +234,12 @@ class StreamProcessor(Generic[S]):
         requests: list[AppendRequest] = [(stream, events, base_versions[stream]) for stream, events in pending.items()]
         requests.extend(extra_appends)
         if requests:
+            fence = self.fence()
             try:
-                self.log.append_batch(requests)
+                if fence is None:
+                    self.log.append_batch(requests)
+                else:
+                    self.log.append_batch(requests, fence=fence)
             except ConcurrencyConflict:
                 for key in touched:
                     self._cache.pop(key, None)

@@ -68,6 +68,7 @@ class WorkerPool:
         poll_seconds: float = 0.5,
         process_types: Collection[str] = (),
         processes: int | None = None,
+        claim: Callable[[TaskAssignment, str], bool] | None = None,
     ) -> None:
         """``executor_types`` limits what the pool fetches; by default it fetches every
         type, so that an assignment of a type nobody runs gets SPEC §14.1's code 3
@@ -78,7 +79,11 @@ class WorkerPool:
         ``processes`` child processes (default: one per CPU) instead of on the worker
         thread, for executors that are CPU-bound. Such an executor and the secret provider
         must be picklable; a cancel that arrives while the child runs is honoured by
-        ignoring its result (the child process itself finishes its work)."""
+        ignoring its result (the child process itself finishes its work).
+
+        ``claim`` is asked before an assignment starts (ARCHITECTURE rule 6): False means
+        the attempt was claimed before, by this or another process, or this process may no
+        longer act, and the assignment is dropped without running or reporting."""
         if size < 1:
             raise ValueError("a worker pool needs at least one thread")
         self._broker = broker
@@ -99,6 +104,8 @@ class WorkerPool:
         self._process_types = frozenset(process_types)
         self._processes = processes
         self._process_pool: ProcessPoolExecutor | None = None
+        self._claim = claim
+        self._interrupted_attempts: list[tuple[TaskAssignment, str]] = []
 
     @property
     def worker_ids(self) -> list[str]:
@@ -133,6 +140,12 @@ class WorkerPool:
         reported: the attempts stay unfinished in the log, to be dispatched again."""
         self._stopping.set()
         self._interrupted.set()
+
+    def interrupted(self) -> list[tuple[TaskAssignment, str]]:
+        """The assignments that started and were interrupted, with their worker ids: their
+        executions are over, unreported. Only those whose thread has ended are listed."""
+        with self._running_lock:
+            return list(self._interrupted_attempts)
 
     def stop(self, timeout: float | None = None) -> bool:
         """Ask every thread to stop after its current assignment; wait up to ``timeout``
@@ -188,6 +201,8 @@ class WorkerPool:
             # records the result as ignored (ARCHITECTURE rule 6).
             self._report(worker_id, assignment, ExecResult(CODE_ERROR, "task cancelled before start"))
             return
+        if not self._claimed(worker_id, assignment):
+            return
         try:
             self._broker.report_started(
                 TaskStartReport(assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, worker_id)
@@ -216,8 +231,30 @@ class WorkerPool:
             # again: execution is at-least-once, recording exactly-once.
             _log.info("worker %s: %s interrupted; not reported", worker_id, assignment.id)
             self._release(worker_id, assignment)
+            with self._running_lock:
+                self._interrupted_attempts.append((assignment, worker_id))
             return
         self._report(worker_id, assignment, result)
+
+    def _claimed(self, worker_id: str, assignment: TaskAssignment) -> bool:
+        if self._claim is None:
+            return True
+        for delay in self.CLAIM_RETRY_DELAYS:
+            try:
+                if self._claim(assignment, worker_id):
+                    return True
+                _log.info("worker %s: %s was claimed before; not run", worker_id, assignment.id)
+                return False
+            except Exception:  # the database is busy or unreachable: try again, then give up
+                _log.exception("worker %s: claiming %s failed", worker_id, assignment.id)
+                if self._stopping.wait(delay):
+                    break
+        # Never claimed, so never run: the attempt stays open and unclaimed, and the
+        # engine that next takes the run over dispatches it again as itself.
+        self._release(worker_id, assignment)
+        return False
+
+    CLAIM_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
     def _release(self, worker_id: str, assignment: TaskAssignment) -> None:
         try:

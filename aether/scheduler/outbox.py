@@ -8,7 +8,7 @@ start for events whose effect may have been lost with the process that wrote the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from aether.events import catalog as ev
 from aether.model.json_value import JSON
@@ -93,6 +93,37 @@ def attempts_started_and_open(state: RunState) -> list[tuple[str, int]]:
     return [(node_id, number) for _at, node_id, number in sorted(found, key=lambda f: (f[0], f[1]))]
 
 
+def attempts_lost_at_takeover(
+    state: RunState, claimed_by: Mapping[str, tuple[str, str]], alive: Callable[[str], bool], at: str
+) -> list[ev.AttemptLost]:
+    """The open attempts of a run being taken over that can no longer report, as the
+    ``AttemptLost`` inputs to record (SPEC §6.3), in dispatch order.
+
+    ``claimed_by`` maps an assignment id to the (worker id, member id) of its claim. An
+    attempt whose claiming member is dead is lost (``claim-expired``); one that recorded a
+    start but has no claim ran under an engine that kept no claims (``engine-stopped``); one
+    never claimed was never executed, and is dispatched again as itself."""
+    if state.terminal:
+        return []
+    found: list[tuple[int, str, ev.AttemptLost]] = []
+    for assignment_id, node_id in state.open_attempts.items():
+        attempt = state.node(node_id).current_attempt
+        if attempt is None or attempt.code is not None:
+            continue
+        claim = claimed_by.get(assignment_id)
+        if claim is not None:
+            worker_id, member_id = claim
+            if alive(member_id):
+                continue
+            lost = ev.AttemptLost(node_id, attempt.number, at, "claim-expired", worker_id, member_id)
+        elif attempt.started_ms is not None:
+            lost = ev.AttemptLost(node_id, attempt.number, at, "engine-stopped")
+        else:
+            continue
+        found.append((attempt.dispatched_ms, node_id, lost))
+    return [lost for _at, _node, lost in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
 def outstanding_effects(run_id: str, state: RunState, events: Iterable[ev.Event]) -> tuple[Effect, ...]:
     """The effects of recorded ``events`` that are still owed once the run stands at
     ``state``: what recovery re-issues at start, and what an engine performs for events
@@ -139,6 +170,7 @@ def start_info(state: CronState, scheduled_time: str, kind: str) -> dict[str, JS
 
 
 __all__ = [
+    "attempts_lost_at_takeover",
     "attempts_started_and_open",
     "cron_effects_of",
     "decision_effects",

@@ -53,12 +53,15 @@ class EventLog(Protocol):
         """
         ...
 
-    def append_batch(self, requests: Sequence[AppendRequest]) -> list[int]:
+    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
         """Append to several streams in one transaction (group commit); all or nothing.
 
         Returns the new version of each request's stream, in request order. A
         request may name a stream an earlier request of the same batch touched; its
-        expected version then counts those events.
+        expected version then counts those events. With a ``fence`` (a member id, see
+        :mod:`aether.store.coordination`), the batch is written only if that member is
+        still registered, checked in the same transaction; otherwise
+        :class:`~aether.store.coordination.Fenced` is raised and nothing is written.
         """
         ...
 

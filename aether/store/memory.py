@@ -26,6 +26,7 @@ from aether.store.base import (
     StoredEvent,
     StoreError,
 )
+from aether.store.memory_coordination import InMemoryCoordination
 
 
 @frozen
@@ -98,13 +99,21 @@ class InMemoryEventLog:
         self._streams: dict[str, list[StoredEvent]] = {}
         # Kept sorted as streams appear, so streams(prefix) is a bisect, not a sort.
         self._names: list[str] = []
+        self._coordination = InMemoryCoordination(self._lock)
+
+    @property
+    def coordination(self) -> InMemoryCoordination:
+        """Members, run leases and claims, under this log's lock."""
+        return self._coordination
 
     def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
         return self.append_batch([(stream, events, expected_version)])[0]
 
-    def append_batch(self, requests: Sequence[AppendRequest]) -> list[int]:
+    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
         with self._lock:
             self._check_open()
+            if fence is not None:
+                self._coordination.check_fence_locked(fence)
             plans, _ = plan_appends(requests, self._version_locked)
             recorded_at = self._clock()
             for plan in plans:

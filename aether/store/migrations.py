@@ -55,7 +55,32 @@ def _create_event_tables(db: Database) -> None:
     db.table("streams").create({"stream": str, "version": int}, pk="stream", not_null={"version"})
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "events and streams tables", _create_event_tables),)
+def _create_coordination_tables(db: Database) -> None:
+    # Members, run leases and claims (aether.store.coordination): rows that change, unlike
+    # the log, because they say who may act now, not what happened.
+    db.execute(
+        "CREATE TABLE members (member_id TEXT PRIMARY KEY, role TEXT NOT NULL, host TEXT NOT NULL,"
+        " pid INTEGER NOT NULL, locality TEXT NOT NULL, joined_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL)"
+    )
+    # seq orders leases by age (orphans are taken oldest first); owner NULL: released.
+    db.execute(
+        "CREATE TABLE run_leases (run_id TEXT PRIMARY KEY, owner TEXT, seq INTEGER NOT NULL, acquired_ms INTEGER)"
+    )
+    db.execute("CREATE INDEX run_leases_owner ON run_leases (owner)")
+    # held = 0 once the attempt is settled: the row stays so the assignment is never
+    # claimed again, until the run is released.
+    db.execute(
+        "CREATE TABLE claims (assignment_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, node_id TEXT NOT NULL,"
+        " attempt INTEGER NOT NULL, worker_id TEXT NOT NULL, member_id TEXT NOT NULL,"
+        " claimed_ms INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 1)"
+    )
+    db.execute("CREATE INDEX claims_run ON claims (run_id)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "events and streams tables", _create_event_tables),
+    Migration(2, "members, run leases and claims", _create_coordination_tables),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -38,6 +38,7 @@ from sqlite_utils import Database
 from aether.store.base import AppendRequest, PendingEvent, StoredEvent, StoreError
 from aether.store.memory import plan_appends
 from aether.store.migrations import migrate
+from aether.store.sqlite_coordination import SqliteCoordination, check_fence
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Rows fetched per query when read() or streams() page through a result, so the lock is
@@ -97,13 +98,14 @@ class SqliteEventLog:
             conn.close()
             raise
         self._conn: sqlite3.Connection | None = conn
+        self._coordination = SqliteCoordination(self)
 
     # -- writing -------------------------------------------------------------------------
 
     def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
         return self.append_batch([(stream, events, expected_version)])[0]
 
-    def append_batch(self, requests: Sequence[AppendRequest]) -> list[int]:
+    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
         """Append every request in one transaction; see :class:`aether.store.base.EventLog`.
 
         An empty request (no events) writes nothing but its expected version is still
@@ -111,36 +113,52 @@ class SqliteEventLog:
         """
         requests = list(requests)  # iterated several times below
         writes = any(events for _, events, _ in requests)
+        # Nothing to write: a read transaction gives one consistent snapshot for the
+        # checks without queueing for the write lock.
+        with self.transaction(write=writes, doing="append") as conn:
+            if fence is not None:
+                check_fence(conn, fence)
+            known = self._committed_versions(conn, {stream for stream, _, _ in requests})
+            plans, versions = plan_appends(requests, lambda stream: known.get(stream, 0))
+            if writes:
+                at = self._clock()  # commit time, shared by the batch
+                conn.executemany(
+                    _INSERT_EVENT,
+                    [
+                        (plan.stream, plan.first_version + i, e.type, e.schema_version, e.data, at)
+                        for plan in plans
+                        for i, e in enumerate(plan.events)
+                    ],
+                )
+                touched = {plan.stream for plan in plans if plan.events}
+                conn.executemany(_UPSERT_STREAM, [(s, versions[s]) for s in touched])
+        return [plan.new_version for plan in plans]
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True, doing: str = "write") -> Iterator[sqlite3.Connection]:
+        """One transaction on the log's connection (``BEGIN IMMEDIATE`` to write), under
+        the connection's mutex: committed when the block ends, rolled back if it raises.
+        The coordination tables are written this way too, and the append's fence is read
+        inside it, so the two are serialized like any other pair of writers."""
         with self._lock:
             conn = self._open_conn()
             try:
-                # Nothing to write: a read transaction gives one consistent snapshot for
-                # the checks without queueing for the write lock.
-                conn.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot start a transaction on {self.path!r}: {exc}") from exc
             try:
-                known = self._committed_versions(conn, {stream for stream, _, _ in requests})
-                plans, versions = plan_appends(requests, lambda stream: known.get(stream, 0))
-                if writes:
-                    at = self._clock()  # commit time, shared by the batch
-                    conn.executemany(
-                        _INSERT_EVENT,
-                        [
-                            (plan.stream, plan.first_version + i, e.type, e.schema_version, e.data, at)
-                            for plan in plans
-                            for i, e in enumerate(plan.events)
-                        ],
-                    )
-                    touched = {plan.stream for plan in plans if plan.events}
-                    conn.executemany(_UPSERT_STREAM, [(s, versions[s]) for s in touched])
+                yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 self._rollback(conn)
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"append to {self.path!r} failed, nothing written: {exc}") from exc
+                    raise StoreError(f"{doing} on {self.path!r} failed, nothing written: {exc}") from exc
                 raise
-            return [plan.new_version for plan in plans]
+
+    @property
+    def coordination(self) -> SqliteCoordination:
+        """Members, run leases and claims, kept in this file."""
+        return self._coordination
 
     @staticmethod
     def _committed_versions(conn: sqlite3.Connection, streams: set[str]) -> dict[str, int]:

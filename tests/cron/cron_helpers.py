@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from support.deaths import declare_dead
 from support.documents import cron_workflow, executor, parameters, task
 
 from aether.events import catalog as ev
@@ -52,11 +53,14 @@ class Env:
         self.clock = self.harness.clock
         self.cron = CronService(self.engine)
 
-    def restart(self, log: EventLog | None = None) -> Env:
+    def restart(self, log: EventLog | None = None, *, previous_died: bool = True) -> Env:
         """A new engine and cron service on the same log (or ``log``, the same database
-        opened again) and the same clock: what a process restart looks like."""
+        opened again) and the same clock: what a process restart looks like. With
+        ``previous_died=False`` the previous engine goes on living beside the new one."""
         fresh = Env.__new__(Env)
         fresh.log = log if log is not None else self.log
+        if previous_died:
+            declare_dead(self.engine, fresh.log)
         fresh.harness = Harness(fresh.log, clock=self.clock)
         fresh.engine = fresh.harness.engine
         fresh.clock = self.clock

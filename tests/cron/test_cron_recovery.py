@@ -217,16 +217,16 @@ class Interleaved:
         self._first_append()
         return self._log.append(stream, events, expected_version)
 
-    def append_batch(self, requests: Any) -> list[int]:
+    def append_batch(self, requests: Any, *, fence: str | None = None) -> list[int]:
         self._first_append()
-        return self._log.append_batch(requests)
+        return self._log.append_batch(requests, fence=fence)
 
 
 @pytest.mark.parametrize("kind", ["scheduled", "manual"])
 def test_two_engines_racing_for_one_tick_start_one_run(kind: str) -> None:
     one = Env()
     one.cron.create(cron_doc())
-    two = one.restart()  # a second engine and cron service on the same log
+    two = one.restart(previous_died=False)  # a second engine and cron service on the same log
     one.set(at("2026-03-01T10:05:00Z"))
 
     def first() -> object:

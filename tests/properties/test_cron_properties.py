@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.deaths import declare_dead
 
 from aether.events import catalog as ev
 from aether.events.codec import decode
@@ -77,6 +78,7 @@ class World:
         return service
 
     def restart(self) -> None:
+        declare_dead(self.service.engine)  # the process died; a new one starts
         self.service = self.boot()
         self.service.catch_up()
 

@@ -39,6 +39,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from support.deaths import declare_dead
 
 from aether.events import catalog as ev
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
@@ -679,6 +680,7 @@ class EngineMachine(RuleBasedStateMachine):
             and attempt.assignment_id in state.open_attempts
         }
         views = {run_id: self.engine.get(run_id) for run_id in self.checkers}
+        declare_dead(self.engine)
         self.broker = LocalBroker(order="fifo")
         self.engine = self.new_engine(self.broker)
         self.engine.recover()

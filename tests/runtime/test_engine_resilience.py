@@ -46,11 +46,11 @@ class FlakyLog(InMemoryEventLog):
         super().__init__()
         self.failures = failures
 
-    def append_batch(self, requests: Sequence[AppendRequest]) -> list[int]:
+    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
         if self.failures > 0:
             self.failures -= 1
             raise StoreError("database is locked")
-        return super().append_batch(requests)
+        return super().append_batch(requests, fence=fence)
 
 
 def test_inputs_whose_append_failed_are_decided_again() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.deaths import declare_dead
 from support.documents import dag, echo_task, executor, task, workflow
 
 from aether.runtime.engine import Engine
@@ -49,6 +50,7 @@ def test_hooks_fired_before_a_crash_are_delivered_by_the_next_engine(monkeypatch
     assert keys == fired, "each undelivered hook is sent once, with its original key"
     assert len(second.get_state(run_id).undelivered_hooks) == 0
 
+    declare_dead(second)
     third = Engine(log, notifiers=[again := RecordingNotifier()], workers=0)
     third.recover()
     assert [e for e in again.events if e["runId"] == run_id] == [], "a delivered hook is not sent again"

@@ -5,6 +5,7 @@ recorded: a restarted engine hands out assignments of equal priority in dispatch
 from __future__ import annotations
 
 import pytest
+from support.deaths import declare_dead
 from support.documents import dag, echo_task, workflow
 
 from aether.runtime.engine import Engine
@@ -28,6 +29,7 @@ def test_a_restarted_engine_hands_out_open_dispatches_in_dispatch_order() -> Non
     dispatched = _handed_out(live, len(NAMES))
     assert dispatched == [f"main/{name}" for name in NAMES]
 
+    declare_dead(live)
     restarted = Engine(log, workers=0)
     assert restarted.recover() == 1
     assert _handed_out(restarted, len(NAMES)) == dispatched

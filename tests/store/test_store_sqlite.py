@@ -144,7 +144,8 @@ def test_a_fresh_file_gets_the_latest_schema_once(tmp_path: Path) -> None:
     SqliteEventLog(path).close()
     SqliteEventLog(path).close()  # migrating again is a no-op
     with closing(sqlite3.connect(path)) as raw:
-        assert raw.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchall() == [(LATEST_VERSION,)]
+        applied = raw.execute(f"SELECT version FROM {SCHEMA_TABLE} ORDER BY version").fetchall()
+        assert applied == [(v,) for v in range(1, LATEST_VERSION + 1)], "each migration applied once"
         columns = [row[1] for row in raw.execute("PRAGMA table_info(events)")]
         assert columns == ["position", "stream", "version", "type", "schema_version", "data", "recorded_at"]
         unique = [row for row in raw.execute("PRAGMA index_list(events)") if row[2]]

@@ -1,0 +1,162 @@
+"""This process as a member: its identity, its run leases and its workers' claims.
+
+The rows live in the database (:mod:`aether.store.coordination`); this module holds what
+one process knows about them and the rules it applies:
+
+- a member is **dead** once its expiry has passed, or at once when it ran on this
+  machine, in this pid namespace, and its process no longer exists;
+- which open attempts of a run taken over are lost is decided by the pure
+  :func:`aether.scheduler.outbox.attempts_lost_at_takeover`, from the run's claims.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from aether.events.assignment import TaskAssignment
+from aether.store.coordination import Claim, Coordination, Member
+
+DEFAULT_LEASE_TTL = 10.0  # seconds a member stays registered without renewing
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+def this_locality() -> str:
+    """The boot and pid namespace this process runs in; "" where they cannot be known,
+    in which case only expiry tells that a member died."""
+    boot = _read("/proc/sys/kernel/random/boot_id")
+    namespace = _pid_namespace()
+    return f"{boot}/{namespace}" if boot and namespace else ""
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    return True
+
+
+class Ownership:
+    """One member's view of what it owns. Not thread-safe except :meth:`renew`, which
+    only touches the database; the engine serializes the rest under its lock."""
+
+    def __init__(
+        self,
+        coordination: Coordination,
+        now_ms: Callable[[], int],
+        *,
+        ttl: float = DEFAULT_LEASE_TTL,
+        member_id: str | None = None,
+        role: str = "engine",
+    ) -> None:
+        if ttl <= 0:
+            raise ValueError(f"the lease time must be positive, not {ttl}")
+        self.coordination = coordination
+        self.now_ms = now_ms
+        self.ttl_ms = int(ttl * 1000)
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.locality = this_locality()
+        self.member_id = member_id or f"{self.host}-{self.pid}-{secrets.token_hex(3)}"
+        self.role = role
+        self.owned: set[str] = set()
+        self.joined = False
+        self.known_members: set[str] = set()
+
+    # --- membership -----------------------------------------------------------------------
+
+    def join(self) -> None:
+        if self.joined:
+            return
+        now = self.now_ms()
+        self.coordination.join(
+            Member(self.member_id, self.role, self.host, self.pid, now, now + self.ttl_ms, self.locality)
+        )
+        self.joined = True
+
+    def renew(self) -> bool:
+        """Push the expiry out by the lease time; False when this member was removed."""
+        return self.coordination.renew(self.member_id, self.now_ms() + self.ttl_ms)
+
+    def leave(self) -> None:
+        if self.joined:
+            self.coordination.leave(self.member_id)
+            self.joined = False
+            self.owned.clear()
+
+    def is_dead(self, member: Member, now_ms: int) -> bool:
+        if member.member_id == self.member_id:
+            return False
+        if member.expires_ms <= now_ms:
+            return True
+        same_place = bool(self.locality) and member.locality == self.locality and member.host == self.host
+        return same_place and member.pid != self.pid and not process_exists(member.pid)
+
+    def remove_dead_members(self) -> list[str]:
+        """Unregister the members that are dead; return every member id that departed
+        since the last call (removed here or by anyone else)."""
+        now = self.now_ms()
+        members = self.coordination.members()
+        dead = [m.member_id for m in members if self.is_dead(m, now)]
+        self.coordination.remove_members(dead)
+        alive = {m.member_id for m in members} - set(dead)
+        departed = self.known_members - alive
+        self.known_members = alive
+        return sorted(departed)
+
+    # --- leases ---------------------------------------------------------------------------
+
+    def acquire(self, run_ids: Iterable[str]) -> list[str]:
+        """Lease what can be leased of ``run_ids``; return the runs newly owned."""
+        wanted = [run_id for run_id in run_ids if run_id not in self.owned]
+        if not wanted:
+            return []
+        held = self.coordination.acquire(self.member_id, wanted)
+        self.owned.update(held)
+        return held
+
+    def release(self, run_ids: Iterable[str]) -> None:
+        finished = [run_id for run_id in run_ids if run_id in self.owned]
+        if finished:
+            self.coordination.release(self.member_id, finished)
+            self.owned.difference_update(finished)
+
+    def owns(self, run_id: str) -> bool:
+        return run_id in self.owned
+
+    # --- claims ---------------------------------------------------------------------------
+
+    def claim(self, assignment: TaskAssignment, worker_id: str) -> bool:
+        return self.coordination.claim(
+            Claim(
+                assignment.id,
+                assignment.run_id,
+                assignment.node_id,
+                assignment.attempt,
+                worker_id,
+                self.member_id,
+                self.now_ms(),
+            )
+        )
+
+
+__all__ = ["DEFAULT_LEASE_TTL", "Ownership", "process_exists", "this_locality"]
