@@ -79,8 +79,9 @@ class InMemoryCoordination:
     def release(self, member_id: str, run_ids: Sequence[str]) -> None:
         with self._lock:
             for run_id in run_ids:
-                if self._leases.get(run_id) == member_id:
-                    del self._leases[run_id]
+                if self._leases.get(run_id) != member_id:
+                    continue  # another member's run: its claims still count
+                del self._leases[run_id]
                 for assignment_id in self._claimed.pop(run_id, ()):
                     self._claims.pop(assignment_id, None)
 

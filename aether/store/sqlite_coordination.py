@@ -127,10 +127,16 @@ class SqliteCoordination:
         if not run_ids:
             return
         with self._db.transaction(doing="release leases") as conn:
+            # Claims first, while the leases still say which runs are the caller's.
+            mine = [(run_id, run_id, member_id) for run_id in run_ids]
+            conn.executemany(
+                "DELETE FROM claims WHERE run_id = ?"
+                " AND EXISTS (SELECT 1 FROM run_leases WHERE run_id = ? AND owner = ?)",
+                mine,
+            )
             conn.executemany(
                 "DELETE FROM run_leases WHERE run_id = ? AND owner = ?", [(run_id, member_id) for run_id in run_ids]
             )
-            conn.executemany("DELETE FROM claims WHERE run_id = ?", [(run_id,) for run_id in run_ids])
 
     def lease(self, run_id: str) -> RunLease | None:
         with self._db.transaction(write=False, doing="read a lease") as conn:
@@ -160,7 +166,7 @@ class SqliteCoordination:
     def claims(self, run_id: str) -> list[Claim]:
         with self._db.transaction(write=False, doing="read claims") as conn:
             rows = conn.execute(
-                f"SELECT {_CLAIM_COLUMNS} FROM claims WHERE run_id = ? AND held = 1 ORDER BY claimed_ms, rowid",
+                f"SELECT {_CLAIM_COLUMNS} FROM claims WHERE run_id = ? AND held = 1 ORDER BY rowid",
                 (run_id,),
             ).fetchall()
         return [Claim(*row) for row in rows]
@@ -171,7 +177,7 @@ class SqliteCoordination:
                 f"SELECT {', '.join('c.' + c for c in _CLAIM_COLUMNS.split(', '))} FROM claims c"
                 " JOIN run_leases l ON l.run_id = c.run_id"
                 " LEFT JOIN members m ON m.member_id = c.member_id"
-                " WHERE l.owner = ? AND c.held = 1 AND m.member_id IS NULL ORDER BY c.claimed_ms, c.rowid",
+                " WHERE l.owner = ? AND c.held = 1 AND m.member_id IS NULL ORDER BY c.rowid",
                 (owner_id,),
             ).fetchall()
         return [Claim(*row) for row in rows]
