@@ -6,6 +6,8 @@
 - :mod:`aether.testing.fixtures`: the pytest plugin that parametrizes the
   ``event_log_factory`` fixture over that registry.
 - :mod:`aether.testing.contract`: the adapter contract, as test classes to subclass.
+- :mod:`aether.testing.coordination_contract`: the contract of the members, run leases and
+  claims an adapter keeps beside its log, in the same form.
 - :mod:`aether.testing.log_checks`: small events and the log-wide invariants the contract checks.
 
 This package is for tests only. Nothing in ``aether`` imports it, and it is the only part of
