@@ -36,6 +36,7 @@ from aether.model.durations import parse_duration_seconds
 from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS
 from aether.model.problems import Problem, ValidationError
+from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.cron import attach_cron_ticker
 from aether.runtime.executors import builtin_executors
 from aether.runtime.submission import PreparedRun, load_workflow, parse_argument
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
             while True:
                 view = engine.get(result.run_id)
                 display.update(view)
-                if view["phase"] in ("Succeeded", "Failed", "Error", "Timeout", "Cancelled"):
+                if view["phase"] in TERMINAL_PHASES:
                     break
                 if requests.requested.is_set():
                     gave_up = "was stopped"

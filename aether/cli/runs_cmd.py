@@ -8,7 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 from aether.cli.common import DbOption, fail, open_engine, open_queries, print_json
+from aether.events.times import format_ms
 from aether.model.json_value import JSON
+from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.engine import RequestRejected, RunNotFound
 
 
@@ -37,11 +39,21 @@ def register(app: typer.Typer) -> None:
         )
         if view["outputs"]:
             console.print(f"outputs {orjson.dumps(view['outputs']).decode()}")
+        ownership = queries.ownership(run_id)
+        if ownership.owner is not None:
+            owner = ownership.owner
+            console.print(
+                f"owner {owner.member_id} (pid {owner.pid} on {owner.host}, lease until {format_ms(owner.expires_ms)})"
+            )
+        elif view["phase"] not in TERMINAL_PHASES:
+            console.print("owner none: waiting for `aether serve` to take the run")
         table = Table()
-        for column in ("task", "template", "phase", "retries", "message"):
+        for column in ("task", "template", "phase", "retries", "worker", "message"):
             table.add_column(column)
         for task in view["tasks"]:
-            table.add_row(task["id"], task["templateName"], task["phase"], str(task["retryCount"]), task["message"])
+            worker = ownership.workers.get(str(task["id"]), "")
+            row = (task["id"], task["templateName"], task["phase"], str(task["retryCount"]), worker, task["message"])
+            table.add_row(*(str(cell) for cell in row))
         console.print(table)
 
     @app.command("list")

@@ -28,6 +28,7 @@ from aether.model.json_value import JSON
 from aether.projections.history_entries import HistoryEntry, iter_history
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.audit import iter_phase_history
+from aether.store.coordination import Coordination, Member
 from aether.store.projector import ProjectionError, Projector
 from aether.store.read_queries import listed_runs
 
@@ -40,6 +41,13 @@ class NoReadModels(LookupError):
 class ProjectionStatus:
     position: int  # the log position the read models reflect
     behind: int  # events of the log they do not reflect yet
+
+
+@frozen
+class RunOwnership:
+    owner: Member | None  # the engine holding the run's lease; None: no live engine does
+    leased: bool  # False: the run was never leased (it waits for a serve to discover it)
+    workers: dict[str, str]  # node id -> worker id of its open attempt
 
 
 class QueryService:
@@ -95,6 +103,24 @@ class QueryService:
     def get(self, run_id: str) -> dict[str, JSON]:
         """The run view as it stands now (``aether get``)."""
         return self.engine.get(run_id)
+
+    def ownership(self, run_id: str) -> RunOwnership:
+        """Who acts on the run now: the engine holding its lease, and the worker of each
+        open attempt (from its recorded start, else from its claim). Not part of the log:
+        it says who may act, not what happened."""
+        state = self.engine.get_state(run_id)
+        coordination = getattr(self.engine.log, "coordination", None)
+        if not isinstance(coordination, Coordination) or state.terminal:
+            return RunOwnership(None, False, {})
+        lease = coordination.lease(run_id)
+        claimed = {claim.assignment_id: claim.worker_id for claim in coordination.claims(run_id)}
+        workers: dict[str, str] = {}
+        for assignment_id, node_id in state.open_attempts.items():
+            attempt = state.node(node_id).current_attempt
+            worker = (attempt.worker_id if attempt is not None else "") or claimed.get(assignment_id, "")
+            if worker:
+                workers[node_id] = worker
+        return RunOwnership(None if lease is None else lease.owner, lease is not None, workers)
 
     def history(self, run_id: str, *, phases_only: bool = False, node: str | None = None) -> Iterator[HistoryEntry]:
         """The entries ``aether history`` prints, in order.
