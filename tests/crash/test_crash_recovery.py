@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -47,6 +46,7 @@ from crash_support import (
     table_rows,
     wait_for_progress,
 )
+from support.commands import aether_command
 
 from aether.events.catalog import RetryScheduled, TimerFired
 from aether.projections.views import run_view
@@ -67,12 +67,6 @@ FINAL_TIMEOUT = 180.0
 TABLES = ("runs", "tasks", "phase_history", "node_view_history", "run_view_history", "run_clock", "view_checkpoints")
 
 
-def _aether() -> str:
-    path = shutil.which("aether")
-    assert path is not None, "the aether command is not on PATH (pip install -e .)"
-    return path
-
-
 def _run(args: list[str], env: dict[str, str], timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -83,14 +77,14 @@ def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     began = time.monotonic()
-    aether = _aether()
+    aether = aether_command()
     db = tmp_path / "aether.db"
     env = {**os.environ, "AETHER_DB": str(db)}
     flow = tmp_path / "flow.json"
     flow.write_text(json.dumps(crash_workflow(tmp_path)))
     log_file = tmp_path / "executions.log"
 
-    submitted = _run([aether, "submit", str(flow)], env)
+    submitted = _run([*aether, "submit", str(flow)], env)
     assert submitted.returncode == 0, submitted.stderr
     run_id = submitted.stdout.strip()
 
@@ -101,7 +95,7 @@ def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
     try:
         for kill in range(KILLS):
             born = time.time()
-            serve = start([aether, "serve", "--workers", "4"], env, tmp_path, f"serve-{kill}")
+            serve = start([*aether, "serve", "--workers", "4"], env, tmp_path, f"serve-{kill}")
             try:
                 serve.wait_for(SERVE_READY, READY_TIMEOUT)
                 # A random moment of the run's progress: once 0 or 1 more task results were
@@ -118,7 +112,7 @@ def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
             kill_points.append(stream_version(db, run_id))
 
         born = time.time()
-        final = start([aether, "serve", "--until-idle", "--workers", "4"], env, tmp_path, "serve-final")
+        final = start([*aether, "serve", "--until-idle", "--workers", "4"], env, tmp_path, "serve-final")
         try:
             final.proc.wait(timeout=FINAL_TIMEOUT)
         finally:
@@ -133,7 +127,7 @@ def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
     assert kills_while_running >= MIN_KILLS_WHILE_RUNNING, kill_points
 
     # --- the run ------------------------------------------------------------------------------
-    got = _run([aether, "get", run_id, "--json"], env)
+    got = _run([*aether, "get", run_id, "--json"], env)
     assert got.returncode == 0, got.stderr
     view = json.loads(got.stdout)
     assert view["phase"] == "Succeeded", view
@@ -173,7 +167,7 @@ def test_serve_killed_at_random_moments_finishes_the_run_as_if_nothing_happened(
     assert orphans <= len(ran) // 2, "tasks are not children of the serve processes: the check above is vacuous"
 
     # --- replay ------------------------------------------------------------------------------
-    verified = _run([aether, "replay", run_id, "--verify"], env)
+    verified = _run([*aether, "replay", run_id, "--verify"], env)
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.startswith(f"verified {len(run.events)} events")
 

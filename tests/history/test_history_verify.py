@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from history_support import Driver, cli, diamond_with_retry, rewrite_event, stored_rows
+from support.commands import aether_command
 
 from aether.events import catalog as ev
 from aether.events.catalog import INPUT
@@ -130,19 +131,18 @@ def test_an_altered_decision_in_an_exported_file_is_named_after_import(recorded:
 
 def test_the_aether_command_exits_0_then_1_after_one_edit(recorded: Path, tmp_path: Path) -> None:
     """The installed entry point, not just the typer app: exit codes and streams."""
-    aether = shutil.which("aether")
-    assert aether is not None, "the aether command is not on PATH"
+    aether = aether_command()
     db = tmp_path / "copy.db"
     shutil.copy(recorded, db)
     ok = subprocess.run(
-        [aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True, timeout=120
+        [*aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True, timeout=120
     )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("verified ")
     version, data = _last(db, "TaskResultRecorded")
     rewrite_event(db, RUN, version, orjson.dumps({**data, "code": 1, "phase": "Suspended"}))
     bad = subprocess.run(
-        [aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True, timeout=120
+        [*aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 1
     assert bad.stderr.startswith(f"non-determinism at event {version} ")

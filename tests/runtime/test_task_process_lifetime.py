@@ -21,11 +21,12 @@ from typing import TypeVar
 
 import pytest
 from process_watch import alive, read_pid, wait_for
+from support.commands import aether_command
 
 from aether.events import catalog as ev
 from aether.runtime.setup import sqlite_engine
 
-AETHER = str(Path(sys.executable).with_name("aether"))
+AETHER = aether_command()
 SERVE_READY = "aether: serving"
 EventT = TypeVar("EventT", bound=ev.Event)
 STOP_SECONDS = 15.0  # a generous bound on a stop that should take a second or two
@@ -54,7 +55,7 @@ spec:
 
 def submit(db: Path, document: Path) -> str:
     done = subprocess.run(
-        [AETHER, "submit", str(document), "--db", str(db)], capture_output=True, text=True, timeout=60, check=True
+        [*AETHER, "submit", str(document), "--db", str(db)], capture_output=True, text=True, timeout=60, check=True
     )
     return done.stdout.strip()
 
@@ -66,7 +67,7 @@ class Serve:
         self.stderr_path = db.with_name(f"serve-{time.monotonic_ns()}.err")
         with self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(
-                [AETHER, "serve", "--db", str(db), *args],
+                [*AETHER, "serve", "--db", str(db), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -207,7 +208,7 @@ def test_run_timeout_drains_like_serve(tmp_path: Path) -> None:
     document = workflow(tmp_path / "flow.yaml", f"echo $$ > {pidfile}; sleep 60")
     started = time.monotonic()
     done = subprocess.run(
-        [AETHER, "run", str(document), "--db", str(db), "--timeout", "1s", "--grace", "0s"],
+        [*AETHER, "run", str(document), "--db", str(db), "--timeout", "1s", "--grace", "0s"],
         capture_output=True,
         text=True,
         timeout=60,
