@@ -13,6 +13,7 @@ and the next engine dispatches them again (ARCHITECTURE rule 5).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
 from aether.model.json_value import JSON
 from aether.runtime.executors.base import CODE_ERROR, ExecResult, ExecutorPlugin
+from aether.runtime.executors.lifetime import die_with_owner
 from aether.runtime.secrets import SecretProvider
 from aether.runtime.worker import run_assignment, utc_now
 
@@ -117,7 +119,13 @@ class WorkerPool:
         self._stopping.clear()
         self._interrupted.clear()
         if self._process_types and self._process_pool is None:
-            self._process_pool = ProcessPoolExecutor(max_workers=self._processes)
+            self._process_pool = ProcessPoolExecutor(
+                max_workers=self._processes, initializer=die_with_owner, initargs=(os.getpid(),)
+            )
+            # Started now, from the thread that starts the pool and outlives it, rather
+            # than from the worker thread that submits first: the pool processes' death
+            # signal is tied to the thread that started them.
+            self._process_pool.submit(os.getpid).result()
         for worker_id in self.worker_ids:
             thread = threading.Thread(target=self._loop, args=(worker_id,), name=f"aether-{worker_id}", daemon=True)
             self._threads.append(thread)

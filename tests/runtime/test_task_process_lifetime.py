@@ -158,7 +158,7 @@ def test_sigterm_lets_a_running_task_finish_and_records_its_result(tmp_path: Pat
 
 @pytest.mark.spec("6.3", "14.1", "14.3")
 @pytest.mark.timeout(120)
-def test_a_task_still_running_after_the_grace_is_terminated_unrecorded_and_runs_again(
+def test_a_task_still_running_after_the_grace_is_terminated_recorded_lost_and_runs_again(
     tmp_path: Path, serves: list[Serve]
 ) -> None:
     db = tmp_path / "aether.db"
@@ -181,24 +181,27 @@ def test_a_task_still_running_after_the_grace_is_terminated_unrecorded_and_runs_
     assert "(grace 1s left)" in serve.stderr()
     assert "terminated the tasks still running" in serve.stderr()
 
-    # Terminated, not failed: the attempt has started and has no result.
+    # Terminated, not failed: the stopping engine records the interruption as a lost
+    # attempt and dispatches the next one, which waits for the next engine.
     phase, events = recorded(db, run_id)
     assert phase == "Running"
     assert [(e.node_id, e.attempt) for e in of_type(events, ev.TaskStarted)] == [("main/work", 1)]
     assert of_type(events, ev.TaskResultReported) == []
+    lost = of_type(events, ev.AttemptLost)
+    assert [(e.node_id, e.attempt, e.reason) for e in lost] == [("main/work", 1, "worker-stopped")]
+    assert lost[0].worker_id and lost[0].owner_id and lost[0].worker_id.startswith(lost[0].owner_id)
+    dispatched = [(e.attempt, e.reason) for e in of_type(events, ev.TaskDispatched)]
+    assert dispatched == [(1, "initial"), (2, "lost")]
 
-    # The next engine runs it again at its start, and records the result of that run. (Which
-    # attempt number it runs under is recovery's choice: the same one, or the next once
-    # the interrupted attempt is recorded as lost.)
+    # The next engine runs attempt 2 at its start, and records its result.
     rerun = Serve(db, "--until-idle")
     serves.append(rerun)
     assert rerun.exit_code(60.0) == 0, rerun.stderr()
     phase, events = recorded(db, run_id)
     assert phase == "Succeeded"
-    first, second = attempts.read_text().split()
-    assert first == "1"
+    assert attempts.read_text().split() == ["1", "2"]
     results = of_type(events, ev.TaskResultReported)
-    assert [(e.attempt, e.code) for e in results] == [(int(second), 0)]
+    assert [(e.attempt, e.code) for e in results] == [(2, 0)]
 
 
 @pytest.mark.spec("14.3")

@@ -133,6 +133,19 @@ def task_setup() -> Callable[[], None]:
     return set_up_task_process
 
 
+def die_with_owner(owner: int) -> None:
+    """The initializer of a pool process that runs tasks (``WorkerPool(process_types=...)``):
+    on Linux, SIGKILL at its owner's death, as a task's first process asks; a process
+    whose owner is already gone ends at once. Linux ties the signal to the thread that
+    started the pool process, so the owner starts its pool processes from a thread that
+    lives as long as the pool (see ``WorkerPool.start``). Elsewhere a pool process ends
+    when it next waits for work and finds its owner's end of the queue closed."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != owner:
+        os._exit(1)
+
+
 class GroupReaper:
     """The owner's side of the reaper: registers and unregisters task process groups,
     starting the reaper on first use, and again if it has died, telling the new one every
