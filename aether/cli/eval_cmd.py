@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from aether.expr import ExpressionError, evaluate, evaluate_condition, to_compact_json
+from aether.expr import ExpressionError, check_expression, evaluate, evaluate_condition, to_compact_json
 
 _EXIT_ERROR = 2
 
@@ -31,6 +31,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(_EXIT_ERROR)
 
 
+def _submit_warnings(expression: str) -> list[str]:
+    """The warnings ``aether validate`` reports for this expression (SPEC §3.3.8), so that
+    trying a condition here says what submitting it would: a legacy-mode fallback above all,
+    whose comparison of texts otherwise looks like an ordinary ``false``. A syntax error is
+    left to the evaluation, which reports it with its position."""
+    return [
+        f"{diagnostic.code}: {diagnostic.message}"
+        for diagnostic in check_expression(expression)
+        if diagnostic.severity == "warning" and diagnostic.code != "W-EXPR-SYNTAX"
+    ]
+
+
 def eval_command(
     expression: str = typer.Argument(..., help="The expression, e.g. \"tasks.a.phase == 'Succeeded'\"."),
     vars_json: str | None = typer.Option(
@@ -48,6 +60,8 @@ def eval_command(
     printed with its code and position, and the exit status is 2.
     """
     env = _parse_vars(vars_json)
+    for warning in _submit_warnings(expression):
+        typer.echo(warning, err=True)
     try:
         result = evaluate_condition(expression, env) if condition else evaluate(expression, env)
     except ExpressionError as exc:
@@ -63,4 +77,6 @@ def eval_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("eval", help=eval_command.__doc__)(eval_command)
+    # An expression may start with "-" (``aether eval -5``): a word that is no option of the
+    # command is the expression, not an error.
+    app.command("eval", help=eval_command.__doc__, context_settings={"ignore_unknown_options": True})(eval_command)

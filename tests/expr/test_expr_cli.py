@@ -92,3 +92,24 @@ def test_registered_in_the_aether_command() -> None:
     main._register_commands()
     result = CliRunner().invoke(main.app, ["eval", "2 * 21"])
     assert (result.exit_code, result.stdout) == (0, "42\n")
+
+
+@pytest.mark.spec("5.10", "3.3.8")
+def test_a_legacy_fallback_is_reported_as_validate_reports_it(app: typer.Typer) -> None:
+    code, out, err = invoke(app, "tasks.a.phase == 'x' && (1 +* 2)")
+    assert (code, out) == (0, "false\n")
+    assert err.startswith('W-EXPR-LEGACY: expression evaluated in legacy mode: E-EXPR-SYNTAX at 1:29: unexpected "*"')
+
+
+@pytest.mark.spec("5.10", "3.3.8")
+def test_a_hyphenated_name_is_reported_as_validate_reports_it(app: typer.Typer) -> None:
+    code, _out, err = invoke(app, "a-b == 1")
+    assert code == 0
+    assert err.splitlines()[0] == 'W-EXPR-HYPHEN: "a-b" is read as one name; put spaces around "-" to subtract'
+
+
+@pytest.mark.parametrize(
+    ("expression", "printed"), [("-5", "-5\n"), ("-x > 1", "true\n"), ("--5", "5\n"), ("-(1 + 2)", "-3\n")]
+)
+def test_an_expression_may_start_with_a_minus(app: typer.Typer, expression: str, printed: str) -> None:
+    assert invoke(app, expression, "--vars", '{"x": -3}') == (0, printed, "")
