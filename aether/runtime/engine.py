@@ -679,6 +679,9 @@ class Engine:
         if self.broker.pending_count():
             return False
         with self._lock:
+            coordination = None if self.ownership is None else self.ownership.coordination
+            if self.drives == "all" and coordination is not None and coordination.orphaned_runs(1):
+                return False  # a run waits for an engine to take it
             for run_id in self.driven_run_ids():
                 state = self._load(run_id).state
                 if state.terminal:
@@ -783,7 +786,10 @@ class Engine:
     def absorb_foreign_events(self) -> int:
         """Catch up with events other writers appended (a CLI ``resume`` or ``cancel``, a
         second engine): refresh those runs and perform what their events ask for, each
-        effect being idempotent. Returns how many foreign events were seen."""
+        effect being idempotent. A serve (``drives="all"``) also tries to lease each new
+        run it reads that nobody holds (one recorded by ``aether submit``), so such a run
+        starts without waiting for the next housekeeping round. Returns how many foreign
+        events were seen."""
         seen = 0
         while True:
             with self._lock:
@@ -791,12 +797,15 @@ class Engine:
                 if not batch:
                     return seen
                 foreign: dict[str, tuple[list[ev.Event], int]] = {}
+                new_runs: list[str] = []
                 for stored in batch:
                     self._log_position = stored.position
                     if not stored.stream.startswith(RUN_STREAM_PREFIX):
                         continue
                     run_id = stored.stream[len(RUN_STREAM_PREFIX) :]
                     if not self.drives_run(run_id):
+                        if stored.version == 1 and self.drives == "all" and self.ownership is not None:
+                            new_runs.append(run_id)
                         continue
                     cached = self.runs.cached(run_id)
                     if cached is not None and stored.version <= cached.version:
@@ -810,6 +819,9 @@ class Engine:
                 # version, so that the run's later events still count as foreign next round.
                 for run_id, (events, upto) in foreign.items():
                     self.runs.perform_recorded(run_id, events, upto)
+                if new_runs and self.ownership is not None and self.ownership.joined:
+                    for run_id in self.ownership.acquire(new_runs):
+                        self._take_over(run_id)
 
     def _loop(self) -> None:
         last_tail = 0.0
