@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import orjson
 import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, open_queries, print_json
 from aether.history.transfer import ImportError_, parse_lines
-from aether.history.verify import verify_run
+from aether.history.verify import VerifyResult, verify_run
+from aether.model.json_value import JSON
 from aether.projections.view_at import ViewHistoryGap
 from aether.runtime.engine import HistoryDecodeError, RunNotFound
 from aether.runtime.time_travel_queries import TimeTravel
@@ -36,6 +38,40 @@ def _note_fallback(travel: TimeTravel) -> None:
         )
 
 
+def _report_verify(result: VerifyResult, json_output: bool) -> NoReturn:
+    """Exit 0 when every decision replays identically, 1 with the first difference."""
+    if json_output:
+        mismatch = None if result.mismatch is None else result.mismatch.to_json()
+        print_json({"verified": result.ok, "events": result.events, "inputs": result.inputs, "mismatch": mismatch})
+    elif result.mismatch is not None:
+        typer.echo(result.mismatch.describe(), err=True)
+    else:
+        typer.echo(f"verified {result.events} events ({result.inputs} inputs): every decision replays identically")
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_RUN_NOT_SUCCEEDED)
+
+
+def diff_lines(changes: dict[str, JSON], a: int, b: int) -> list[str]:
+    """``aether replay --diff`` as text: one line per changed node, ``old -> new`` per field."""
+
+    def shown(value: JSON) -> str:
+        return "-" if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
+
+    lines = [f"run {changes['runId']} from event {a} to event {b}:"]
+    if "phase" in changes:
+        before, after = changes["phase"]
+        lines.append(f"  <run>: phase {shown(before)} -> {shown(after)}")
+    for node in changes["nodes"]:
+        fields = [
+            f"{key} {shown(value[0])} -> {shown(value[1])}"
+            for key, value in node.items()
+            if key not in ("id", "change")
+        ]
+        lines.append(f"  {node['id']} ({node['change']}): {', '.join(fields)}")
+    if len(lines) == 1:
+        lines.append("  nothing changed")
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     @app.command("replay")
     def replay(
@@ -43,27 +79,28 @@ def register(app: typer.Typer) -> None:
         at: str | None = typer.Option(None, "--at", help="Event number (SEQ) or RFC 3339 time to stop after."),
         diff: tuple[str, str] | None = typer.Option(None, "--diff", help="Show what changed between two points."),
         verify: bool = typer.Option(False, "--verify", help="Re-run the decider and compare every decision."),
-        json_output: bool = typer.Option(False, "--json", help="JSON output."),
+        json_output: bool = typer.Option(False, "--json", help="JSON output (for --at, --diff and --verify)."),
         db: str | None = DbOption,
     ) -> None:
         """Travel to any point of a run, compare two points, or check the run replays identically."""
+        chosen = [name for name, given in (("--at", at is not None), ("--diff", diff), ("--verify", verify)) if given]
+        if len(chosen) > 1:
+            fail(f"{' and '.join(chosen)} cannot be combined: give one of --at SEQ, --diff A B or --verify")
         engine = open_engine(db, workers=0, must_exist=True)
         try:
             if verify:
-                result = verify_run(engine.events(run_id))
-                if result.mismatch is not None:
-                    typer.echo(result.mismatch.describe(), err=True)
-                    raise typer.Exit(EXIT_RUN_NOT_SUCCEEDED)
-                typer.echo(
-                    f"verified {result.events} events ({result.inputs} inputs): every decision replays identically"
-                )
-                raise typer.Exit(EXIT_OK)
+                _report_verify(verify_run(engine.events(run_id)), json_output)
             travel = TimeTravel(engine)
             if diff is not None:
                 a, b = (_seq(travel, run_id, point) for point in diff)
                 if a < 1 or b < 1:
                     fail("both points must be at or after event 1")
-                print_json(travel.diff(run_id, a, b))
+                changes = travel.diff(run_id, a, b)
+                if json_output:
+                    print_json(changes)
+                else:
+                    for line in diff_lines(changes, a, b):
+                        typer.echo(line)
                 _note_fallback(travel)
                 return
             if at is None:

@@ -1,5 +1,7 @@
 """The determinism check (ARCHITECTURE rule 2): replay a run's recorded inputs through
-``decide`` and compare every decision with the recorded one."""
+``decide`` and compare every decision with the recorded one. A stream whose versions skip
+one is reported as a gap at the missing version: the decisions after it are not wrong,
+an event is missing."""
 
 from __future__ import annotations
 
@@ -9,9 +11,13 @@ from attrs import frozen
 
 from aether.events.catalog import INPUT, Event
 from aether.events.codec import to_payload
+from aether.model.json_value import JSON
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
 from aether.scheduler.decide import decide
+
+NON_DETERMINISM = "non-determinism"
+GAP = "gap"
 
 
 @frozen
@@ -19,9 +25,16 @@ class Mismatch:
     seq: int  # version of the first recorded event that differs (or where one is missing)
     expected: Event | None  # what decide produces today
     recorded: Event | None  # what the log holds
-    input_seq: int  # the input whose decision differs
+    input_seq: int  # the input whose decision differs (for a gap: the next version the stream holds)
+    kind: str = NON_DETERMINISM
 
     def describe(self) -> str:
+        if self.kind == GAP:
+            return (
+                f"gap at event {self.seq}: the history has no event {self.seq} "
+                f"(the next event it holds is {self.input_seq})"
+            )
+
         def show(event: Event | None) -> str:
             return "nothing" if event is None else f"{event.TYPE} {to_payload(event)}"
 
@@ -30,6 +43,20 @@ class Mismatch:
             f"  expected: {show(self.expected)}\n"
             f"  recorded: {show(self.recorded)}"
         )
+
+    def to_json(self) -> dict[str, JSON]:
+        def shown(event: Event | None) -> JSON:
+            return None if event is None else {"type": event.TYPE, "data": to_payload(event)}
+
+        if self.kind == GAP:
+            return {"kind": GAP, "seq": self.seq, "nextSeq": self.input_seq}
+        return {
+            "kind": NON_DETERMINISM,
+            "seq": self.seq,
+            "inputSeq": self.input_seq,
+            "expected": shown(self.expected),
+            "recorded": shown(self.recorded),
+        }
 
 
 @frozen
@@ -41,6 +68,23 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         return self.mismatch is None
+
+
+class _Contiguous:
+    """The events up to the first missing version; ``gap`` is then (missing, next held)."""
+
+    def __init__(self, events: Iterable[tuple[int, Event]]) -> None:
+        self._events = events
+        self.gap: tuple[int, int] | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, Event]]:
+        expected = 1
+        for seq, event in self._events:
+            if seq != expected:
+                self.gap = (expected, seq)
+                return
+            yield seq, event
+            expected += 1
 
 
 def _decisions(events: Iterator[tuple[int, Event]]) -> Iterator[tuple[int, Event, list[tuple[int, Event]]]]:
@@ -65,7 +109,17 @@ def verify_run(events: Iterable[tuple[int, Event]]) -> VerifyResult:
     state: RunState | None = None
     count = 0
     inputs = 0
-    for input_seq, trigger, recorded in _decisions(iter(events)):
+    contiguous = _Contiguous(events)
+
+    def gap_before(seq: int) -> Mismatch | None:
+        # A decision group is yielded only once the event after it was read, so a gap
+        # that cut the group short is known by the time its decisions are compared.
+        if contiguous.gap is None or contiguous.gap[0] > seq:
+            return None
+        missing, following = contiguous.gap
+        return Mismatch(missing, None, None, following, GAP)
+
+    for input_seq, trigger, recorded in _decisions(iter(contiguous)):
         inputs += 1
         count += 1 + len(recorded)
         decision = decide(state, trigger)
@@ -75,8 +129,10 @@ def verify_run(events: Iterable[tuple[int, Event]]) -> VerifyResult:
             got = recorded[i][1] if i < len(recorded) else None
             if want != got:
                 seq = recorded[i][0] if i < len(recorded) else (recorded[-1][0] + 1 if recorded else input_seq + 1)
-                return VerifyResult(count, inputs, Mismatch(seq, want, got, input_seq))
+                return VerifyResult(count, inputs, gap_before(seq) or Mismatch(seq, want, got, input_seq))
         state = decision.state
         if state is None:  # pragma: no cover - decide always returns a state
             state = apply(None, trigger)
+    if contiguous.gap is not None:
+        return VerifyResult(count, inputs, gap_before(contiguous.gap[0]))
     return VerifyResult(count, inputs, None)

@@ -162,7 +162,7 @@ def test_replay_needs_a_mode_and_a_run(recorded: Path) -> None:
 
 
 def _diff(db: Path, a: str, b: str) -> dict:
-    return cli_json(db, "replay", RUN, "--diff", a, b)
+    return cli_json(db, "replay", RUN, "--diff", a, b, "--json")
 
 
 def test_diff_of_a_point_with_itself_is_empty(recorded: Path) -> None:
@@ -210,6 +210,22 @@ def test_diff_by_times_equals_diff_by_numbers(recorded: Path, events: list[tuple
     assert _diff(recorded, t1, t2) == _diff(recorded, str(s1), str(s2))
 
 
+def test_diff_without_json_is_text_naming_each_change(recorded: Path, events: list[tuple[int, ev.Event]]) -> None:
+    failed = next(
+        s for s, e in events if isinstance(e, ev.TaskResultRecorded) and e.node_id == "main/c" and e.phase == "Failed"
+    )
+    done = next(s for s, e in events if isinstance(e, ev.NodeCompleted) and e.node_id == "main/c")
+    result = cli(recorded, "replay", RUN, "--diff", str(failed), str(done))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"run {RUN} from event {failed} to event {done}:"
+    (c,) = [line for line in lines if line.startswith("  main/c ")]
+    assert c.startswith("  main/c (updated): ")
+    assert "attempts 1 -> 2" in c and "retryCount 0 -> 1" in c and '{"c":"ok"}' in c
+    same = cli(recorded, "replay", RUN, "--diff", "17", "17")
+    assert same.stdout.splitlines()[1:] == ["  nothing changed"]
+
+
 def test_diff_with_a_point_before_the_run(recorded: Path) -> None:
     result = cli(recorded, "replay", RUN, "--diff", "0", "5")
     assert result.exit_code == 2
@@ -218,7 +234,7 @@ def test_diff_with_a_point_before_the_run(recorded: Path) -> None:
 
 def test_diff_backwards_names_every_node_that_differs(recorded: Path, export: list[bytes]) -> None:
     end = len(export) - 1
-    result = cli(recorded, "replay", RUN, "--diff", str(end), "5")
+    result = cli(recorded, "replay", RUN, "--diff", str(end), "5", "--json")
     if result.exit_code == 2:
         return  # refusing a backwards diff is an acceptable fix too
     diff = orjson.loads(result.stdout)

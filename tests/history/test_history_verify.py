@@ -5,6 +5,7 @@ or extra decision is named with what ``decide`` expects and what the log holds."
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -233,3 +234,83 @@ def test_a_decision_before_any_input_is_refused(events: list[tuple[int, ev.Event
     plain = [e for _s, e in events]
     with pytest.raises(ValueError, match="decision with no input before it"):
         verify_run(_renumber(plain[1:]))
+
+
+# --- a missing event is a gap, not non-determinism ---------------------------------------------
+
+
+def test_a_missing_version_is_a_gap_at_that_version(events: list[tuple[int, ev.Event]]) -> None:
+    index = next(i for i, (_s, e) in enumerate(events) if isinstance(e, ev.RetryScheduled))
+    missing = events[index][0]
+    result = verify_run(events[:index] + events[index + 1 :])
+    assert result.mismatch is not None
+    assert (result.mismatch.kind, result.mismatch.seq) == ("gap", missing)
+    assert result.mismatch.describe() == (
+        f"gap at event {missing}: the history has no event {missing} (the next event it holds is {missing + 1})"
+    )
+
+
+def test_a_missing_input_is_a_gap_too(events: list[tuple[int, ev.Event]]) -> None:
+    index = next(i for i, (_s, e) in enumerate(events) if i > 0 and e.KIND == INPUT)
+    result = verify_run(events[:index] + events[index + 1 :])
+    assert result.mismatch is not None
+    assert (result.mismatch.kind, result.mismatch.seq) == ("gap", events[index][0])
+
+
+def test_a_missing_first_event_is_a_gap_at_1(events: list[tuple[int, ev.Event]]) -> None:
+    result = verify_run(events[1:])
+    assert result.mismatch is not None
+    assert (result.mismatch.kind, result.mismatch.seq) == ("gap", 1)
+
+
+def test_a_difference_before_a_gap_is_reported_first(events: list[tuple[int, ev.Event]]) -> None:
+    plain = [e for _s, e in events]
+    plain.append(ev.PhaseChanged(None, "Succeeded", "Failed", "injected"))
+    numbered = _renumber(plain)
+    last_input = max(i for i, (_s, e) in enumerate(numbered) if e.KIND == INPUT)
+    tampered = next(i for i in range(len(numbered)) if i < last_input and numbered[i][1].KIND != INPUT)
+    seq, _event = numbered[tampered]
+    numbered[tampered] = (seq, ev.PhaseChanged(None, "Running", "Failed", "tampered"))
+    result = verify_run(numbered[:-2] + numbered[-1:])
+    assert result.mismatch is not None
+    assert (result.mismatch.kind, result.mismatch.seq) == ("non-determinism", seq)
+
+
+def test_the_cli_names_a_deleted_row_as_a_gap(recorded: Path) -> None:
+    version, _data = _last(recorded, "RetryScheduled")
+    with sqlite3.connect(recorded) as conn:
+        conn.execute("DELETE FROM events WHERE stream = ? AND version = ?", (f"run:{RUN}", version))
+    result = cli(recorded, "replay", RUN, "--verify")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"gap at event {version}: ")
+    as_json = cli(recorded, "replay", RUN, "--verify", "--json")
+    assert as_json.exit_code == 1
+    assert orjson.loads(as_json.stdout)["mismatch"] == {"kind": "gap", "seq": version, "nextSeq": version + 1}
+
+
+# --- --json and the choice of one mode ---------------------------------------------------------
+
+
+def test_verify_json_prints_json(recorded: Path) -> None:
+    result = cli(recorded, "replay", RUN, "--verify", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = orjson.loads(result.stdout)
+    assert report["verified"] is True and report["mismatch"] is None
+    assert report["events"] == len(stored_rows(recorded, RUN)) and report["inputs"] > 10
+
+
+def test_verify_json_names_the_differing_event(recorded: Path) -> None:
+    version, data = _last(recorded, "NodeCompleted")
+    rewrite_event(recorded, RUN, version, orjson.dumps({**data, "message": "tampered"}))
+    result = cli(recorded, "replay", RUN, "--verify", "--json")
+    assert result.exit_code == 1
+    mismatch = orjson.loads(result.stdout)["mismatch"]
+    assert mismatch["kind"] == "non-determinism" and mismatch["seq"] == version
+    assert mismatch["recorded"]["type"] == "NodeCompleted" and mismatch["recorded"]["data"]["message"] == "tampered"
+
+
+@pytest.mark.parametrize("others", [["--at", "5"], ["--diff", "1", "5"]])
+def test_verify_with_another_mode_is_an_error(recorded: Path, others: list[str]) -> None:
+    result = cli(recorded, "replay", RUN, "--verify", *others)
+    assert result.exit_code == 2
+    assert "cannot be combined" in result.stderr and result.stdout == ""
