@@ -194,6 +194,9 @@ def register(app: typer.Typer) -> None:
             _refused(exc)
         if json_output:
             print_json(outcome)
+            # The exit status says whether a run started, with or without --json.
+            if not outcome["runId"]:
+                raise typer.Exit(1)
         elif outcome["runId"]:
             typer.echo(outcome["runId"])
         else:

@@ -139,3 +139,20 @@ def test_trigger_backfill_delete(app: typer.Typer, db: str, tmp_path: Path) -> N
 def test_commands_need_an_existing_database(app: typer.Typer, db: str) -> None:
     result = cron(app, db, "list")
     assert result.exit_code == 2 and "no database" in result.output
+
+
+@pytest.mark.spec("12.2")
+@pytest.mark.parametrize("json_output", [False, True])
+def test_a_skipped_manual_tick_exits_1_with_or_without_json(
+    app: typer.Typer, db: str, tmp_path: Path, json_output: bool
+) -> None:
+    assert cron(app, db, "create", write(tmp_path, cron_doc(concurrencyPolicy="Forbid"))).exit_code == 0
+    flags = ["--json"] if json_output else []
+    assert cron(app, db, "trigger", "nightly", *flags).exit_code == 0  # no workers: the run stays unfinished
+    skipped = cron(app, db, "trigger", "nightly", *flags)
+    assert skipped.exit_code == 1
+    if json_output:
+        outcome = json.loads(skipped.stdout)
+        assert outcome["runId"] is None and outcome["skipped"] == "forbidden"
+    else:
+        assert "skipped: forbidden" in skipped.stderr
