@@ -19,7 +19,7 @@ from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.namespaces import known_namespaces
 from aether.model.ordering import finalize
 from aether.model.problems import Problem, error, has_errors, warning
-from aether.model.refs import TemplateLookup, TemplateRefs, resolve_spec_ref, run_namespace
+from aether.model.refs import TemplateLookup, TemplateRefs, resolve_spec_ref, run_namespace, unresolved_references
 from aether.model.schema import DOCUMENT_CLASSES
 from aether.model.source import format_from_extension, parse_source
 from aether.model.types import KIND_CRON, KIND_WORKFLOW, KINDS, Document, Workflow
@@ -35,6 +35,8 @@ class LoadResult:
     # WorkflowTemplate name (``<namespace>/<name>`` outside the run's namespace) -> the
     # wire-form templates of each one the document referenced (§13.4); empty when none.
     templates_snapshot: dict[str, Any] = field(factory=dict)
+    # Loaded without a lookup: the references the document makes, none of them checked.
+    unchecked_references: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -117,6 +119,7 @@ def load_document(
     if kind_problem is not None:
         problems.append(kind_problem)
     refs: TemplateRefs | None = None
+    unchecked = unresolved_references(doc) if template_lookup is None else ()
     if template_lookup is not None:
         refs = TemplateRefs(template_lookup, run_namespace(doc))
         if isinstance(doc, Workflow) and doc.spec is not None:
@@ -135,9 +138,9 @@ def load_document(
     problems.extend(ctx.problems)
     final = finalize(problems, raw=raw, locator=source.locator, strict=strict)
     if has_errors(final):
-        return LoadResult(None, final)
+        return LoadResult(None, final, unchecked_references=unchecked)
     snapshot = refs.snapshot() if refs is not None else {}
-    return LoadResult(doc, final, snapshot)
+    return LoadResult(doc, final, snapshot, unchecked)
 
 
 def load_file(

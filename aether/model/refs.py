@@ -18,6 +18,7 @@ from aether.model.index import index_templates
 from aether.model.problems import Problem, error
 from aether.model.types import (
     CronWorkflow,
+    CronWorkflowSpec,
     DagTask,
     Hooks,
     ParameterBlock,
@@ -31,6 +32,15 @@ from aether.model.types import (
 TemplateLookup = Callable[[str, str], WorkflowTemplate | None]
 
 DEFAULT_NAMESPACE = "default"
+
+
+def no_templates(namespace: str, name: str) -> WorkflowTemplate | None:
+    """The lookup of a store that holds no WorkflowTemplate: every reference is missing.
+
+    A submission always resolves its references (§13.4); without a store, this is the
+    store it resolves them against, so a reference can never reach a run unresolved."""
+    del namespace, name
+    return None
 
 
 def snapshot_key(run_namespace: str, namespace: str, name: str) -> str:
@@ -107,6 +117,25 @@ class TemplateRefs:
                 key = snapshot_key(self.namespace, namespace, name)
                 out[key] = [unstructure(t) for t in found.spec.templates or ()]
         return out
+
+
+def unresolved_references(document: Workflow | WorkflowTemplate | CronWorkflow) -> tuple[str, ...]:
+    """The references a document makes, as messages name them: what a load without a
+    lookup leaves unchecked (``workflowTemplateRef "<ns>/<name>"``, ``templateRef "<name>/<template>"``)."""
+    spec = document.spec
+    if isinstance(spec, CronWorkflowSpec):
+        spec = spec.workflow_spec
+    if not isinstance(spec, WorkflowSpec):
+        return ()
+    found: list[str] = []
+    spec_ref = spec.workflow_template_ref
+    if spec_ref is not None:
+        namespace = spec_ref.namespace or run_namespace(document)
+        found.append(f'workflowTemplateRef "{namespace}/{spec_ref.name or ""}"')
+    for template in spec.templates or ():
+        for ref in _template_refs(template):
+            found.append(f'templateRef "{ref.name or ""}/{ref.template or ""}"')
+    return tuple(dict.fromkeys(found))
 
 
 def _template_refs(template: Template) -> list[TemplateRef]:

@@ -41,6 +41,7 @@ from aether.expr import check_expression
 from aether.model import dump_document, load_document, load_file
 from aether.model.json_value import JSON
 from aether.model.problems import Problem, ValidationError, warning
+from aether.model.refs import no_templates
 from aether.model.schedule import parse_rfc3339, valid_timezone
 from aether.model.types import KIND_CRON, CronWorkflow
 from aether.reducers.cron import CronState, apply_cron, cron_stream
@@ -175,7 +176,8 @@ class CronService:
             "executor_checks": self.engine.executor_checks(),
             "expression_check": check_expression,
             "variable_namespaces": self.engine.variable_namespaces(),
-            "template_lookup": self.engine.template_lookup,
+            # A cron's references are judged at create against the engine's store, or an empty one.
+            "template_lookup": self.engine.template_lookup or no_templates,
             "expected_kind": KIND_CRON,
         }
         name = "<input>"

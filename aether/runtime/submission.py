@@ -19,6 +19,7 @@ from aether.model import apply_submit_arguments, dump_document, load_document, l
 from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.problems import Problem, ValidationError
+from aether.model.refs import no_templates
 from aether.model.types import KIND_WORKFLOW, Workflow, WorkflowTemplate
 
 TemplateLookup = Callable[[str, str], WorkflowTemplate | None]
@@ -47,6 +48,9 @@ def load_workflow(
 
     ``source`` is a path, document text, an already-parsed mapping, or a ``Workflow``.
     ``variable_namespaces`` are those of the variable sources the run will read.
+    References are always resolved: without ``template_lookup`` against an empty store,
+    so a reference that names nothing is ``E-TEMPLATE-REF-NOT-FOUND`` here, never a run
+    that cannot find its template.
     """
     kwargs: dict[str, Any] = {
         "limits": limits,
@@ -54,7 +58,7 @@ def load_workflow(
         "executor_checks": executor_checks,
         "expression_check": check_expression,
         "variable_namespaces": variable_namespaces,
-        "template_lookup": template_lookup,
+        "template_lookup": template_lookup if template_lookup is not None else no_templates,
         "expected_kind": KIND_WORKFLOW,
     }
     if isinstance(source, os.PathLike):

@@ -12,6 +12,7 @@ from aether.model.validate.loop import check_loop_template
 from aether.model.validate.names import check_name
 from aether.model.validate.nesting import check_nesting
 from aether.model.validate.params import Role, check_parameters
+from aether.model.validate.reached_refs import check_reached_references
 from aether.model.validate.task import check_task_template
 
 PRIORITY_RANGE = (0, 1000)
@@ -77,4 +78,5 @@ def check_spec(ctx: Context, spec: WorkflowSpec, path: str, *, entrypoint_requir
     check_parameters(ctx, spec.arguments, f"{path}.arguments", Role.WORKFLOW_ARGUMENTS)
     check_hooks(ctx, spec.hooks, f"{path}.hooks", "spec.hooks", HookScope.WORKFLOW)
     _check_templates(ctx, spec, path)
+    check_reached_references(ctx, spec, path)
     check_nesting(ctx, spec, path)
