@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from aether.events.catalog import Event
+from aether.events.catalog import Event, TaskDispatched
 from aether.events.phases import Phase
 from aether.reducers.state import NodeState, RunState
 
@@ -49,6 +49,15 @@ def changed_node_ids(before: RunState | None, after: RunState, event: Event) -> 
     return out
 
 
+def _redispatch_message(node: NodeState, event: Event) -> str:
+    """Why a running task went back to Ready when its attempt was lost: the audit trail
+    says so, since the node's own message is cleared for the new attempt."""
+    if not isinstance(event, TaskDispatched) or event.reason != "lost" or len(node.attempts) < 2:
+        return ""
+    previous = node.attempts[-2]
+    return f"attempt {previous.number} {previous.message or 'lost'}; attempt {event.attempt} dispatched"
+
+
 def phase_transitions(
     before: RunState | None, after: RunState, event: Event, changed: list[str] | None = None
 ) -> list[PhaseTransition]:
@@ -59,7 +68,8 @@ def phase_transitions(
         old: NodeState | None = before.get_node(node_id) if before is not None else None
         new = after.node(node_id)
         if old is None or old.phase != new.phase:
-            out.append(PhaseTransition(node_id, old.phase if old is not None else None, new.phase, new.message))
+            message = _redispatch_message(new, event) or new.message
+            out.append(PhaseTransition(node_id, old.phase if old is not None else None, new.phase, message))
     old_run = before.phase if before is not None else None
     if old_run != after.phase:
         out.append(PhaseTransition(RUN, old_run, after.phase, after.message))

@@ -101,8 +101,27 @@ def _at_input(state: RunState, event: Any) -> RunState:
     return replace(state, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
-for _input in (ev.TaskStarted, ev.TaskResultReported, ev.ResumeRequested, ev.CancelRequested, ev.AttemptLost):
+for _input in (ev.TaskStarted, ev.TaskResultReported, ev.ResumeRequested, ev.CancelRequested):
     _HANDLERS[_input] = _at_input
+
+
+@handles(ev.AttemptLost)
+def _attempt_lost(state: RunState, event: ev.AttemptLost) -> RunState:
+    """Keeps why the attempt was lost on the attempt itself, for the audit trail; a loss
+    the decider will ignore (not the node's open current attempt) changes nothing."""
+    state = _at_input(state, event)
+    node = state.get_node(event.node_id)
+    attempt = node.current_attempt if node is not None else None
+    if (
+        node is None
+        or attempt is None
+        or attempt.number != event.attempt
+        or attempt.code is not None
+        or attempt.assignment_id not in state.open_attempts
+    ):
+        return state
+    lost = replace(attempt, message=f"lost ({event.reason})")
+    return state.with_node(replace(node, attempts=(*node.attempts[:-1], lost)))
 
 
 @handles(ev.TimerFired)

@@ -9,7 +9,7 @@ import pytest
 
 from aether.events import catalog as ev
 from aether.history.verify import verify_run
-from aether.projections.history_entries import summarize
+from aether.projections.history_entries import iter_history, summarize
 from tests.scheduler.scheduler_support import DecidedRun, dag, task, workflow
 
 pytestmark = pytest.mark.spec("6.3", "6.4", "6.6")
@@ -111,3 +111,24 @@ def test_a_history_with_a_lost_attempt_verifies_and_says_why() -> None:
     assert verify_run(list(enumerate(run.events, start=1))).ok
     lost = run.last(ev.AttemptLost)
     assert summarize(lost) == "AttemptLost main/a#1: worker-stopped (worker w1) (owner engine-1)"
+
+
+def test_the_audit_trail_says_which_attempt_was_lost_and_why() -> None:
+    """``aether history --phases-only`` shows the task going back to Ready with the loss
+    and its reason, though the node's own message is cleared for the new attempt."""
+    run = one_task()
+    run.start("main/a")
+    lose(run, "main/a", 1, "claim-expired")
+    entries = list(iter_history(enumerate(run.events, start=1), phases_only=True, node="main/a"))
+    back = [(e.from_phase, e.to_phase, e.message) for e in entries if e.from_phase == "Running"]
+    assert back == [("Running", "Ready", "attempt 1 lost (claim-expired); attempt 2 dispatched")]
+    assert run.node("main/a").message == ""
+
+
+def test_a_loss_the_decider_ignores_leaves_the_attempt_as_it_was() -> None:
+    run = one_task()
+    run.start("main/a")
+    run.finish("main/a")
+    before = run.node("main/a").attempts
+    lose(run, "main/a", 1, "claim-expired")
+    assert run.node("main/a").attempts == before
