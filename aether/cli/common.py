@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -13,10 +15,13 @@ import typer
 
 from aether.model.json_value import JSON
 from aether.model.problems import Problem, ValidationError
+from aether.model.refs import TemplateLookup, no_templates
 from aether.runtime.engine import Engine
 from aether.runtime.queries import QueryService
 from aether.runtime.setup import sqlite_engine
+from aether.runtime.templates import store_lookup
 from aether.store.base import StoreError
+from aether.store.sqlite import SqliteEventLog
 
 DEFAULT_DB = "aether.db"
 
@@ -43,9 +48,31 @@ def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, *
     if must_exist and not path.exists():
         fail(f"no database at {path} (use --db or AETHER_DB)")
     try:
-        return sqlite_engine(path, workers=workers, **kwargs)
+        engine = sqlite_engine(path, workers=workers, **kwargs)
     except StoreError as exc:
         fail(f"cannot open {path}: {exc}")
+    if engine.template_lookup is None:
+        # Submissions and cron ticks resolve template references from this database (SPEC §13).
+        engine.template_lookup = store_lookup(engine.log)
+    return engine
+
+
+@contextmanager
+def stored_templates(db: str | None) -> Iterator[TemplateLookup]:
+    """The WorkflowTemplates of ``db``, to validate a document before anything is written.
+    A database that does not exist holds none, and is not created."""
+    path = db_path(db)
+    if not path.exists():
+        yield no_templates
+        return
+    try:
+        event_log = SqliteEventLog(path)
+    except StoreError as exc:
+        fail(f"cannot open {path}: {exc}")
+    try:
+        yield store_lookup(event_log)
+    finally:
+        event_log.close()
 
 
 def open_queries(db: str | None) -> QueryService:

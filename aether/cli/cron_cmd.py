@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aether.cli.common import DbOption, fail, invalid, open_engine, print_json, report_problems
+from aether.cli.common import DbOption, fail, invalid, open_engine, print_json, report_problems, stored_templates
 from aether.model.json_value import JSON
 from aether.model.problems import ValidationError
 from aether.runtime.cron import CronError, CronService
@@ -64,9 +64,11 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Validate and register a cron workflow; `aether serve` ticks it."""
-        # Validate before the database is opened: bad input must not even create the file.
+        # Validate before anything is written: bad input must not even create the file.
+        # Template references resolve from the database's WorkflowTemplates (SPEC §13).
         try:
-            prepared = CronService(Engine(InMemoryEventLog(), workers=0)).prepare(file)
+            with stored_templates(db) as lookup:
+                prepared = CronService(Engine(InMemoryEventLog(), workers=0, template_lookup=lookup)).prepare(file)
         except ValidationError as exc:
             invalid(str(file), exc)
         report_problems(str(file), list(prepared.warnings))

@@ -33,13 +33,14 @@ def _root(
 
 def _register_commands() -> None:
     # Each command module exposes ``register(app)``; keep one line per module.
-    from aether.cli import cron_cmd, eval_cmd, history_cmd, replay_cmd, run_cmd, runs_cmd, validate_cmd
+    from aether.cli import cron_cmd, eval_cmd, history_cmd, replay_cmd, run_cmd, runs_cmd, template_cmd, validate_cmd
 
     validate_cmd.register(app)
     eval_cmd.register(app)
     run_cmd.register(app)
     runs_cmd.register(app)
     cron_cmd.register(app)
+    template_cmd.register(app)
     replay_cmd.register(app)
     history_cmd.register(app)
 

@@ -20,6 +20,7 @@ from aether.cli.common import (
     open_engine,
     print_json,
     report_problems,
+    stored_templates,
 )
 from aether.cli.progress import PlainProgress, RichProgress
 from aether.cli.stopping import (
@@ -55,8 +56,9 @@ def _arguments(params: list[str] | None) -> dict[str, JSON]:
     return arguments
 
 
-def _prepare(file: Path, params: list[str] | None, strict: bool) -> PreparedRun:
-    """Validate before the database is touched: bad input writes nothing."""
+def _prepare(file: Path, params: list[str] | None, strict: bool, db: str | None) -> PreparedRun:
+    """Validate before anything is written: bad input writes nothing. Template references
+    resolve from the WorkflowTemplates stored in ``db`` (SPEC §13)."""
     arguments = _arguments(params)
     executors = builtin_executors()
 
@@ -65,9 +67,15 @@ def _prepare(file: Path, params: list[str] | None, strict: bool) -> PreparedRun:
 
     checks = {name: checker(plugin) for name, plugin in executors.items()}
     try:
-        prepared = load_workflow(
-            file, limits=DEFAULT_LIMITS, strict=strict, executor_checks=checks, arguments=arguments
-        )
+        with stored_templates(db) as lookup:
+            prepared = load_workflow(
+                file,
+                limits=DEFAULT_LIMITS,
+                strict=strict,
+                executor_checks=checks,
+                arguments=arguments,
+                template_lookup=lookup,
+            )
     except ValidationError as exc:
         invalid(str(file), exc)
     # The command line runs only the built-in executors, so a task no executor can run is
@@ -103,7 +111,7 @@ def register(app: typer.Typer) -> None:
             if limit is None:
                 fail(f'--timeout "{timeout}" is not a duration (e.g. 30s, 10m, 1h)')
         grace_limit = grace_seconds(grace)
-        prepared = _prepare(file, param, strict)
+        prepared = _prepare(file, param, strict, db)
         # This command runs its own run; other unfinished runs in the database wait for a serve.
         engine = open_engine(db, workers=workers, drives="submitted", lease_ttl=lease_seconds(lease))
         requests = StopRequests()
@@ -145,7 +153,7 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Record a new run and print its id; `aether serve` executes it."""
-        prepared = _prepare(file, param, strict)
+        prepared = _prepare(file, param, strict, db)
         engine = open_engine(db, workers=0)
         result = engine.submit(prepared, source_name=str(file), idempotency_key=key)
         typer.echo(result.run_id)
