@@ -10,6 +10,8 @@ import orjson
 import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, open_queries, print_json
+from aether.events.import_events import HistoryImported
+from aether.events.times import format_datetime
 from aether.history.transfer import ImportError_, parse_lines
 from aether.history.verify import VerifyResult, verify_run
 from aether.model.json_value import JSON
@@ -143,9 +145,14 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         file: Path = typer.Argument(..., help="A history written by `aether export`."),
+        no_verify: bool = typer.Option(
+            False,
+            "--no-verify",
+            help="Import even a history whose decisions do not replay; `aether get` then marks the run unverified.",
+        ),
         db: str | None = DbOption,
     ) -> None:
-        """Add an exported run history to this database."""
+        """Add an exported run history to this database, once its decisions replay identically."""
         try:
             with file.open("rb") as handle:
                 history = parse_lines(handle, str(file))
@@ -153,11 +160,25 @@ def register(app: typer.Typer) -> None:
             fail(f"cannot read {file}: {exc.strerror}")
         except ImportError_ as exc:
             fail(str(exc))
+        # A forged or damaged file would otherwise become a run that looks recorded here.
+        finding = verify_run(history.decoded()).mismatch
+        if finding is not None and not no_verify:
+            typer.echo(finding.describe(), err=True)
+            fail(f"{file} was not imported: its history does not replay (--no-verify imports it anyway)")
         engine = open_engine(db, workers=0)
+        record = HistoryImported(
+            history.run_id,
+            format_datetime(engine.clock.now()),
+            str(file),
+            verified=finding is None,
+            finding="" if finding is None else finding.describe(),
+        )
         try:
-            run_id = import_history(engine.log, history)
+            run_id = import_history(engine.log, history, record)
         except ImportError_ as exc:
             fail(str(exc))
+        if finding is not None:
+            typer.echo(f"aether: imported {run_id} unverified: {finding.describe()}", err=True)
         typer.echo(run_id)
 
     @app.command("retry")

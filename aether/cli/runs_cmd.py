@@ -8,10 +8,16 @@ from rich.console import Console
 from rich.table import Table
 
 from aether.cli.common import DbOption, fail, open_engine, open_queries, print_json
+from aether.cli.run_facts import workflow_deadline
 from aether.events.times import format_ms
 from aether.model.json_value import JSON
 from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.engine import RequestRejected, RunNotFound
+from aether.store.history_import import import_record
+
+# The submit decision arms the workflow deadline before it creates any node: these few
+# events always hold it.
+_SUBMIT_DECISION_EVENTS = 16
 
 
 def register(app: typer.Typer) -> None:
@@ -27,6 +33,14 @@ def register(app: typer.Typer) -> None:
             view = queries.get(run_id)
         except RunNotFound as exc:
             fail(str(exc))
+        imported = import_record(queries.engine.log, run_id)
+        if imported is not None and not imported.verified:
+            # On stderr, so that it shows with --json too without changing the view.
+            typer.echo(
+                f"warning: run {run_id} was imported from {imported.source} at {imported.at} without "
+                f"verification, and its history does not replay ({imported.finding.splitlines()[0].rstrip(':')})",
+                err=True,
+            )
         if json_output:
             print_json(view)
             return
@@ -39,6 +53,9 @@ def register(app: typer.Typer) -> None:
         )
         if view["outputs"]:
             console.print(f"outputs {orjson.dumps(view['outputs']).decode()}")
+        deadline = workflow_deadline(queries.engine.events(run_id, 1, _SUBMIT_DECISION_EVENTS))
+        if deadline is not None:
+            console.print(deadline.describe(), highlight=False)
         ownership = queries.ownership(run_id)
         if ownership.owner is not None:
             owner = ownership.owner

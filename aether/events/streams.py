@@ -6,6 +6,7 @@ RUN_PREFIX = "run:"
 CRON_PREFIX = "cron:"
 TEMPLATE_PREFIX = "template:"
 SUBMIT_KEY_PREFIX = "submit-key:"
+IMPORT_PREFIX = "import:"
 
 
 def run_stream(run_id: str) -> str:
@@ -27,3 +28,9 @@ def template_stream(namespace: str, name: str) -> str:
 
 def submit_key_stream(key: str) -> str:
     return SUBMIT_KEY_PREFIX + key
+
+
+def import_stream(run_id: str) -> str:
+    """Where ``aether import`` records how a run came into this log (beside, never in, its
+    run stream: the run's own history stays exactly as exported)."""
+    return IMPORT_PREFIX + run_id

@@ -16,7 +16,7 @@ import orjson
 from attrs import frozen
 
 from aether import __version__
-from aether.events.catalog import WorkflowSubmitted
+from aether.events.catalog import Event, WorkflowSubmitted
 from aether.events.codec import EventDecodeError, UnknownEventType, decode_raw
 from aether.events.records import PendingEvent, StoredEvent
 from aether.model.json_value import JSON
@@ -52,6 +52,12 @@ class ParsedHistory:
     events: tuple[PendingEvent, ...]
     source: str = "<input>"
     first_event_line: int = 2
+
+    def decoded(self) -> Iterator[tuple[int, Event]]:
+        """(version, event) of every event, as a run stream of the log would give them
+        (``parse_lines`` has checked that each decodes)."""
+        for version, pending in enumerate(self.events, start=1):
+            yield version, decode_raw(pending.type, pending.schema_version, pending.data)
 
 
 def parse_lines(lines: Iterable[bytes | str], source: str = "<input>") -> ParsedHistory:

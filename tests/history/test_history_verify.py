@@ -108,7 +108,7 @@ def test_an_altered_input_is_caught_at_the_first_decision_it_changes(recorded: P
     assert "recorded: TaskResultRecorded" in result.stderr and "'phase': 'Succeeded'" in result.stderr
 
 
-def test_an_altered_decision_in_an_exported_file_is_named_after_import(recorded: Path, tmp_path: Path) -> None:
+def test_an_altered_decision_in_an_exported_file_is_refused_unless_forced(recorded: Path, tmp_path: Path) -> None:
     exported = cli(recorded, "export", RUN)
     assert exported.exit_code == 0
     lines = exported.stdout_bytes.splitlines()
@@ -121,13 +121,38 @@ def test_an_altered_decision_in_an_exported_file_is_named_after_import(recorded:
     edited.write_bytes(b"\n".join(lines) + b"\n")
 
     other = tmp_path / "other.db"
-    imported = cli(other, "import", str(edited))
-    assert imported.exit_code == 0, imported.stderr
-    assert imported.stdout.strip() == RUN
+    refused = cli(other, "import", str(edited))
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(f"non-determinism at event {version} ")
+    assert "recorded: NodeCompleted" in refused.stderr and "'phase': 'Failed'" in refused.stderr
+    assert "was not imported" in refused.stderr and "--no-verify" in refused.stderr
+    assert not other.exists()  # nothing imported: not even the database was created
+
+    forced = cli(other, "import", str(edited), "--no-verify")
+    assert forced.exit_code == 0, forced.stderr
+    assert forced.stdout.strip() == RUN
+    assert f"imported {RUN} unverified: non-determinism at event {version} " in forced.stderr
     result = cli(other, "replay", RUN, "--verify")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"non-determinism at event {version} ")
     assert "recorded: NodeCompleted" in result.stderr and "'phase': 'Failed'" in result.stderr
+    for flags in ([], ["--json"]):
+        shown = cli(other, "get", RUN, *flags)
+        assert shown.exit_code == 0, shown.stderr
+        assert shown.stderr.startswith(f"warning: run {RUN} was imported from {edited} at ")
+        assert f"without verification, and its history does not replay (non-determinism at event {version} " in (
+            shown.stderr
+        )
+
+
+def test_a_verified_import_leaves_no_warning(recorded: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "run.jsonl"
+    exported.write_bytes(cli(recorded, "export", RUN).stdout_bytes)
+    other = tmp_path / "other.db"
+    imported = cli(other, "import", str(exported))
+    assert (imported.exit_code, imported.stdout.strip(), imported.stderr) == (0, RUN, "")
+    shown = cli(other, "get", RUN)
+    assert shown.exit_code == 0 and shown.stderr == ""
 
 
 def test_the_aether_command_exits_0_then_1_after_one_edit(recorded: Path, tmp_path: Path) -> None:
