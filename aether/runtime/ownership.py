@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -55,9 +56,20 @@ def process_exists(pid: int) -> bool:
     return True
 
 
+class _ClaimBatch:
+    """Claims gathered for one transaction, and what it came to."""
+
+    def __init__(self) -> None:
+        self.claims: list[Claim] = []
+        self.results: list[bool] = []
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
 class Ownership:
     """One member's view of what it owns. Not thread-safe except :meth:`renew`, which
-    only touches the database; the engine serializes the rest under its lock."""
+    only touches the database, and :meth:`claim`, which worker threads call; the engine
+    serializes the rest under its lock."""
 
     def __init__(
         self,
@@ -81,6 +93,9 @@ class Ownership:
         self.owned: set[str] = set()
         self.joined = False
         self.known_members: set[str] = set()
+        self._gathering = threading.Lock()
+        self._committing = threading.Lock()
+        self._open_batch: _ClaimBatch | None = None
 
     # --- membership -----------------------------------------------------------------------
 
@@ -146,17 +161,40 @@ class Ownership:
     # --- claims ---------------------------------------------------------------------------
 
     def claim(self, assignment: TaskAssignment, worker_id: str) -> bool:
-        return self.coordination.claim(
-            Claim(
-                assignment.id,
-                assignment.run_id,
-                assignment.node_id,
-                assignment.attempt,
-                worker_id,
-                self.member_id,
-                self.now_ms(),
-            )
+        """Claim an assignment for one of this process's workers. Called from many worker
+        threads at once, the claims are group-committed: while one transaction commits,
+        the claims that arrive meanwhile gather into the next one."""
+        claim = Claim(
+            assignment.id,
+            assignment.run_id,
+            assignment.node_id,
+            assignment.attempt,
+            worker_id,
+            self.member_id,
+            self.now_ms(),
         )
+        with self._gathering:
+            batch = self._open_batch
+            leads = batch is None
+            if batch is None:
+                batch = self._open_batch = _ClaimBatch()
+            index = len(batch.claims)
+            batch.claims.append(claim)
+        if leads:
+            with self._committing:
+                with self._gathering:
+                    self._open_batch = None  # later claims gather into the next batch
+                try:
+                    batch.results = self.coordination.claim_many(batch.claims)
+                except BaseException as exc:
+                    batch.error = exc
+                finally:
+                    batch.done.set()
+        else:
+            batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+        return batch.results[index]
 
 
 __all__ = ["DEFAULT_LEASE_TTL", "Ownership", "process_exists", "this_locality"]

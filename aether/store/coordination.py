@@ -112,6 +112,11 @@ class Coordination(Protocol):
         :class:`Fenced` if the claiming member is not registered."""
         ...
 
+    def claim_many(self, claims: Sequence[Claim]) -> list[bool]:
+        """:meth:`claim` for each, in order, in one transaction (group commit): all of one
+        member. Raises :class:`Fenced`, recording none, if that member is not registered."""
+        ...
+
     def claims(self, run_id: str) -> list[Claim]:
         """The run's claims, in claim order."""
         ...

@@ -93,14 +93,21 @@ class InMemoryCoordination:
             return RunLease(run_id, None if owner is None else self._members.get(owner))
 
     def claim(self, claim: Claim) -> bool:
+        return self.claim_many([claim])[0]
+
+    def claim_many(self, claims: Sequence[Claim]) -> list[bool]:
         with self._lock:
-            self.check_fence_locked(claim.member_id)
-            claimed = self._claimed.setdefault(claim.run_id, set())
-            if claim.assignment_id in claimed:
-                return False
-            claimed.add(claim.assignment_id)
-            self._claims[claim.assignment_id] = claim
-            return True
+            for member_id in {claim.member_id for claim in claims}:
+                self.check_fence_locked(member_id)
+            return [self._claim_locked(claim) for claim in claims]
+
+    def _claim_locked(self, claim: Claim) -> bool:
+        claimed = self._claimed.setdefault(claim.run_id, set())
+        if claim.assignment_id in claimed:
+            return False
+        claimed.add(claim.assignment_id)
+        self._claims[claim.assignment_id] = claim
+        return True
 
     def claims(self, run_id: str) -> list[Claim]:
         with self._lock:

@@ -147,21 +147,30 @@ class SqliteCoordination:
         return RunLease(run_id, None if member is None else _member(member))
 
     def claim(self, claim: Claim) -> bool:
+        return self.claim_many([claim])[0]
+
+    def claim_many(self, claims: Sequence[Claim]) -> list[bool]:
+        if not claims:
+            return []
         with self._db.transaction(doing="claim") as conn:
-            check_fence(conn, claim.member_id)
-            cursor = conn.execute(
-                f"INSERT OR IGNORE INTO claims ({_CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    claim.assignment_id,
-                    claim.run_id,
-                    claim.node_id,
-                    claim.attempt,
-                    claim.worker_id,
-                    claim.member_id,
-                    claim.claimed_ms,
-                ),
-            )
-            return cursor.rowcount == 1
+            for member_id in {claim.member_id for claim in claims}:
+                check_fence(conn, member_id)
+            return [
+                conn.execute(
+                    f"INSERT OR IGNORE INTO claims ({_CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        claim.assignment_id,
+                        claim.run_id,
+                        claim.node_id,
+                        claim.attempt,
+                        claim.worker_id,
+                        claim.member_id,
+                        claim.claimed_ms,
+                    ),
+                ).rowcount
+                == 1
+                for claim in claims
+            ]
 
     def claims(self, run_id: str) -> list[Claim]:
         with self._db.transaction(write=False, doing="read claims") as conn:
