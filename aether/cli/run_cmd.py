@@ -127,7 +127,9 @@ def register(app: typer.Typer) -> None:
                 display.update(view)
                 if view["phase"] in TERMINAL_PHASES:
                     break
-                if requests.requested.is_set():
+                if engine.fenced:
+                    gave_up = "lost its lease to another engine (this process was paused past it)"
+                elif requests.requested.is_set():
                     gave_up = "was stopped"
                 elif deadline is not None and time.monotonic() > deadline:
                     gave_up = f"did not finish within {timeout}"
