@@ -11,7 +11,7 @@ app = typer.Typer(
     name="aether",
     help="Aether: an event-sourced workflow engine for aether/v1 documents.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

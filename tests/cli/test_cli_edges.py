@@ -1,0 +1,85 @@
+"""What a new user meets first: the command found in an environment that is not activated,
+shell completion, and the defaults ``aether get`` shows (the workflow deadline, SPEC §10.1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.commands import aether_command
+from typer.testing import CliRunner, Result
+
+from aether.cli.main import _register_commands, app
+from aether.events.times import format_ms, parse_ms
+
+pytestmark = pytest.mark.spec("2.10", "10.1")
+
+_register_commands()
+
+AWAITING = """
+apiVersion: aether/v1
+kind: Workflow
+metadata: {name: approval}
+spec:
+  entrypoint: main
+  TIMEOUT
+  templates:
+    - dag:
+        name: main
+        tasks:
+          - {name: approve, executor: {type: await, config: {message: "ship it?"}}}
+"""
+
+
+def aether(db: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, [*args, "--db", str(db)])
+
+
+def submitted(tmp_path: Path, timeout: str | None) -> tuple[Path, str]:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(AWAITING.replace("TIMEOUT", "" if timeout is None else f"timeout: {timeout!r}"))
+    db = tmp_path / "aether.db"
+    result = aether(db, "submit", str(flow))
+    assert result.exit_code == 0, result.stderr
+    return db, result.stdout.strip()
+
+
+def test_python_dash_m_aether_is_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "aether", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("aether ")
+
+
+@pytest.mark.spec("2.10")
+def test_shell_completion_is_offered_and_completes_commands() -> None:
+    help_text = CliRunner().invoke(app, ["--help"]).stdout
+    assert "--install-completion" in help_text and "--show-completion" in help_text
+    env = {**os.environ, "_AETHER_COMPLETE": "complete_bash", "COMP_WORDS": "aether rep", "COMP_CWORD": "1"}
+    done = subprocess.run(aether_command(), env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["replay"]
+
+
+def test_get_prints_the_default_one_hour_deadline(tmp_path: Path) -> None:
+    db, run_id = submitted(tmp_path, None)
+    shown = aether(db, "get", run_id)
+    assert shown.exit_code == 0, shown.stderr
+    created = next(line for line in shown.stdout.splitlines() if line.startswith("created "))
+    due = format_ms(parse_ms(created.split()[1]) + 3_600_000)
+    assert f"deadline {due} (spec.timeout 1h, counted from submit)" in shown.stdout
+
+
+def test_get_says_a_run_without_a_deadline_has_none(tmp_path: Path) -> None:
+    """``timeout: 0s`` is how a run that waits on people (an await task) asks not to be cut."""
+    db, run_id = submitted(tmp_path, "0s")
+    shown = aether(db, "get", run_id)
+    assert shown.exit_code == 0, shown.stderr
+    assert "deadline none (spec.timeout 0s)" in shown.stdout
