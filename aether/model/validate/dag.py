@@ -49,6 +49,38 @@ def _target_kind(ctx: Context, task: DagTask) -> TemplateType | None:
     return None
 
 
+# Executors whose usual failure is a non-zero exit status, i.e. phase Failed (SPEC §14.3).
+_EXIT_STATUS_EXECUTORS = ("shell", "script")
+
+
+def _executor_type(ctx: Context, task: DagTask) -> str | None:
+    """The executor type a task runs: its inline executor's, or its local task template's."""
+    if task.template:
+        template = ctx.templates.get(task.template)
+        body = template.task if template is not None else None
+        return body.executor.type if body is not None and body.executor is not None else None
+    if task.template_ref is None and task.executor is not None:
+        return task.executor.type
+    return None
+
+
+def _check_retried_exit_codes(ctx: Context, task: DagTask, path: str) -> None:
+    """A retry limit without an expression retries only Error and Timeout (SPEC §9.1 rule 4):
+    a shell command that exits non-zero ends Failed and is not retried, which a user used to
+    other engines does not expect."""
+    retry = task.retry
+    if retry is None or not retry.limit or retry.limit <= 0 or (retry.expression or "").strip():
+        return
+    kind = _executor_type(ctx, task)
+    if kind in _EXIT_STATUS_EXECUTORS:
+        ctx.warn(
+            "W-RETRY-NOT-FAILED",
+            f"{path}.retry",
+            f'task "{task.name or ""}": retry without an expression retries only Error and Timeout, not a '
+            f'{kind} command that exits non-zero (Failed); add expression: "true" to retry every failure',
+        )
+
+
 def _target_label(task: DagTask) -> str:
     if task.template:
         return task.template
@@ -176,6 +208,7 @@ def _check_task(ctx: Context, dag: _Dag, j: int, task: DagTask) -> None:
     check_duration(ctx, task.timeout, f"{path}.timeout")
     if task.retry is not None:
         check_retry(ctx, task.retry, f"{path}.retry")
+        _check_retried_exit_codes(ctx, task, path)
         check_expression(ctx, task.retry.expression, f"{path}.retry.expression")
         _check_reads(ctx, dag, j, name, task.retry.expression, f"{path}.retry.expression", own_only=True)
     inline = not task.template and task.template_ref is None
