@@ -391,7 +391,7 @@ class CoordinationContract:
 def race(workers: Sequence[Callable[[], T]]) -> list[T]:
     """Run every worker on its own thread, released together; their results in order."""
     start = threading.Barrier(len(workers))
-    results: list[T | None] = [None] * len(workers)
+    results: dict[int, T] = {}
     errors: list[BaseException] = []
 
     def run(index: int) -> None:
@@ -407,7 +407,8 @@ def race(workers: Sequence[Callable[[], T]]) -> list[T]:
     for thread in threads:
         thread.join(60)
     assert not errors, errors
-    return [result for result in results if result is not None]
+    assert len(results) == len(workers), "a worker did not finish"
+    return [results[i] for i in range(len(workers))]
 
 
 class DurableCoordinationContract:
