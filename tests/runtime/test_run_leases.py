@@ -302,7 +302,8 @@ def test_a_drained_task_is_recorded_lost_and_a_stopped_engine_hands_its_run_over
     log: InMemoryEventLog,
 ) -> None:
     document = workflow("sleepy", dag("main", shell_task("nap", "sleep 30")))
-    other = Engine(log, workers=0, member_id="other", lease_ttl=TTL)
+    # On the real clock: a lease time long enough that "other" outlives a slow test unrenewed.
+    other = Engine(log, workers=0, member_id="other", lease_ttl=600.0)
     other.recover()
     draining = Engine(log, workers=1, member_id="draining", lease_ttl=TTL)
     draining.start()
