@@ -91,7 +91,10 @@ def print_json(value: JSON) -> None:
 
 
 def problem_line(source: str, problem: Problem) -> str:
-    return f"{source}:{problem.path}: {problem.code} {problem.message}"
+    """``FILE:LINE:COLUMN:JSONPATH: CODE message`` (without ``LINE:COLUMN:`` when the
+    source position is unknown): the position ``--json`` gives, in the form editors jump to."""
+    position = f"{problem.line}:{problem.column}:" if problem.line is not None else ""
+    return f"{source}:{position}{problem.path}: {problem.code} {problem.message}"
 
 
 def report_problems(source: str, problems: tuple[Problem, ...] | list[Problem]) -> None:

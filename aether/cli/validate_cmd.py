@@ -15,33 +15,23 @@ from typing import Annotated
 
 import typer
 
-from aether.cli.common import stored_templates
+from aether.cli.common import problem_line, stored_templates
+from aether.cli.executor_checks import builtin_config_checks
 from aether.expr import check_expression
 from aether.model import LoadResult, Problem, TemplateLookup, load_file
-
-# The built-in executor types (SPEC §14); the CLI has no worker registry to ask.
-BUILTIN_EXECUTORS = ("echo", "shell", "script", "python", "http", "await")
 
 EXIT_OK = 0
 EXIT_INVALID = 2
 
 
-def _no_config_problems(_config: dict | None) -> list[str]:
-    return []
-
-
 def _load(path: Path, strict: bool, lookup: TemplateLookup | None) -> LoadResult:
-    checks = {kind: _no_config_problems for kind in BUILTIN_EXECUTORS}
+    checks = builtin_config_checks()
     try:
         return load_file(
             path, strict=strict, executor_checks=checks, expression_check=check_expression, template_lookup=lookup
         )
     except Exception as exc:  # the CLI never shows a traceback
         return LoadResult(None, (Problem("E-INTERNAL", "error", "$", f"internal error: {exc}"),))
-
-
-def problem_line(name: str, problem: Problem) -> str:
-    return f"{name}:{problem.path}: {problem.code} {problem.message}"
 
 
 def _report_text(name: str, result: LoadResult) -> None:

@@ -17,7 +17,9 @@ from aether.cli.validate_cmd import register
 
 pytestmark = pytest.mark.spec("2.2", "3.1")
 
-LINE = re.compile(r"^(?P<file>.+?):(?P<path>\$\S*): (?P<code>[EW]-[A-Z0-9-]+) (?P<message>.+)$")
+LINE = re.compile(
+    r"^(?P<file>.+?):(?:(?P<line>\d+):(?P<column>\d+):)?(?P<path>\$\S*): (?P<code>[EW]-[A-Z0-9-]+) (?P<message>.+)$"
+)
 
 
 @pytest.fixture
@@ -53,9 +55,11 @@ def test_warnings_go_to_stderr_and_do_not_fail(app: typer.Typer, tmp_path: Path)
     path = write(tmp_path, "warn.json", with_changes(lambda d: d["spec"].update(entrypiont="x")))
     result = run(app, str(path))
     assert result.exit_code == 0
-    assert result.stderr.splitlines() == [
-        f'{path}:$.spec.entrypiont: W-UNKNOWN-KEY unknown key "entrypiont" (did you mean "entrypoint"?)'
-    ]
+    (line,) = result.stderr.splitlines()
+    match = LINE.match(line)
+    assert match is not None, line
+    assert (match["file"], match["path"], match["code"]) == (str(path), "$.spec.entrypiont", "W-UNKNOWN-KEY")
+    assert match["message"] == 'unknown key "entrypiont" (did you mean "entrypoint"?)'
 
 
 def test_errors_exit_two_with_one_line_per_problem(app: typer.Typer, tmp_path: Path) -> None:
@@ -98,9 +102,49 @@ def test_unknown_executor_is_reported(app: typer.Typer, tmp_path: Path) -> None:
     result = run(app, str(write(tmp_path, "x.json", doc)))
     assert result.exit_code == 0
     assert "W-EXECUTOR-UNKNOWN" in result.stderr
-    for builtin in ("echo", "shell", "script", "python", "http", "await"):
-        doc = with_changes(lambda d, b=builtin: d["spec"]["templates"][1]["task"]["executor"].update(type=b))  # type: ignore[misc]
+    for builtin, config in VALID_CONFIGS.items():
+        doc = with_changes(
+            lambda d, b=builtin, c=config: d["spec"]["templates"][1]["task"].update(executor={"type": b, "config": c})  # type: ignore[misc]
+        )
         assert run(app, str(write(tmp_path, f"{builtin}.json", doc))).stderr == ""
+
+
+VALID_CONFIGS: dict[str, dict] = {
+    "echo": {},
+    "shell": {"command": "true"},
+    "script": {"runtime": "python3", "source": "print(1)"},
+    "python": {"function": "json:dumps"},
+    "http": {"url": "https://example.com"},
+    "await": {},
+}
+
+
+@pytest.mark.spec("3.3.5", "14.3")
+def test_a_misspelt_builtin_config_is_reported_as_run_would(app: typer.Typer, tmp_path: Path) -> None:
+    doc = with_changes(
+        lambda d: d["spec"]["templates"][1]["task"].update(executor={"type": "shell", "config": {"comand": "true"}})
+    )
+    result = run(app, str(write(tmp_path, "typo.json", doc)))
+    assert result.exit_code == 0
+    (line,) = result.stderr.splitlines()
+    match = LINE.match(line)
+    assert match is not None, line
+    assert (match["path"], match["code"]) == ("$.spec.templates[1].task.executor.config", "W-EXECUTOR-CONFIG")
+    assert match["message"] == 'executor "shell" config: shell: "command" is required'
+    assert run(app, "--strict", str(write(tmp_path, "typo.json", doc))).exit_code == 2
+
+
+@pytest.mark.spec("3.1")
+def test_text_output_gives_the_line_and_column_json_gives(app: typer.Typer, tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.yaml", "apiVersion: aether/v1\nkind: Workflow\nmetadata: {name: Bad}\nspec: {}\n")
+    text = run(app, str(bad)).stderr.splitlines()
+    problems = json.loads(run(app, "--json", str(bad)).stdout)[0]["problems"]
+    assert len(text) == len(problems) == 3
+    for line, problem in zip(text, problems, strict=True):
+        match = LINE.match(line)
+        assert match is not None, line
+        assert (int(match["line"]), int(match["column"])) == (problem["line"], problem["column"])
+        assert line.startswith(f"{bad}:{problem['line']}:{problem['column']}:{problem['path']}: {problem['code']} ")
 
 
 def test_json_output(app: typer.Typer, tmp_path: Path) -> None:
