@@ -317,6 +317,35 @@ class CoordinationContract:
         assert coordination.claims("run-1") == []
         assert coordination.claim(claim("run-1", "main/a", 1, "m-1")) is True
 
+    def test_claim_many_answers_each_claim_in_order_in_one_go(self, coordination: Coordination) -> None:
+        joined(coordination, "m-1", "m-2")
+        assert coordination.claim_many([]) == []
+        earlier = claim("run-1", "main/a", 1, "m-2")
+        coordination.claim(earlier)
+        batch = [
+            claim("run-1", "main/b", 1, "m-1"),
+            claim("run-1", "main/a", 1, "m-1"),  # claimed before
+            claim("run-2", "main/a", 1, "m-1"),
+            claim("run-1", "main/b", 1, "m-1", worker_id="m-1-2"),  # claimed earlier in this batch
+        ]
+        assert coordination.claim_many(batch) == [True, False, True, False]
+        assert coordination.claims("run-1") == [earlier, batch[0]]
+        assert coordination.claims("run-2") == [batch[2]]
+
+    @pytest.mark.parametrize("departure", ["never-joined", "remove"])
+    def test_claim_many_by_an_unregistered_member_raises_and_records_none(
+        self, coordination: Coordination, departure: str
+    ) -> None:
+        if departure == "remove":
+            joined(coordination, "m-1")
+            coordination.remove_members(["m-1"])
+        with pytest.raises(Fenced) as caught:
+            coordination.claim_many([claim("run-1", "main/a", 1, "m-1"), claim("run-1", "main/b", 1, "m-1")])
+        assert caught.value.member_id == "m-1"
+        assert coordination.claims("run-1") == []
+        joined(coordination, "m-2")
+        assert coordination.claim_many([claim("run-1", "main/a", 1, "m-2")]) == [True]
+
     def test_dead_claims_are_the_held_claims_of_departed_members_on_the_owners_runs(
         self, coordination: Coordination
     ) -> None:
