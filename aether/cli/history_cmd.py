@@ -81,6 +81,10 @@ def register(app: typer.Typer) -> None:
 
     @projections.command("status")
     def status(db: str | None = DbOption) -> None:
-        """How far the read models are behind the log."""
+        """How far the read models are behind the log, and whether they still agree with it."""
         status = open_queries(db).projection_status()
         typer.echo(f"position {status.position}, {status.behind} events behind the log")
+        for damage in status.damage:
+            typer.echo(f"damaged: {damage.table}: {damage.finding}", err=True)
+        if status.damage:
+            fail("the read models disagree with the log: `aether projections rebuild` refolds them", 1)

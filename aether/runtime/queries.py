@@ -30,6 +30,7 @@ from aether.runtime.engine import Engine, RunNotFound
 from aether.store.audit import iter_phase_history
 from aether.store.coordination import Coordination, Member
 from aether.store.projector import ProjectionError, Projector
+from aether.store.read_model_check import Damage, read_model_damage
 from aether.store.read_queries import listed_runs
 
 
@@ -41,6 +42,7 @@ class NoReadModels(LookupError):
 class ProjectionStatus:
     position: int  # the log position the read models reflect
     behind: int  # events of the log they do not reflect yet
+    damage: tuple[Damage, ...] = ()  # where the tables disagree with the log up to position
 
 
 @frozen
@@ -145,7 +147,8 @@ class QueryService:
 
     def projection_status(self) -> ProjectionStatus:
         projector = self._projector()
-        return ProjectionStatus(projector.position, projector.behind())
+        damage = tuple(read_model_damage(projector.db, projector.stored_position))
+        return ProjectionStatus(projector.position, projector.behind(), damage)
 
     def rebuild_projections(self) -> int:
         """Drop the read models and refold them from the whole log; returns the events folded."""

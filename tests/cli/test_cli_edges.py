@@ -4,6 +4,7 @@ shell completion, and the defaults ``aether get`` shows (the workflow deadline, 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,65 @@ def test_get_says_a_run_without_a_deadline_has_none(tmp_path: Path) -> None:
     shown = aether(db, "get", run_id)
     assert shown.exit_code == 0, shown.stderr
     assert "deadline none (spec.timeout 0s)" in shown.stdout
+
+
+# --- projections status notices damage, not only lag ---------------------------------------
+
+HELLO = """
+apiVersion: aether/v1
+kind: Workflow
+metadata: {name: hello}
+spec:
+  entrypoint: main
+  templates:
+    - dag:
+        name: main
+        tasks:
+          - {name: a, executor: {type: echo}}
+          - {name: b, dependencies: [a], executor: {type: echo}}
+"""
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path) -> Path:
+    flow = tmp_path / "hello.yaml"
+    flow.write_text(HELLO)
+    db = tmp_path / "aether.db"
+    for _ in range(2):
+        result = aether(db, "run", str(flow))
+        assert result.exit_code == 0, result.stderr
+    return db
+
+
+def _damage(db: Path, sql: str) -> None:
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(sql).rowcount == 1
+
+
+@pytest.mark.spec("6.6")
+def test_projections_status_of_healthy_read_models_exits_0(two_runs: Path) -> None:
+    status = aether(two_runs, "projections", "status")
+    assert (status.exit_code, status.stderr) == (0, "")
+    assert status.stdout.endswith(", 0 events behind the log\n")
+
+
+@pytest.mark.spec("6.6")
+@pytest.mark.parametrize(
+    ("sql", "finding"),
+    [
+        ("DELETE FROM tasks WHERE rowid = (SELECT MIN(rowid) FROM tasks)", "damaged: tasks: 5 rows for the 6 nodes"),
+        ("DELETE FROM runs WHERE rowid = (SELECT MIN(rowid) FROM runs)", "damaged: runs: 1 rows for the 2 runs"),
+        (
+            "UPDATE runs SET last_version = last_version - 3 WHERE rowid = (SELECT MIN(rowid) FROM runs)",
+            "damaged: runs: 1 rows do not reflect their run's last event",
+        ),
+    ],
+)
+def test_projections_status_names_a_damaged_table_until_rebuilt(two_runs: Path, sql: str, finding: str) -> None:
+    _damage(two_runs, sql)
+    status = aether(two_runs, "projections", "status")
+    assert status.exit_code == 1
+    assert finding in status.stderr and "aether projections rebuild" in status.stderr
+    assert aether(two_runs, "projections", "rebuild").exit_code == 0
+    healed = aether(two_runs, "projections", "status")
+    assert (healed.exit_code, healed.stderr) == (0, "")
