@@ -552,6 +552,8 @@ class Engine:
         if self.fenced:
             return
         self.fenced = True
+        if self.ownership is not None:
+            self.ownership.removed()
         message = "this engine's lease expired and was taken over; it stopped deciding and executing"
         log.error(message)
         self.diagnostics.append(message)
@@ -562,7 +564,7 @@ class Engine:
         self._wake.set()
 
     def _fence(self) -> str | None:
-        return self.ownership.member_id if self.ownership is not None and self.ownership.joined else None
+        return self.ownership.fence if self.ownership is not None else None
 
     def _claim(self, assignment: TaskAssignment, worker_id: str) -> bool:
         """Claim an assignment for one of this engine's workers (ARCHITECTURE rule 6)."""
@@ -595,6 +597,7 @@ class Engine:
                     self._take_over(run_id)
             elif self.drives != "none":
                 self.ownership.join()
+                self.fenced = False  # a new member, if it was fenced before
                 self.ownership.remove_dead_members()
                 if self.drives == "all":
                     owing = [run_id for run_id in self.run_ids() if self._may_need_driving(run_id)]
@@ -867,7 +870,11 @@ class Engine:
     ) -> list[tuple[str, str]]:
         """Decide every trigger, append all their events in one transaction, then perform
         the effects (the stream processor). Returns the rejections, in order."""
-        outcomes = self.runs.process(triggers, extra_appends=extra_appends, new_stream=new_run)
+        try:
+            outcomes = self.runs.process(triggers, extra_appends=extra_appends, new_stream=new_run)
+        except Fenced:
+            self._on_fenced()  # wherever it is found: a request, a pump, the loop
+            raise
         return [
             (outcome.rejection.code, outcome.rejection.message) for outcome in outcomes if outcome.rejection is not None
         ]

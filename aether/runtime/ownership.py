@@ -89,6 +89,9 @@ class Ownership:
         self.pid = os.getpid()
         self.locality = this_locality()
         self.member_id = member_id or f"{self.host}-{self.pid}-{secrets.token_hex(3)}"
+        self._base_id = self.member_id
+        self._generation = 1
+        self._left = False
         self.role = role
         self.owned: set[str] = set()
         self.joined = False
@@ -102,6 +105,12 @@ class Ownership:
     def join(self) -> None:
         if self.joined:
             return
+        if self._left:
+            # A member that left (or was removed) is gone for good: joining again is a new
+            # member, so nothing can confuse its rows with the old one's.
+            self._generation += 1
+            self.member_id = f"{self._base_id}.{self._generation}"
+            self._left = False
         now = self.now_ms()
         self.coordination.join(
             Member(self.member_id, self.role, self.host, self.pid, now, now + self.ttl_ms, self.locality)
@@ -116,7 +125,23 @@ class Ownership:
         if self.joined:
             self.coordination.leave(self.member_id)
             self.joined = False
+            self._left = True
             self.owned.clear()
+
+    @property
+    def fence(self) -> str | None:
+        """The member id appends must be fenced by: this member's, while it is registered
+        and after it left or was removed (so that nothing is appended in its name until it
+        joins again as a new member); None before it ever joined (a process that only
+        records requests)."""
+        return self.member_id if self.joined or self._left else None
+
+    def removed(self) -> None:
+        """Another member removed this one (it was found expired): what it held is no
+        longer its own, and it may join again only as a new member."""
+        self.joined = False
+        self._left = True
+        self.owned.clear()
 
     def is_dead(self, member: Member, now_ms: int) -> bool:
         if member.member_id == self.member_id:

@@ -64,7 +64,7 @@ def _create_coordination_tables(db: Database) -> None:
     )
     # seq orders leases by age (orphans are taken oldest first); owner NULL: released.
     db.execute(
-        "CREATE TABLE run_leases (run_id TEXT PRIMARY KEY, owner TEXT, seq INTEGER NOT NULL, acquired_ms INTEGER)"
+        "CREATE TABLE run_leases (run_id TEXT PRIMARY KEY, owner TEXT, seq INTEGER NOT NULL)"
     )
     db.execute("CREATE INDEX run_leases_owner ON run_leases (owner)")
     # held = 0 once the attempt is settled: the row stays so the assignment is never

@@ -172,16 +172,16 @@ def test_a_taken_over_engine_appends_nothing_and_stops(log: InMemoryEventLog, cl
     before = log.last_position()
     # The first engine's worker reports the lost attempt's result: it is not recorded.
     first.broker.report_result(TaskResultReport(a.id, a.run_id, a.node_id, a.attempt, "first-1"))
-    try:
+    with pytest.raises(Fenced) as refused:
         first.pump()
-        raised = False
-    except Fenced as exc:
-        raised = exc.member_id == "first"
-    assert raised or first.fenced
-    assert log.last_position() == before
-    first.housekeeping()
-    assert first.fenced
+    assert refused.value.member_id == "first"
+    assert first.fenced, "the engine learns it was fenced from the refused append itself"
     assert any("taken over" in message for message in first.diagnostics)
+    assert log.last_position() == before
+    # Nothing is appended in its name afterwards either, requests included.
+    with pytest.raises(Fenced):
+        first.cancel(setup.run_id)
+    first.housekeeping()
     assert log.last_position() == before
 
 
