@@ -9,10 +9,11 @@ from rich.table import Table
 
 from aether.cli.common import DbOption, fail, open_engine, open_queries, print_json
 from aether.cli.run_facts import workflow_deadline
-from aether.events.times import format_ms
+from aether.events.times import format_ms, parse_ms
 from aether.model.json_value import JSON
 from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.engine import RequestRejected, RunNotFound
+from aether.runtime.pruning import NotPrunable, delete_run, finished_before, was_deleted
 from aether.store.history_import import import_record
 
 # The submit decision arms the workflow deadline before it creates any node: these few
@@ -33,6 +34,8 @@ def register(app: typer.Typer) -> None:
             view = queries.get(run_id)
         except RunNotFound as exc:
             fail(str(exc))
+        if was_deleted(queries, run_id):
+            typer.echo(f"note: run {run_id} was deleted from the listings; the log keeps its history", err=True)
         imported = import_record(queries.engine.log, run_id)
         if imported is not None and not imported.verified:
             # On stderr, so that it shows with --json too without changing the view.
@@ -72,6 +75,40 @@ def register(app: typer.Typer) -> None:
             row = (task["id"], task["templateName"], task["phase"], str(task["retryCount"]), worker, task["message"])
             table.add_row(*(str(cell) for cell in row))
         console.print(table)
+
+    @app.command("delete")
+    def delete(
+        run_ids: list[str] = typer.Argument(..., metavar="RUN...", help="Run ids of finished runs."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Remove finished runs from the listings; the log keeps their history (a RunPruned fact)."""
+        queries = open_queries(db)
+        for run_id in run_ids:
+            try:
+                phase = delete_run(queries, run_id)
+            except (RunNotFound, NotPrunable) as exc:
+                fail(str(exc))
+            typer.echo(f"deleted {run_id} ({phase})")
+
+    @app.command("prune")
+    def prune(
+        before: str = typer.Option(..., "--before", help="RFC 3339 time: delete the runs that finished before it."),
+        db: str | None = DbOption,
+    ) -> None:
+        """Remove every run that finished before --before from the listings; the log keeps their history."""
+        try:
+            parse_ms(before)
+        except ValueError:
+            fail(f'--before "{before}" is not an RFC 3339 time')
+        queries = open_queries(db)
+        pruned = finished_before(queries, before)
+        for run_id in pruned:
+            try:
+                delete_run(queries, run_id)
+            except NotPrunable:  # deleted meanwhile by another command: nothing left to do
+                continue
+            typer.echo(run_id)
+        typer.echo(f"pruned {len(pruned)} run(s) that finished before {before}", err=True)
 
     @app.command("list")
     def list_runs(

@@ -7,6 +7,7 @@ CRON_PREFIX = "cron:"
 TEMPLATE_PREFIX = "template:"
 SUBMIT_KEY_PREFIX = "submit-key:"
 IMPORT_PREFIX = "import:"
+PRUNED_PREFIX = "pruned:"
 
 
 def run_stream(run_id: str) -> str:
@@ -34,3 +35,10 @@ def import_stream(run_id: str) -> str:
     """Where ``aether import`` records how a run came into this log (beside, never in, its
     run stream: the run's own history stays exactly as exported)."""
     return IMPORT_PREFIX + run_id
+
+
+def pruned_stream(run_id: str) -> str:
+    """Where ``aether delete`` and ``aether prune`` record that a run left the read models
+    (``RunPruned``, as a cron's history limits record it in the cron stream); the run's own
+    stream stays as it was."""
+    return PRUNED_PREFIX + run_id

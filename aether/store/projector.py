@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import decode
-from aether.events.streams import CRON_PREFIX, RUN_PREFIX
+from aether.events.streams import CRON_PREFIX, PRUNED_PREFIX, RUN_PREFIX
 from aether.projections.read_model_base import ReadModel, RowSink, RunChange, TableSpec
 from aether.projections.read_models import all_tables, default_read_models
 from aether.projections.snapshots import SnapshotStore, Snapshotter, TemplatesSnapshot
@@ -206,7 +206,7 @@ class Projector:
             for stored in events:
                 if stored.stream.startswith(RUN_PREFIX):
                     self._project_run_event(stored, sink, due)
-                elif stored.stream.startswith(CRON_PREFIX):
+                elif stored.stream.startswith((CRON_PREFIX, PRUNED_PREFIX)):
                     self._project_cron_event(stored, sink)
             with self._transaction():
                 conn = self.db.conn
@@ -258,7 +258,8 @@ class Projector:
             due.append((stream, version, after, templates))
 
     def _project_cron_event(self, stored: StoredEvent, sink: RowSink) -> None:
-        """Cron facts are self-contained: no state to fold, one call per model that reads them."""
+        """Cron facts, and runs pruned by hand, are self-contained: no state to fold, one call
+        per model that reads them."""
         readers = [model for model in self.read_models if hasattr(model, "on_cron_event")]
         if not readers:
             return
@@ -266,7 +267,8 @@ class Projector:
             event = decode(stored)
         except Exception as exc:
             raise ProjectionError(f"{stored.stream} version {stored.version} ({stored.type}): {exc}") from exc
-        cron = stored.stream[len(CRON_PREFIX) :]
+        # A run a person deleted (a ``pruned:`` stream) was pruned by no cron: its cron is "".
+        cron = stored.stream[len(CRON_PREFIX) :] if stored.stream.startswith(CRON_PREFIX) else ""
         for model in readers:
             model.on_cron_event(cron, stored.version, event, sink)
 

@@ -3,6 +3,7 @@ shell completion, and the defaults ``aether get`` shows (the workflow deadline, 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -146,3 +147,65 @@ def test_projections_status_names_a_damaged_table_until_rebuilt(two_runs: Path, 
     assert aether(two_runs, "projections", "rebuild").exit_code == 0
     healed = aether(two_runs, "projections", "status")
     assert (healed.exit_code, healed.stderr) == (0, "")
+
+
+# --- delete and prune: the listings forget a run, the log does not ---------------------------
+
+
+def _listed(db: Path) -> list[str]:
+    result = aether(db, "list", "--json")
+    assert result.exit_code == 0, result.stderr
+    return [run["runId"] for run in json.loads(result.stdout)]
+
+
+def _pruned_facts(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT stream, type, data FROM events WHERE stream LIKE 'pruned:%' ORDER BY position"
+        ).fetchall()
+
+
+@pytest.mark.spec("12.4")
+def test_delete_removes_a_finished_run_from_the_listings_and_keeps_its_history(two_runs: Path) -> None:
+    first, second = _listed(two_runs)
+    events_before = aether(two_runs, "history", first, "--json").stdout
+    deleted = aether(two_runs, "delete", first)
+    assert deleted.exit_code == 0, deleted.stderr
+    assert deleted.stdout == f"deleted {first} (Succeeded)\n"
+    assert _listed(two_runs) == [second]
+    assert [(s, t, json.loads(d)) for s, t, d in _pruned_facts(two_runs)] == [
+        (f"pruned:{first}", "RunPruned", {"runId": first, "phase": "Succeeded"})
+    ]
+    assert aether(two_runs, "history", first, "--json").stdout == events_before
+    assert aether(two_runs, "replay", first, "--verify").exit_code == 0
+    shown = aether(two_runs, "get", first)
+    assert shown.exit_code == 0 and f"note: run {first} was deleted from the listings" in shown.stderr
+    assert aether(two_runs, "projections", "rebuild").exit_code == 0
+    assert _listed(two_runs) == [second]  # the fact is in the log: a rebuild keeps it deleted
+    again = aether(two_runs, "delete", first)
+    assert again.exit_code == 2 and "deleted already" in again.stderr
+
+
+@pytest.mark.spec("12.4")
+def test_delete_refuses_an_unfinished_or_unknown_run(tmp_path: Path) -> None:
+    db, waiting = submitted(tmp_path, None)
+    refused = aether(db, "delete", waiting)
+    assert refused.exit_code == 2 and "cancel it first" in refused.stderr
+    assert aether(db, "delete", "no-such-run").exit_code == 2
+    assert _listed(db) == [waiting] and _pruned_facts(db) == []
+
+
+@pytest.mark.spec("12.4")
+def test_prune_before_a_time_deletes_the_runs_finished_before_it(two_runs: Path) -> None:
+    first, second = _listed(two_runs)
+    finished = {
+        run_id: json.loads(aether(two_runs, "get", run_id, "--json").stdout)["finishedAt"] for run_id in (first, second)
+    }
+    between = format_ms(parse_ms(finished[first]) + 1)
+    assert parse_ms(finished[second]) >= parse_ms(between), "the second run finished after the first"
+    pruned = aether(two_runs, "prune", "--before", between)
+    assert pruned.exit_code == 0, pruned.stderr
+    assert pruned.stdout == f"{first}\n"
+    assert pruned.stderr == f"pruned 1 run(s) that finished before {between}\n"
+    assert _listed(two_runs) == [second]
+    assert aether(two_runs, "prune", "--before", "yesterday").exit_code == 2
