@@ -22,8 +22,8 @@ Never re-record to make a failing corpus test pass.
 The workflows come from the upstream conformance examples (``tests/conformance/upstream/
 examples``, the same files the conformance suite runs) and from the documents
 written out below for what those examples do not cover (a backoff retry, a shell
-pipeline, a run forked with ``retry`` and ``reset``, duplicated worker reports). The
-``cron-run`` case needs the cron shell (``aether.runtime.cron``).
+pipeline, a run forked with ``retry`` and ``reset``, duplicated worker reports, a run of
+stored WorkflowTemplates). The ``cron-run`` case needs the cron shell (``aether.runtime.cron``).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from aether.runtime.engine import Engine
 from aether.runtime.executors.echo import EchoExecutor
 from aether.runtime.executors.shell import ShellExecutor
 from aether.runtime.notifiers import RecordingNotifier
+from aether.runtime.templates import TemplateService, TemplateStore
 from aether.runtime.variables import StaticVars
 from aether.runtime.worker import run_assignment
 from aether.store.memory import InMemoryEventLog
@@ -229,6 +230,82 @@ SHELL_FLAKY_DEPLOY = {
 }
 
 
+# A Workflow that takes its spec from one stored WorkflowTemplate (workflowTemplateRef) and
+# whose entry DAG runs a DAG of another (templateRef), which calls its own templates by name.
+BUILD_STEPS = {
+    "apiVersion": "aether/v1",
+    "kind": "WorkflowTemplate",
+    "metadata": {"name": "build-steps"},
+    "spec": {
+        "templates": [
+            {
+                "dag": {
+                    "name": "build",
+                    "tasks": [
+                        {"name": "compile", "template": "compile"},
+                        {"name": "test", "template": "check", "dependencies": ["compile"]},
+                    ],
+                }
+            },
+            {
+                "task": {
+                    "name": "compile",
+                    "inputs": {
+                        "parameters": [
+                            {"name": "outputs", "value": [{"name": "artifact", "type": "string", "value": "app.bin"}]}
+                        ]
+                    },
+                    "executor": {"type": "echo"},
+                }
+            },
+            {"task": {"name": "check", "executor": {"type": "echo"}}},
+        ]
+    },
+}
+
+RELEASE_BASE = {
+    "apiVersion": "aether/v1",
+    "kind": "WorkflowTemplate",
+    "metadata": {"name": "release-base"},
+    "spec": {
+        "entrypoint": "main",
+        "priority": 700,
+        "arguments": {"parameters": [{"name": "version", "value": "1.0.0"}, {"name": "channel", "value": "beta"}]},
+        "templates": [
+            {
+                "dag": {
+                    "name": "main",
+                    "tasks": [
+                        {"name": "build", "templateRef": {"name": "build-steps", "template": "build"}},
+                        {
+                            "name": "publish",
+                            "dependencies": ["build"],
+                            "inputs": {
+                                "parameters": [
+                                    {"name": "version", "valueFrom": {"parameter": "workflow.parameters.version"}},
+                                    {"name": "channel", "valueFrom": {"parameter": "workflow.parameters.channel"}},
+                                ]
+                            },
+                            "executor": {"type": "echo"},
+                        },
+                    ],
+                }
+            }
+        ],
+    },
+}
+
+RELEASE = {
+    "apiVersion": "aether/v1",
+    "kind": "Workflow",
+    "metadata": {"name": "release"},
+    "spec": {
+        "workflowTemplateRef": {"name": "release-base"},
+        "arguments": {"parameters": [{"name": "version", "value": "2.0.0"}]},
+    },
+}
+
+
 # --- cases -----------------------------------------------------------------------------------
 
 
@@ -246,6 +323,7 @@ class Case:
     fork: tuple[str, ...] = ()  # ("retry",) or ("reset", SEQ): the run is a fork of ``origin``
     origin: str = ""  # the case whose run this one forks (recorded in the same log first)
     cron: bool = False  # the document is a CronWorkflow: record the run its first tick starts
+    templates: tuple[dict[str, JSON], ...] = ()  # WorkflowTemplates applied before the submit
     extra: Mapping[str, JSON] = field(factory=dict)
 
 
@@ -311,6 +389,13 @@ CASES: tuple[Case, ...] = (
         fork=("reset", "16"),
         origin="shell-failed",
     ),
+    Case(
+        "workflow-template",
+        "",
+        "a spec from a stored WorkflowTemplate (workflowTemplateRef) running a DAG of another (templateRef)",
+        document=RELEASE,
+        templates=(BUILD_STEPS, RELEASE_BASE),
+    ),
 )
 
 
@@ -340,6 +425,7 @@ class Recorder:
         self.clock = FakeClock(T0)
         self.log = InMemoryEventLog(clock=lambda: self.clock.now().timestamp())
         self.broker = LocalBroker(order=order)  # type: ignore[arg-type]
+        self.templates = TemplateStore(self.log)
         self.engine = Engine(
             self.log,
             executors=EXECUTORS,
@@ -349,6 +435,7 @@ class Recorder:
             variables=list(VARIABLES),
             notifiers=[RecordingNotifier()],
             workers=0,
+            template_lookup=self.templates.lookup,
         )
 
     def work(self, assignment: TaskAssignment, duplicate: bool) -> None:
@@ -453,6 +540,8 @@ def record(case: Case) -> tuple[bytes, bytes]:
 
 
 def _run(recorder: Recorder, case: Case) -> str:
+    if case.templates:
+        TemplateService(recorder.engine, store=recorder.templates).apply(*case.templates)
     run_id = recorder.engine.submit(document_text(case), source_name=f"{case.name}.json").run_id
     return _drive(recorder, run_id, case)
 

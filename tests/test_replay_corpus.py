@@ -118,7 +118,7 @@ def test_payloads_of_current_schema_versions_decode_without_loss(history: Path) 
 
 def test_the_corpus_covers_what_the_issue_lists() -> None:
     """DAGs, loops, retries, timeouts, suspend/resume, cancel, hooks, nesting, shell tasks,
-    duplicates, forks, cron: if a file goes missing, this says which feature lost its history."""
+    duplicates, forks, cron, WorkflowTemplates: if a file goes missing, this says which feature lost its history."""
     seen: Counter[str] = Counter()
     for history in HISTORIES:
         engine, run_id = _load(history)
@@ -149,6 +149,8 @@ def test_the_corpus_covers_what_the_issue_lists() -> None:
                 seen[f"origin {event.origin['kind']}"] += 1
             if isinstance(event, ev.WorkflowSubmitted) and event.cron:
                 seen["cron run"] += 1
+            if isinstance(event, ev.WorkflowSubmitted) and event.templates_snapshot:
+                seen["workflow template"] += 1
         for cls in (ev.ResumeRequested, ev.CancelRequested, ev.HookFired, ev.RepeatConditionEvaluated):
             seen[cls.__name__] += cls in kinds
     wanted = [
@@ -178,6 +180,7 @@ def test_the_corpus_covers_what_the_issue_lists() -> None:
         "origin retry",
         "origin reset",
         "cron run",
+        "workflow template",
         "ResumeRequested",
         "CancelRequested",
         "HookFired",
