@@ -12,7 +12,7 @@ import typer
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, open_queries, print_json
 from aether.events.import_events import HistoryImported
 from aether.events.times import format_datetime
-from aether.history.transfer import ImportError_, parse_lines
+from aether.history.transfer import ImportError_, ParsedHistory, parse_lines
 from aether.history.verify import VerifyResult, verify_run
 from aether.model.json_value import JSON
 from aether.projections.view_at import ViewHistoryGap
@@ -50,6 +50,15 @@ def _report_verify(result: VerifyResult, json_output: bool) -> NoReturn:
     else:
         typer.echo(f"verified {result.events} events ({result.inputs} inputs): every decision replays identically")
     raise typer.Exit(EXIT_OK if result.ok else EXIT_RUN_NOT_SUCCEEDED)
+
+
+def _verification_finding(history: ParsedHistory) -> str | None:
+    """Why the history's recorded decisions do not replay, or None when they all do."""
+    try:
+        mismatch = verify_run(history.decoded()).mismatch
+    except Exception as exc:  # a forged history may break the decider itself
+        return f"verifying the history failed: {exc}"
+    return None if mismatch is None else mismatch.describe()
 
 
 def diff_lines(changes: dict[str, JSON], a: int, b: int) -> list[str]:
@@ -161,9 +170,9 @@ def register(app: typer.Typer) -> None:
         except ImportError_ as exc:
             fail(str(exc))
         # A forged or damaged file would otherwise become a run that looks recorded here.
-        finding = verify_run(history.decoded()).mismatch
+        finding = _verification_finding(history)
         if finding is not None and not no_verify:
-            typer.echo(finding.describe(), err=True)
+            typer.echo(finding, err=True)
             fail(f"{file} was not imported: its history does not replay (--no-verify imports it anyway)")
         engine = open_engine(db, workers=0)
         record = HistoryImported(
@@ -171,14 +180,14 @@ def register(app: typer.Typer) -> None:
             format_datetime(engine.clock.now()),
             str(file),
             verified=finding is None,
-            finding="" if finding is None else finding.describe(),
+            finding=finding or "",
         )
         try:
             run_id = import_history(engine.log, history, record)
         except ImportError_ as exc:
             fail(str(exc))
         if finding is not None:
-            typer.echo(f"aether: imported {run_id} unverified: {finding.describe()}", err=True)
+            typer.echo(f"aether: imported {run_id} unverified: {finding}", err=True)
         typer.echo(run_id)
 
     @app.command("retry")
