@@ -41,7 +41,7 @@ from aether.runtime.executors import builtin_executors
 from aether.runtime.executors.base import ExecutorPlugin
 from aether.runtime.ids import IdGenerator, UlidGenerator
 from aether.runtime.notifiers import HookNotifier, LoggingNotifier
-from aether.runtime.ownership import DEFAULT_LEASE_TTL, Ownership
+from aether.runtime.ownership import DEFAULT_LEASE_TTL, SERVING, Ownership
 from aether.runtime.secrets import SecretProvider
 from aether.runtime.stream import StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
@@ -178,7 +178,13 @@ class Engine:
         # Run leases and claims (ARCHITECTURE rule 4 and 6), where the log keeps them.
         coordination = coordination if coordination is not None else getattr(self.log, "coordination", None)
         self.ownership: Ownership | None = (
-            Ownership(coordination, self._now_ms, ttl=lease_ttl, member_id=member_id)
+            Ownership(
+                coordination,
+                self._now_ms,
+                ttl=lease_ttl,
+                member_id=member_id,
+                role=SERVING if drives == "all" else "engine",
+            )
             if coordination is not None and drives != "none"
             else None
         )
@@ -586,8 +592,9 @@ class Engine:
     def recover(self) -> int:
         """Take up the runs this engine drives after the process that drove them stopped.
 
-        With run leases (the default), the engine joins as a member and leases every
-        unfinished run no live member holds (``drives="all"``), then takes each over
+        With run leases (the default), the engine joins as a member and leases its share
+        of the unfinished runs no live member holds (``drives="all"``; the rest are left to
+        the other serves, and to its own housekeeping rounds), then takes each over
         (:meth:`_take_over`): the open attempts that can no longer report are recorded as
         lost and whatever the recorded events still owe is performed. Returns the number of
         active runs this engine drives."""
@@ -600,8 +607,14 @@ class Engine:
                 self.fenced = False  # a new member, if it was fenced before
                 self.ownership.remove_dead_members()
                 if self.drives == "all":
-                    owing = [run_id for run_id in self.run_ids() if self._may_need_driving(run_id)]
-                    for run_id in self.ownership.acquire(owing):
+                    coordination = self.ownership.coordination
+                    unheld = [
+                        run_id
+                        for run_id in self.run_ids()
+                        if self._may_need_driving(run_id)
+                        and ((lease := coordination.lease(run_id)) is None or lease.owner is None)
+                    ]
+                    for run_id in self.ownership.acquire(unheld[: self.ownership.share_of(len(unheld))]):
                         self._take_over(run_id)
             return len(self.active_runs())
 
@@ -625,11 +638,8 @@ class Engine:
             departed = ownership.remove_dead_members()
             if self.drives == "all":
                 orphans = ownership.coordination.orphaned_runs(self.ORPHANS_PER_ROUND)
-                if orphans:
-                    engines = 1 + sum(1 for m in ownership.known_members if m != ownership.member_id)
-                    share = orphans[: max(1, -(-len(orphans) // engines))]
-                    for run_id in ownership.acquire(share):
-                        self._take_over(run_id)
+                for run_id in ownership.acquire(orphans[: ownership.share_of(len(orphans))]):
+                    self._take_over(run_id)
             sweep_due = time.monotonic() - self._last_claim_sweep > self.CLAIM_SWEEP_INTERVAL
             if departed or sweep_due:
                 self._last_claim_sweep = time.monotonic()
@@ -823,7 +833,8 @@ class Engine:
                 for run_id, (events, upto) in foreign.items():
                     self.runs.perform_recorded(run_id, events, upto)
                 if new_runs and self.ownership is not None and self.ownership.joined:
-                    for run_id in self.ownership.acquire(new_runs):
+                    share = self.ownership.share_of(len(new_runs))
+                    for run_id in self.ownership.acquire(new_runs[:share]):
                         self._take_over(run_id)
 
     def _loop(self) -> None:

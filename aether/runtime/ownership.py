@@ -22,6 +22,7 @@ from aether.events.assignment import TaskAssignment
 from aether.store.coordination import Claim, Coordination, Member
 
 DEFAULT_LEASE_TTL = 10.0  # seconds a member stays registered without renewing
+SERVING = "serve"  # the role of a member that takes up runs nobody holds (``aether serve``)
 
 
 def _read(path: str) -> str:
@@ -96,6 +97,7 @@ class Ownership:
         self.owned: set[str] = set()
         self.joined = False
         self.known_members: set[str] = set()
+        self.serving_members: set[str] = set()
         self._gathering = threading.Lock()
         self._committing = threading.Lock()
         self._open_batch: _ClaimBatch | None = None
@@ -158,10 +160,26 @@ class Ownership:
         members = self.coordination.members()
         dead = [m.member_id for m in members if self.is_dead(m, now)]
         self.coordination.remove_members(dead)
-        alive = {m.member_id for m in members} - set(dead)
+        live = [m for m in members if m.member_id not in dead]
+        alive = {m.member_id for m in live}
         departed = self.known_members - alive
         self.known_members = alive
+        self.serving_members = {m.member_id for m in live if m.role == SERVING}
         return sorted(departed)
+
+    def share_of(self, candidates: int) -> int:
+        """How many of ``candidates`` unowned runs this member should lease now: enough to
+        bring it up to an even share of the runs held by the members that take runs
+        (``serve``), never fewer than none. Together those members' shares cover every
+        candidate, so no run is left behind, and a member that already holds more than its
+        share leaves new runs to the others."""
+        if candidates <= 0:
+            return 0
+        serving = self.serving_members | {self.member_id}
+        counts = self.coordination.lease_counts()
+        held = sum(counts.get(member_id, 0) for member_id in serving)
+        fair = -(-(held + candidates) // len(serving))
+        return max(0, min(candidates, fair - counts.get(self.member_id, 0)))
 
     # --- leases ---------------------------------------------------------------------------
 

@@ -95,6 +95,10 @@ class Coordination(Protocol):
         its next round (a run recorded by a process that does not drive it)."""
         ...
 
+    def lease_counts(self) -> dict[str, int]:
+        """How many runs each registered member holds (members holding none are absent)."""
+        ...
+
     def orphaned_runs(self, limit: int) -> list[str]:
         """Up to ``limit`` runs whose lease has no registered owner, oldest lease first."""
         ...

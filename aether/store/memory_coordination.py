@@ -66,6 +66,14 @@ class InMemoryCoordination:
             for run_id in run_ids:
                 self._leases.setdefault(run_id, None)
 
+    def lease_counts(self) -> dict[str, int]:
+        with self._lock:
+            counts: dict[str, int] = {}
+            for owner in self._leases.values():
+                if owner is not None and owner in self._members:
+                    counts[owner] = counts.get(owner, 0) + 1
+            return counts
+
     def orphaned_runs(self, limit: int) -> list[str]:
         with self._lock:
             orphans: list[str] = []

@@ -114,6 +114,13 @@ class SqliteCoordination:
                 [(run_id, seq + i + 1) for i, run_id in enumerate(run_ids)],
             )
 
+    def lease_counts(self) -> dict[str, int]:
+        with self._db.transaction(write=False, doing="count leases") as conn:
+            rows = conn.execute(
+                "SELECT l.owner, count(*) FROM run_leases l JOIN members m ON m.member_id = l.owner GROUP BY l.owner"
+            ).fetchall()
+        return {owner: count for owner, count in rows}
+
     def orphaned_runs(self, limit: int) -> list[str]:
         with self._db.transaction(write=False, doing="read leases") as conn:
             rows = conn.execute(

@@ -241,6 +241,17 @@ class CoordinationContract:
         coordination.leave("m-3")
         assert coordination.orphaned_runs(10) == ["run-a", "run-d", "run-c", "run-b"]
 
+    def test_lease_counts_are_the_runs_each_registered_member_holds(self, coordination: Coordination) -> None:
+        joined(coordination, "m-1", "m-2", "m-3")
+        coordination.acquire("m-1", ["run-a", "run-b"])
+        coordination.acquire("m-2", ["run-c"])
+        coordination.offer(["run-d"])
+        assert coordination.lease_counts() == {"m-1": 2, "m-2": 1}
+        coordination.leave("m-1")  # its leases are orphaned: nobody holds them
+        assert coordination.lease_counts() == {"m-2": 1}
+        coordination.acquire("m-3", ["run-a", "run-d"])
+        assert coordination.lease_counts() == {"m-2": 1, "m-3": 2}
+
     def test_release_drops_the_callers_leases_and_their_claims(self, coordination: Coordination) -> None:
         joined(coordination, "m-1")
         coordination.acquire("m-1", ["run-1", "run-2"])

@@ -212,16 +212,32 @@ def test_orphaned_runs_are_shared_between_live_engines(log: InMemoryEventLog, cl
     runs = {gone.submit(DOCUMENT).run_id for _ in range(5)}
     declare_dead(gone)
     assert sorted(coordination(log).orphaned_runs(100)) == sorted(runs)
-    one.housekeeping()  # 5 orphans, 2 engines: 3 this round
+    one.housekeeping()  # 5 orphans, 2 serves, none held: an even share is 3
     assert len(one.active_runs()) == 3
-    two.housekeeping()  # 2 left, 2 engines: 1
-    assert len(two.active_runs()) == 1
-    one.housekeeping()
-    assert len(one.active_runs()) == 4
+    two.housekeeping()  # 3 held, 2 orphans: an even share of 5 is 3, and 2 are left
+    assert len(two.active_runs()) == 2
+    one.housekeeping()  # already above its share: takes nothing, none is left anyway
+    assert len(one.active_runs()) == 3
     assert set(one.active_runs()) | set(two.active_runs()) == runs
     assert set(one.active_runs()) & set(two.active_runs()) == set()
     assert coordination(log).orphaned_runs(100) == []
-    assert one.broker.pending_count() == 2 * 4 and two.broker.pending_count() == 2
+    assert one.broker.pending_count() == 2 * 3 and two.broker.pending_count() == 2 * 2
+
+
+def test_a_serve_holding_more_than_its_share_leaves_new_runs_to_the_others(
+    log: InMemoryEventLog, clock: FakeClock
+) -> None:
+    one = engine(log, clock, "one")
+    one.recover()
+    held = {one.submit(DOCUMENT).run_id for _ in range(3)}
+    two = engine(log, clock, "two")
+    two.recover()
+    one.housekeeping()  # learns that two serves
+    offered = Engine(log, workers=0, clock=clock, drives="none").submit(DOCUMENT).run_id
+    one.housekeeping()  # 3 held of 4 runs, 2 serves: its share is 2, it holds 3
+    assert set(one.active_runs()) == held
+    two.housekeeping()
+    assert two.active_runs() == [offered]
 
 
 def test_a_lone_engine_takes_every_orphan_in_one_round(log: InMemoryEventLog, clock: FakeClock) -> None:
