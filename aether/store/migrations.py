@@ -63,9 +63,7 @@ def _create_coordination_tables(db: Database) -> None:
         " pid INTEGER NOT NULL, locality TEXT NOT NULL, joined_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL)"
     )
     # seq orders leases by age (orphans are taken oldest first); owner NULL: released.
-    db.execute(
-        "CREATE TABLE run_leases (run_id TEXT PRIMARY KEY, owner TEXT, seq INTEGER NOT NULL)"
-    )
+    db.execute("CREATE TABLE run_leases (run_id TEXT PRIMARY KEY, owner TEXT, seq INTEGER NOT NULL)")
     db.execute("CREATE INDEX run_leases_owner ON run_leases (owner)")
     # held = 0 once the attempt is settled: the row stays so the assignment is never
     # claimed again, until the run is released.
