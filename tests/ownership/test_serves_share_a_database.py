@@ -7,6 +7,8 @@ recorded (ARCHITECTURE rules 4 and 6). Real processes, real shell tasks, real si
   run again under their next attempt numbers.
 - A serve stopped with SIGTERM records the task it interrupted as lost, so the next serve
   runs the next attempt at once instead of waiting for the lease to expire.
+- A serve paused past its lease is taken over once the lease expires; when it wakes up it
+  is fenced: it records nothing more and exits.
 """
 
 from __future__ import annotations
@@ -301,3 +303,55 @@ def test_a_serve_stopped_mid_task_records_the_loss_so_the_next_serve_runs_the_ne
     waited = second_start - second.joined_ms / 1000
     print(f"\nnext attempt started {waited:.2f} s after the second serve joined")
     assert waited < NEXT_ATTEMPT_BOUND, f"the second serve started attempt 2 only {waited:.2f} s after it joined"
+
+
+@pytest.mark.spec("14.3")
+@pytest.mark.timeout(120)
+def test_a_serve_paused_past_its_lease_is_fenced_and_records_nothing_more(tmp_path: Path) -> None:
+    db, executions_file, gate = tmp_path / "aether.db", tmp_path / "executions", tmp_path / "gate"
+    # The first attempt runs until the gate opens; any later one ends at once.
+    command = (
+        f"{record_execution(executions_file)}; "
+        f'if [ "$AETHER_ATTEMPT" = 1 ]; then for _ in $(seq 600); do [ -e {gate} ] && break; sleep 0.05; done; fi'
+    )
+    document = write_workflow(
+        tmp_path / "flow.json", "paused", dag_task("work", executor=executor("shell", command=command))
+    )
+    with serves() as started:
+        paused = Serve(db, "paused", "--workers", "2", *LEASE)
+        started.append(paused)
+        paused.wait_ready(db)
+        (run_id,) = submit_all(db, [document])
+        assert wait_for(lambda: any(e.attempt == 1 for e in open_starts(history(db, run_id)))), paused.stderr()
+        other = Serve(db, "other", "--workers", "2", *LEASE)
+        started.append(other)
+        other.wait_ready(db)
+
+        paused_at = time.time()
+        os.kill(paused.pid, signal.SIGSTOP)  # alive, but it renews nothing: its lease expires
+        assert wait_for(lambda: finished(db, run_id), 30.0), other.stderr()
+        ended = len(history(db, run_id))
+        # The paused serve's task goes on meanwhile; it ends, then the serve wakes up.
+        gate.touch()
+        (first,) = [e for e in executions(executions_file) if e.attempt == 1]
+        assert wait_for(lambda: not alive(first.pid), 10.0)
+        os.kill(paused.pid, signal.SIGCONT)
+        assert paused.exit_code() == 1, paused.stderr()
+        assert "paused past its lease" in paused.stderr()
+        other.proc.terminate()
+        assert other.exit_code() == 0, other.stderr()
+
+    recorded = history(db, run_id)
+    assert len(recorded) == ended, f"appended after the run ended: {[r.event for r in recorded[ended:]]}"
+    assert final_phase(db, run_id) == "Succeeded"
+    (loss,) = of_type(recorded, ev.AttemptLost)
+    assert (loss.attempt, loss.reason, loss.owner_id) == (1, "claim-expired", paused.member_id)
+    assert [(e.attempt, paused.started(e), other.started(e)) for e in of_type(recorded, ev.TaskStarted)] == [
+        (1, True, False),
+        (2, False, True),
+    ]
+    assert [(e.attempt, e.code) for e in of_type(recorded, ev.TaskResultReported)] == [(2, 0)]
+    assert [(e.attempt, e.serve) for e in executions(executions_file)] == [(1, "paused"), (2, "other")]
+    (lost_at,) = [r.recorded_at for r in recorded if isinstance(r.event, ev.AttemptLost)]
+    print(f"\ntakeover after SIGSTOP (by lease expiry): {lost_at - paused_at:.2f} s")
+    assert lost_at - paused_at < TAKEOVER_BOUND
