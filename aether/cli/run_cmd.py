@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -39,7 +38,7 @@ from aether.model.limits import DEFAULT_LIMITS
 from aether.model.problems import Problem, ValidationError
 from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.cron import attach_cron_ticker
-from aether.runtime.executors import builtin_executors
+from aether.runtime.executors import builtin_executors, config_checks
 from aether.runtime.submission import PreparedRun, load_workflow, parse_argument
 
 ParamOption = typer.Option(None, "-p", "--param", help="Workflow argument NAME=VALUE (VALUE is JSON, or text).")
@@ -60,12 +59,7 @@ def _prepare(file: Path, params: list[str] | None, strict: bool, db: str | None)
     """Validate before anything is written: bad input writes nothing. Template references
     resolve from the WorkflowTemplates stored in ``db`` (SPEC §13)."""
     arguments = _arguments(params)
-    executors = builtin_executors()
-
-    def checker(plugin: Any) -> Any:
-        return lambda config: [p.message for p in plugin.validate_config(config)]
-
-    checks = {name: checker(plugin) for name, plugin in executors.items()}
+    checks = config_checks(builtin_executors())
     try:
         with stored_templates(db) as lookup:
             prepared = load_workflow(

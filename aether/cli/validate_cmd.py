@@ -16,16 +16,16 @@ from typing import Annotated
 import typer
 
 from aether.cli.common import problem_line, stored_templates
-from aether.cli.executor_checks import builtin_config_checks
 from aether.expr import check_expression
 from aether.model import LoadResult, Problem, TemplateLookup, load_file
+from aether.runtime.executors import builtin_executors, config_checks
 
 EXIT_OK = 0
 EXIT_INVALID = 2
 
 
 def _load(path: Path, strict: bool, lookup: TemplateLookup | None) -> LoadResult:
-    checks = builtin_config_checks()
+    checks = config_checks(builtin_executors())
     try:
         return load_file(
             path, strict=strict, executor_checks=checks, expression_check=check_expression, template_lookup=lookup

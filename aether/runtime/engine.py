@@ -37,7 +37,7 @@ from aether.reducers.run import apply
 from aether.reducers.state import RunState
 from aether.runtime.broker import LocalBroker
 from aether.runtime.clock import Clock, SystemClock
-from aether.runtime.executors import builtin_executors
+from aether.runtime.executors import ConfigCheck, builtin_executors, config_checks
 from aether.runtime.executors.base import ExecutorPlugin
 from aether.runtime.ids import IdGenerator, UlidGenerator
 from aether.runtime.notifiers import HookNotifier, LoggingNotifier
@@ -223,11 +223,8 @@ class Engine:
         """The namespaces of the registered variable sources (``system`` by default)."""
         return [source.namespace for source in self.variables]
 
-    def executor_checks(self) -> dict[str, Callable[[dict[str, JSON] | None], list[str]]]:
-        def checker(plugin: ExecutorPlugin) -> Callable[[dict[str, JSON] | None], list[str]]:
-            return lambda config: [problem.message for problem in plugin.validate_config(config)]
-
-        return {name: checker(plugin) for name, plugin in self.executors.items()}
+    def executor_checks(self) -> dict[str, ConfigCheck]:
+        return config_checks(self.executors)
 
     def submit(
         self,

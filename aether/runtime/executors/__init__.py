@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 
+from aether.model.json_value import JSON
 from aether.runtime.executors.await_exec import AwaitExecutor
 from aether.runtime.executors.base import (
     CODE_ERROR,
@@ -44,6 +45,20 @@ def builtin_executors(
     return {plugin.type: plugin for plugin in every if plugin.type not in disabled}
 
 
+ConfigCheck = Callable[[dict[str, JSON] | None], list[str]]
+
+
+def config_checks(executors: Mapping[str, ExecutorPlugin]) -> dict[str, ConfigCheck]:
+    """Each executor type with its ``validate_config`` as the document validator calls it
+    (SPEC §3.3.5 ``W-EXECUTOR-CONFIG``): what a submission to an engine with these
+    executors checks, and what ``aether validate`` checks for the built-in ones."""
+
+    def check_of(plugin: ExecutorPlugin) -> ConfigCheck:
+        return lambda config: [problem.message for problem in plugin.validate_config(config)]
+
+    return {kind: check_of(plugin) for kind, plugin in executors.items()}
+
+
 __all__ = [
     "BUILTIN_TYPES",
     "CODE_ERROR",
@@ -52,6 +67,7 @@ __all__ = [
     "CODE_SUSPENDED",
     "CODE_TIMEOUT",
     "AwaitExecutor",
+    "ConfigCheck",
     "EchoExecutor",
     "ExecContext",
     "ExecResult",
@@ -61,4 +77,5 @@ __all__ = [
     "ScriptExecutor",
     "ShellExecutor",
     "builtin_executors",
+    "config_checks",
 ]
