@@ -123,6 +123,8 @@ def register(app: typer.Typer) -> None:
                     break
                 if engine.fenced:
                     gave_up = "lost its lease to another engine (this process was paused past it)"
+                elif engine.failure is not None:
+                    gave_up = f"stopped: {engine.failure}"
                 elif requests.requested.is_set():
                     gave_up = "was stopped"
                 elif deadline is not None and time.monotonic() > deadline:
@@ -181,7 +183,7 @@ def register(app: typer.Typer) -> None:
             try:
                 idle_since = None
                 while not requests.requested.wait(0.2):
-                    if engine.fenced:
+                    if engine.fenced or engine.failure is not None:
                         break
                     if not until_idle:
                         continue
@@ -194,6 +196,8 @@ def register(app: typer.Typer) -> None:
             finally:
                 ticker.stop()
                 drain(engine, grace_limit, requests)
+        if engine.failure is not None:
+            fail(f"stopped: {engine.failure}", code=EXIT_RUN_NOT_SUCCEEDED)
         if engine.fenced:
             fail(
                 "this serve was paused past its lease and other engines took its runs over; "

@@ -7,7 +7,7 @@ still loads as today's event classes (``register_upcaster``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
@@ -108,6 +108,17 @@ def from_payload(type_name: str, schema_version: int, data: Payload) -> Event:
 
 def encode(event: Event) -> PendingEvent:
     return PendingEvent(event.TYPE, event.VERSION, orjson.dumps(to_payload(event)))
+
+
+def unencodable_reason(events: Iterable[Event]) -> str | None:
+    """Why the codec refuses the first of ``events`` it cannot encode (an integer beyond
+    64 bits, a lone surrogate, ...), or None when every one encodes."""
+    for event in events:
+        try:
+            encode(event)
+        except Exception as exc:  # whatever the codec refuses
+            return f"{event.TYPE}: {exc}"
+    return None
 
 
 def decode(stored: StoredEvent) -> Event:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+import attrs
 from attrs import frozen
 
 from aether.events import catalog as ev
@@ -38,7 +39,7 @@ from aether.reducers.state import RunState
 from aether.runtime.broker import LocalBroker
 from aether.runtime.clock import Clock, SystemClock
 from aether.runtime.executors import ConfigCheck, builtin_executors, config_checks
-from aether.runtime.executors.base import ExecutorPlugin
+from aether.runtime.executors.base import CODE_ERROR, ExecutorPlugin
 from aether.runtime.ids import IdGenerator, UlidGenerator
 from aether.runtime.notifiers import HookNotifier, LoggingNotifier
 from aether.runtime.ownership import DEFAULT_LEASE_TTL, SERVING, Ownership
@@ -46,7 +47,7 @@ from aether.runtime.secrets import SecretProvider
 from aether.runtime.stream import StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
 from aether.runtime.variables import SystemVars, VarsSource, snapshot
-from aether.scheduler.decide import decide
+from aether.scheduler.decide import decide, decide_unrecordable
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
 from aether.scheduler.outbox import attempts_lost_at_takeover, may_owe_effects, outstanding_effects
@@ -119,6 +120,19 @@ def run_kind(snapshots: SnapshotStore | None) -> StreamKind[RunState]:
         accepts_new=lambda event: isinstance(event, ev.WorkflowSubmitted),
         outstanding_effects=outstanding_effects,
         finished=lambda state: state.terminal,
+        unrecordable=decide_unrecordable,
+        recordable_input=recordable_report,
+    )
+
+
+def recordable_report(report: ev.Event, reason: str) -> ev.Event | None:
+    """A worker's result whose values the log cannot store becomes a failed result that
+    says why (SPEC §14.1 code 3), so the attempt ends and the run goes on; any other
+    input that cannot be stored is refused."""
+    if not isinstance(report, ev.TaskResultReported):
+        return None
+    return attrs.evolve(
+        report, code=CODE_ERROR, message=f"the result cannot be recorded: {reason}", parameters=(), artifacts=()
     )
 
 
@@ -189,6 +203,9 @@ class Engine:
             else None
         )
         self.fenced = False
+        # Why the engine cannot record (set after repeated failures, cleared by a success).
+        self.failure: str | None = None
+        self._recording_failures = 0
         self._keeper: threading.Thread | None = None
         self._last_housekeeping = 0.0
         self._last_claim_sweep = 0.0
@@ -863,11 +880,12 @@ class Engine:
                     self._process(triggers)
             except Fenced:
                 self._on_fenced()
-            except Exception:  # e.g. the database is locked or full: keep the inputs, try again
-                log.exception("engine loop error; %d inputs kept for the next attempt", len(triggers))
-                self.diagnostics.append("engine loop error; see the log")
+            except Exception as exc:  # e.g. the database is locked or full: keep the inputs, try again
                 self._backlog = triggers
-                self._stopping.wait(self.RETRY_DELAY)
+                self._stopping.wait(self._failed_to_record(exc, len(triggers)))
+            else:
+                self._recording_failures = 0
+                self.failure = None
 
     def _process(
         self,
@@ -889,6 +907,8 @@ class Engine:
 
     CONFLICT_RETRIES = 5
     RETRY_DELAY = 0.5
+    RETRY_DELAY_MAX = 5.0
+    RECORDING_FAILURES_TO_GIVE_UP = 10  # rounds in a row (about 20 s) before ``failure`` is set
     DRAIN_POLL = 0.05
     INTERRUPT_WAIT = 3.0  # seconds for interrupted tasks to end before stop goes on without them
     FINAL_ROUNDS = 10
@@ -923,6 +943,21 @@ class Engine:
         heapq.heappush(self._timers, (due_ms, self._timer_seq, run_id, timer_id))
         self._wake.set()
 
+    def _failed_to_record(self, exc: Exception, kept: int) -> float:
+        """Note a failed round of recording and say how long to wait before the next. The
+        first failure is logged in full, the next ones in a line each; after
+        ``RECORDING_FAILURES_TO_GIVE_UP`` in a row, ``failure`` says why, for the command
+        to give up with one clear message (a full disk, a database locked for long)."""
+        self._recording_failures += 1
+        if self._recording_failures == 1:
+            log.exception("recording failed; %d inputs kept for the next attempt", kept)
+            self.diagnostics.append(f"recording failed: {exc}")
+        else:
+            log.error("recording failed again (%d times): %s", self._recording_failures, exc)
+        if self._recording_failures >= self.RECORDING_FAILURES_TO_GIVE_UP:
+            self.failure = f"cannot record to the event log: {exc}"
+        return min(self.RETRY_DELAY * self._recording_failures, self.RETRY_DELAY_MAX)
+
     def _start_new_run(
         self, run_id: str, event: ev.Event, extra: Sequence[tuple[str, Sequence[PendingEvent], int]] = ()
     ) -> None:
@@ -935,7 +970,10 @@ class Engine:
             ownership.join()
             leased = bool(ownership.acquire([run_id]))
         try:
-            self._process([(run_id, event)], extra_appends=extra, new_run=True)
+            rejections = self._process([(run_id, event)], extra_appends=extra, new_run=True)
+            if rejections:
+                code, message = rejections[0]
+                raise RequestRejected(code, message)
         except BaseException:
             if leased and ownership is not None:
                 ownership.release([run_id])

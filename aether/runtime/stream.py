@@ -28,7 +28,7 @@ from typing import Generic, Protocol, TypeVar
 from attrs import frozen
 
 from aether.events.catalog import Event
-from aether.events.codec import decode, encode
+from aether.events.codec import decode, encode, unencodable_reason
 from aether.scheduler.effects import Effect
 from aether.store.base import ConcurrencyConflict, EventLog, PendingEvent
 
@@ -81,6 +81,21 @@ class StreamKind(Generic[S]):
     """The effects recorded events still owe once the stream stands at the given state."""
     finished: Callable[[S], bool] = lambda _state: False
     """A finished stream's cached state is dropped first when the cache is full."""
+    unrecordable: Callable[[S | None, Event, str], StreamDecision[S]] | None = None
+    """The decision to record instead when the decider's events cannot be stored (the
+    reason given); None: the input is refused."""
+    recordable_input: Callable[[Event, str], Event | None] = lambda _input, _reason: None
+    """An input the log cannot store, replaced by one it can (a result whose values cannot
+    be stored, as a failed result saying why); None: the input is refused."""
+
+
+@frozen
+class Unrecordable:
+    """Why an input was refused without being decided: neither it nor what it would
+    decide can be stored in the log."""
+
+    message: str
+    code: str = "E-UNRECORDABLE"
 
 
 @frozen
@@ -219,15 +234,17 @@ class StreamProcessor(Generic[S]):
                 if state is None and not self.kind.accepts_new(trigger):
                     log.warning("%s: %s for unknown stream %s ignored", self.kind.name, trigger.TYPE, key)
                     continue
-                decision = self.kind.decide(state, trigger)
+                contained = self._decide_recordable(key, state, trigger)
+                if isinstance(contained, Unrecordable):
+                    outcomes.append(Outcome(key, trigger, (), (), contained))
+                    continue
+                trigger, decision, encoded = contained
                 outcomes.append(Outcome(key, trigger, decision.events, decision.effects, decision.rejection))
                 if decision.rejection is not None and not decision.events:
                     continue  # nothing to record
                 stream = self.kind.stream_of(key)
                 base_versions.setdefault(stream, current.version)
-                written = pending.setdefault(stream, [])
-                written.append(encode(trigger))
-                written.extend(encode(event) for event in decision.events)
+                pending.setdefault(stream, []).extend(encoded)
                 state = decision.state
                 version += 1 + len(decision.events)
             touched[key] = Cached(state, version)
@@ -251,6 +268,44 @@ class StreamProcessor(Generic[S]):
                 self.perform(outcome.key, effect)
         return outcomes
 
+    def _decide_recordable(
+        self, key: str, state: S | None, trigger: Event
+    ) -> tuple[Event, StreamDecision[S], list[PendingEvent]] | Unrecordable:
+        """Decide ``trigger`` and encode it with its decision, containing what the log
+        cannot store to this one input: an input that cannot be stored is replaced by one
+        that can (``recordable_input``) or refused; a decision whose events cannot be
+        stored is replaced by the kind's ``unrecordable`` decision (a run ends in Error)
+        or the input is refused. Never raises for a value: one poisoned value must not
+        stall the batch, the loop, or the other streams."""
+        try:
+            encoded_trigger = encode(trigger)
+        except Exception as exc:
+            reason = f"{trigger.TYPE}: {exc}"
+            replacement = self.kind.recordable_input(trigger, reason)
+            if replacement is None:
+                return self._refuse(key, trigger, f"the input cannot be recorded: {reason}")
+            trigger = replacement
+            try:
+                encoded_trigger = encode(trigger)
+            except Exception as again:
+                return self._refuse(key, trigger, f"the input cannot be recorded: {trigger.TYPE}: {again}")
+        decision = self.kind.decide(state, trigger)
+        try:
+            return trigger, decision, [encoded_trigger, *(encode(event) for event in decision.events)]
+        except Exception as exc:
+            reason = unencodable_reason(decision.events) or str(exc)
+        if self.kind.unrecordable is None:
+            return self._refuse(key, trigger, f"the decision cannot be recorded: {reason}")
+        decision = self.kind.unrecordable(state, trigger, reason)
+        try:
+            return trigger, decision, [encoded_trigger, *(encode(event) for event in decision.events)]
+        except Exception as exc:
+            return self._refuse(key, trigger, f"the decision cannot be recorded: {reason}; nor can its end: {exc}")
+
+    def _refuse(self, key: str, trigger: Event, message: str) -> Unrecordable:
+        log.error("%s %s: %s refused: %s", self.kind.name, key, trigger.TYPE, message)
+        return Unrecordable(message)
+
     # --- what recorded events owe --------------------------------------------------------
 
     def perform_recorded(self, key: str, events: Sequence[Event], upto_version: int) -> None:
@@ -267,4 +322,4 @@ class StreamProcessor(Generic[S]):
             self.perform(key, effect)
 
 
-__all__ = ["Cached", "Outcome", "Refusal", "StreamDecision", "StreamKind", "StreamProcessor"]
+__all__ = ["Cached", "Outcome", "Refusal", "StreamDecision", "StreamKind", "StreamProcessor", "Unrecordable"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import orjson
 
 from aether.events import catalog as ev
+from aether.events.codec import unencodable_reason
 from aether.events.timers import TimerId
 from aether.reducers.errors import IllegalTransition
 from aether.reducers.run import apply
@@ -41,6 +42,25 @@ def decide(state: RunState | None, trigger: ev.Event) -> Decision:
         if not before.terminal:
             lifecycle.abort_run(ctx, f"engine internal error: {type(exc).__name__}: {exc}")
     return ctx.decision()
+
+
+def decide_unrecordable(state: RunState | None, trigger: ev.Event, reason: str) -> Decision:
+    """The decision when ``decide``'s own events cannot be recorded: the input is kept and
+    the run ends in Error saying why, so one poisoned value fails its run and nothing
+    else. Deterministic, so verifying the run re-derives it."""
+    before = apply(state, trigger)
+    ctx = Ctx(before)
+    if not before.terminal:
+        lifecycle.abort_run(ctx, f"a decision could not be recorded: {reason}")
+    return ctx.decision()
+
+
+def recordable_decision(state: RunState | None, trigger: ev.Event) -> Decision:
+    """``decide``, or :func:`decide_unrecordable` when its events cannot be recorded: what
+    the engine records for ``trigger``."""
+    decision = decide(state, trigger)
+    reason = unencodable_reason(decision.events)
+    return decision if reason is None else decide_unrecordable(state, trigger, reason)
 
 
 def _check_history_limit(ctx: Ctx) -> None:

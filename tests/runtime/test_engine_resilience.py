@@ -63,4 +63,4 @@ def test_inputs_whose_append_failed_are_decided_again() -> None:
         view = engine.wait(run_id, timeout=30)
     assert view["phase"] == "Succeeded"
     assert log.failures == 0
-    assert any("engine loop error" in d for d in engine.diagnostics)
+    assert any("recording failed" in d for d in engine.diagnostics)
