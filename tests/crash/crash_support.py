@@ -5,7 +5,6 @@ backoff timer, a task deadline that fires on a sleeping task tolerated by ``cont
 and a loop with ``concurrency``. Each task first appends ``<node id> <start ns> <pid>
 <ppid>`` to a file, then sleeps 50-300 ms. The file counts executions and says which
 ``aether serve`` process started each one (``$PPID``); the log counts recorded attempts.
-(A shell task cannot write its attempt number: nothing in its environment carries it.)
 """
 
 from __future__ import annotations

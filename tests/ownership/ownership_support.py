@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from support.commands import aether_command
 from support.documents import dag, dag_task, executor, workflow
 
 from aether.events import catalog as ev
@@ -36,12 +36,6 @@ JSON = Any
 SERVE_READY = "aether: serving"
 STOP_SECONDS = 20.0  # a generous bound on a graceful stop that takes a second or two
 FINISHED = ("Succeeded", "Failed", "Error", "Timeout", "Cancelled")
-
-
-def aether_command() -> str:
-    found = shutil.which("aether")
-    assert found is not None, "the aether command is not installed"
-    return found
 
 
 # --- workflows -------------------------------------------------------------------------------
@@ -75,7 +69,7 @@ class Serve:
         environment = {**os.environ, "SERVE_NAME": name}
         with self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(
-                [aether_command(), "serve", "--db", str(db), *args],
+                [*aether_command(), "serve", "--db", str(db), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -136,7 +130,7 @@ def submit_all(db: Path, documents: Iterable[Path]) -> list[str]:
     that their runs are offered to the serves within a short while of each other."""
     procs = [
         subprocess.Popen(
-            [aether_command(), "submit", str(document), "--db", str(db)],
+            [*aether_command(), "submit", str(document), "--db", str(db)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -260,7 +254,7 @@ def verify_replays(db: Path, run_ids: Iterable[str]) -> dict[str, tuple[int, str
     """``aether replay RUN --verify`` for every run, at the same time: run id -> (exit code, output)."""
     procs = {
         run_id: subprocess.Popen(
-            [aether_command(), "replay", run_id, "--verify", "--db", str(db)],
+            [*aether_command(), "replay", run_id, "--verify", "--db", str(db)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
