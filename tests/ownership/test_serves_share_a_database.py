@@ -246,7 +246,9 @@ def test_a_killed_serve_loses_its_tasks_and_the_other_takes_its_runs_over(tmp_pa
     assert takeover < TAKEOVER_BOUND, f"took {takeover:.2f} s to take over after the SIGKILL"
 
 
-NEXT_ATTEMPT_BOUND = 10.0  # seconds from the second serve's start: a third of the first serve's lease, room for a loaded machine
+# Seconds from the second serve's start: a third of the first serve's lease, with room for
+# a loaded machine.
+NEXT_ATTEMPT_BOUND = 10.0
 
 
 @pytest.mark.spec("14.1", "14.3")
