@@ -259,6 +259,28 @@ def test_cancel_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert wait_for(lambda: not any(alive(pid) for pid in pids), 5.0)
 
 
+def test_cancel_kills_a_descendant_that_left_the_process_group(tmp_path: Path) -> None:
+    # setsid puts the sleep in a session of its own: signalling the task's group misses it.
+    pidfile = tmp_path / "pid"
+    command = f"setsid sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {pidfile}; wait"
+    run_ = Background({"command": command})
+    pid = read_pid(pidfile)
+    assert wait_for(lambda: os.getpgid(pid) == pid, 5.0)  # it has left the task's group
+    run_.cancel.set()
+    assert run_.join().code == 3
+    assert wait_for(lambda: not alive(pid), 5.0)
+
+
+def test_deadline_kills_a_descendant_that_left_the_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    deadline = datetime.now(UTC) + timedelta(seconds=1)
+    command = f"setsid sleep 30 >/dev/null 2>&1 </dev/null & echo $! > {pidfile}; wait"
+    run_ = Background({"command": command}, deadline=deadline)
+    pid = read_pid(pidfile)
+    assert run_.join().code == 4
+    assert wait_for(lambda: not alive(pid), 5.0)
+
+
 def test_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     run_ = Background({"command": f"trap '' TERM; echo $$ > {pidfile}; while :; do sleep 0.05; done"})

@@ -26,6 +26,7 @@ from attrs import frozen
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
 from aether.runtime.executors.base import ExecContext
+from aether.runtime.executors.descendants import ProcessKey, descendants, signal_processes
 from aether.runtime.executors.lifetime import OWNER_REAPER, task_setup
 
 MAX_STREAM_BYTES = 1 << 20  # 1 MiB per captured stream (SPEC §14.3)
@@ -181,7 +182,9 @@ def _supervise(
         stopped = _wait(proc, ctx)
     except BaseException:
         # ctx itself failed (a broken cancel flag or clock): the child must not be abandoned.
+        escaped = descendants(proc.pid)
         _signal_group(proc.pid, signal.SIGKILL)
+        signal_processes(escaped, signal.SIGKILL)
         proc.wait()
         raise
     if stopped == "exited":
@@ -230,16 +233,26 @@ def _wait(proc: subprocess.Popen[bytes], ctx: ExecContext) -> Stopped:
 
 
 def _terminate(proc: subprocess.Popen[bytes], captures: Sequence[_Capture], grace_seconds: float) -> None:
-    """SIGTERM to the group; SIGKILL when the grace period is over. Open pipes stand in
+    """SIGTERM to the group and to every descendant that left it; SIGKILL when the grace
+    period is over. Open pipes stand in
     for "some member is still alive", because a group member that a non-reaping init
     inherited would still answer ``killpg(pgid, 0)`` as a zombie."""
+    # Collected while the task's first process lives: once it exits, what left its group
+    # is handed to init and can no longer be told from any other process.
+    escaped: set[ProcessKey] = descendants(proc.pid)
     _signal_group(proc.pid, signal.SIGTERM)
+    signal_processes(escaped, signal.SIGTERM)
     give_up = time.monotonic() + grace_seconds
     while time.monotonic() < give_up:
         if proc.poll() is not None and not any(c.thread.is_alive() for c in captures):
             break
+        if proc.poll() is None:
+            escaped |= descendants(proc.pid)  # started during the grace period
         time.sleep(POLL_SECONDS)
+    if proc.poll() is None:
+        escaped |= descendants(proc.pid)
     _signal_group(proc.pid, signal.SIGKILL)
+    signal_processes(escaped, signal.SIGKILL)
     # A process in uninterruptible sleep survives even SIGKILL for a while; nothing more
     # a worker can do about it than to stop waiting.
     with contextlib.suppress(subprocess.TimeoutExpired):
