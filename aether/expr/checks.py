@@ -13,6 +13,7 @@ from aether.expr import nodes as n
 from aether.expr.compiler import compile_expression
 from aether.expr.errors import ExpressionError
 from aether.expr.printer import path_text
+from aether.expr.regex import compile_regex
 from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.namespaces import KNOWN_NAMESPACES
 
@@ -34,7 +35,8 @@ def check_expression(
 ) -> list[ExprDiagnostic]:
     """Every problem of one expression: E-EXPR-TOO-LONG, E-EXPR-TOO-DEEP,
     W-EXPR-SYNTAX (a compile error; the reference engine accepts any text),
-    W-EXPR-LEGACY, W-EXPR-HYPHEN. A blank text has none (it is an absent
+    W-EXPR-LEGACY, E-EXPR-REGEX (a literal ``matches()`` pattern that is
+    refused), W-EXPR-HYPHEN. A blank text has none (it is an absent
     condition)."""
     if not source.strip():
         return []
@@ -50,9 +52,40 @@ def check_expression(
         ]
     assert compiled.tree is not None
     return [
-        ExprDiagnostic("W-EXPR-HYPHEN", "warning", f'"{ident}" is read as one name; put spaces around "-" to subtract')
-        for ident in hyphenated_names(compiled.tree, known_namespaces)
+        *(ExprDiagnostic(errors.REGEX, "error", exc.message) for exc in literal_pattern_errors(compiled.tree)),
+        *(
+            ExprDiagnostic(
+                "W-EXPR-HYPHEN", "warning", f'"{ident}" is read as one name; put spaces around "-" to subtract'
+            )
+            for ident in hyphenated_names(compiled.tree, known_namespaces)
+        ),
     ]
+
+
+def literal_pattern_errors(root: n.Node) -> list[ExpressionError]:
+    """The refusals of every ``matches()`` pattern written as a literal without
+    placeholders: such a call could only ever fail, so submit reports it."""
+    found: list[ExpressionError] = []
+    for node in _all_nodes(root):
+        if isinstance(node, n.Call) and node.name == "matches" and len(node.args) == 2:
+            pattern = node.args[1]
+            if isinstance(pattern, n.StrLit) and "{{" not in pattern.value:
+                compiled = compile_regex(pattern.value)
+                if isinstance(compiled, ExpressionError):
+                    found.append(compiled)
+    return found
+
+
+def _all_nodes(root: n.Node) -> list[object]:
+    out: list[object] = []
+    stack: list[object] = [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if hasattr(node, "__attrs_attrs__"):
+            for attribute in node.__attrs_attrs__:
+                stack.extend(_nodes_in(getattr(node, attribute.name)))
+    return out
 
 
 def hyphenated_names(root: n.Node, known_namespaces: Collection[str]) -> list[str]:

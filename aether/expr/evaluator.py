@@ -14,12 +14,14 @@ from attrs import frozen
 
 from aether.expr import errors
 from aether.expr import nodes as n
+from aether.expr.budget import Budget, check_result, render_within, string_too_long
 from aether.expr.errors import ExpressionError
 from aether.expr.functions import FUNCTIONS
 from aether.expr.interpolate import Slot, resolve_slot, split
 from aether.expr.lookup import MISSING, Candidates, candidates, navigate
 from aether.expr.operators import (
     ARITH,
+    charge_equality,
     check_float,
     check_int,
     check_list,
@@ -30,7 +32,7 @@ from aether.expr.operators import (
     get_index,
 )
 from aether.expr.printer import path_text
-from aether.expr.values import as_condition, is_list, is_number, is_object, render, type_name, values_equal
+from aether.expr.values import as_condition, is_list, is_number, is_object, type_name, values_equal
 from aether.model.limits import Limits
 
 
@@ -46,14 +48,12 @@ _TRUE = EvalResult(True)
 _FALSE = EvalResult(False)
 
 
-class Ctx:
-    __slots__ = ("env", "limits", "max_steps", "steps", "warnings")
+class Ctx(Budget):
+    __slots__ = ("env", "warnings")
 
     def __init__(self, env: Mapping[str, Any], limits: Limits) -> None:
+        super().__init__(limits)
         self.env = env
-        self.limits = limits
-        self.max_steps = limits.expr_steps
-        self.steps = 0
         self.warnings: list[str] | None = None
 
     def unresolved(self, text: str) -> None:
@@ -63,9 +63,6 @@ class Ctx:
         elif warning not in self.warnings:
             self.warnings.append(warning)
 
-    def too_many_steps(self) -> None:
-        raise ExpressionError(errors.LIMIT, f"evaluation exceeds {self.max_steps} steps")
-
 
 Fn = Callable[[Ctx], Any]
 
@@ -73,7 +70,7 @@ Fn = Callable[[Ctx], Any]
 def run(fn: Fn, env: Mapping[str, Any], limits: Limits) -> EvalResult:
     ctx = Ctx(env, limits)
     try:
-        value = fn(ctx)
+        value = check_result(fn(ctx), ctx)
     except RecursionError:
         raise ExpressionError(errors.LIMIT, "value nested too deeply to evaluate") from None
     if ctx.warnings:
@@ -226,16 +223,23 @@ def _string(node: n.StrLit) -> Fn:
 
     def interpolated(ctx: Ctx) -> str:
         out: list[str] = []
+        room = ctx.limits.expr_string
         for part in parts:
             if isinstance(part, Slot):
                 ctx.steps += 1
                 if ctx.steps > ctx.max_steps:
                     ctx.too_many_steps()
                 value = resolve_slot(ctx.env, part)
-                out.append(part.text if value is MISSING else render(value))
+                text = part.text if value is MISSING else render_within(value, room, ctx)
+                if text is None:
+                    raise string_too_long(ctx.limits, "interpolated string")
             else:
-                out.append(part)
-        return check_string(ctx.limits, "".join(out))
+                text = part
+            room -= len(text)
+            if room < 0:
+                raise string_too_long(ctx.limits, "interpolated string")
+            out.append(text)
+        return "".join(out)
 
     return interpolated
 
@@ -264,6 +268,7 @@ def _compare(node: n.Compare) -> Fn:
                 ctx.too_many_steps()
             if type(a) is str and type(b) is str:
                 return (a != b) if negate else (a == b)
+            charge_equality(ctx, a, b)
             return values_equal(a, b) is not negate
 
         return equality
@@ -276,7 +281,7 @@ def _compare(node: n.Compare) -> Fn:
             ctx.steps += 1
             if ctx.steps > ctx.max_steps:
                 ctx.too_many_steps()
-            return contains(b, a, f'"{op}"') is not negate
+            return contains(ctx, b, a, f'"{op}"') is not negate
 
         return membership
 
@@ -308,7 +313,7 @@ def _arith(node: n.Arith) -> Fn:
             ctx.steps += 1
             if ctx.steps > ctx.max_steps:
                 ctx.too_many_steps()
-            value = apply(ctx.limits, value, other)
+            value = apply(ctx, value, other)
         return value
 
     return arith
@@ -428,7 +433,7 @@ def _call(node: n.Call) -> Fn:
         ctx.steps += 1
         if ctx.steps > ctx.max_steps:
             ctx.too_many_steps()
-        result = impl(ctx.limits, *values)
+        result = impl(ctx, *values)
         if produces_string:
             check_string(ctx.limits, result)
         return result

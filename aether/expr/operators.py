@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aether.expr import errors
+from aether.expr.budget import Budget, string_too_long
 from aether.expr.errors import ExpressionError
 from aether.expr.values import is_list, is_number, is_object, type_name, values_equal
 from aether.model.limits import Limits
@@ -33,22 +34,32 @@ def check_string(limits: Limits, value: str) -> str:
     if len(value) > limits.expr_string:
         raise ExpressionError(
             errors.LIMIT,
-            f"string result is {len(value)} characters; the limit is {limits.expr_string}",
+            f"string result is {len(value)} characters; the limit is {limits.expr_string} (L-EXPR-VALUE)",
         )
     return value
 
 
 def check_list(limits: Limits, value: list[Any]) -> list[Any]:
     if len(value) > limits.expr_list:
-        raise ExpressionError(errors.LIMIT, f"list result has {len(value)} elements; the limit is {limits.expr_list}")
+        raise ExpressionError(
+            errors.LIMIT, f"list result has {len(value)} elements; the limit is {limits.expr_list} (L-EXPR-VALUE)"
+        )
     return value
 
 
-def contains(container: Any, item: Any, what: str) -> bool:
+def charge_equality(budget: Budget, a: Any, b: Any) -> None:
+    """Equality of two lists or objects visits their elements pairwise."""
+    if (is_list(a) and is_list(b)) or (is_object(a) and is_object(b)):
+        budget.charge(min(len(a), len(b)))
+
+
+def contains(budget: Budget, container: Any, item: Any, what: str) -> bool:
     """``item in container`` (SPEC §5.5 ``in``, §5.6 ``contains``)."""
     if type(container) is str and type(item) is str:
+        budget.charge_chars(len(container))
         return item in container
     if is_list(container):
+        budget.charge(len(container))
         return any(values_equal(item, element) for element in container)
     if is_object(container) and type(item) is str:
         return item in container
@@ -60,30 +71,42 @@ def _numbers(op: str, a: Any, b: Any) -> None:
         raise ExpressionError(errors.TYPE, f'cannot apply "{op}" to {type_name(a)} and {type_name(b)}')
 
 
-def op_add(limits: Limits, a: Any, b: Any) -> Any:
+def op_add(budget: Budget, a: Any, b: Any) -> Any:
     ta, tb = type(a), type(b)
     if ta is int and tb is int:
         return check_int(a + b)
     if is_number(a) and is_number(b):
         return check_float(a + b)
+    limits = budget.limits
+    # The size is known from the operands: refuse before allocating.
     if ta is str and tb is str:
-        return check_string(limits, a + b)
+        if len(a) + len(b) > limits.expr_string:
+            raise string_too_long(limits, "string concatenation", len(a) + len(b))
+        budget.charge_chars(len(a) + len(b))
+        return a + b
     if is_list(a) and is_list(b):
-        return check_list(limits, [*a, *b])
+        if len(a) + len(b) > limits.expr_list:
+            raise ExpressionError(
+                errors.LIMIT,
+                f"list concatenation would have {len(a) + len(b)} elements; "
+                f"the limit is {limits.expr_list} (L-EXPR-VALUE)",
+            )
+        budget.charge(len(a) + len(b))
+        return [*a, *b]
     raise ExpressionError(errors.TYPE, f'cannot apply "+" to {type_name(a)} and {type_name(b)}')
 
 
-def op_sub(limits: Limits, a: Any, b: Any) -> Any:
+def op_sub(_: Budget, a: Any, b: Any) -> Any:
     _numbers("-", a, b)
     return check_int(a - b) if type(a) is int and type(b) is int else check_float(a - b)
 
 
-def op_mul(limits: Limits, a: Any, b: Any) -> Any:
+def op_mul(_: Budget, a: Any, b: Any) -> Any:
     _numbers("*", a, b)
     return check_int(a * b) if type(a) is int and type(b) is int else check_float(a * b)
 
 
-def op_div(limits: Limits, a: Any, b: Any) -> Any:
+def op_div(_: Budget, a: Any, b: Any) -> Any:
     _numbers("/", a, b)
     if b == 0:
         raise ExpressionError(errors.DIV_ZERO, "division by zero")
@@ -93,14 +116,14 @@ def op_div(limits: Limits, a: Any, b: Any) -> Any:
         raise ExpressionError(errors.OVERFLOW, "float result is not finite") from None
 
 
-def op_mod(limits: Limits, a: Any, b: Any) -> Any:
+def op_mod(_: Budget, a: Any, b: Any) -> Any:
     _numbers("%", a, b)
     if b == 0:
         raise ExpressionError(errors.DIV_ZERO, "modulo by zero")
     return check_int(a % b) if type(a) is int and type(b) is int else check_float(a % b)
 
 
-ARITH: dict[str, Callable[[Limits, Any, Any], Any]] = {
+ARITH: dict[str, Callable[[Budget, Any, Any], Any]] = {
     "+": op_add,
     "-": op_sub,
     "*": op_mul,

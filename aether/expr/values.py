@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Context, Decimal
 from typing import Any
 
@@ -73,7 +73,7 @@ def render_float(x: float) -> str:
     return format(d, "f")
 
 
-def _render_scalar(value: Any) -> str:
+def render_scalar(value: Any) -> str:
     if value is None:
         return "<nil>"
     t = type(value)
@@ -100,7 +100,7 @@ def render(value: Any) -> str:
     """The text of a value (SPEC §4.8). Never raises; iterative, so a deeply
     nested value cannot exhaust the stack."""
     if not (is_list(value) or is_object(value)):
-        return _render_scalar(value)
+        return render_scalar(value)
     out: list[str] = []
     # A stack of pending work: a value to render, or literal text to emit.
     stack: list[tuple[bool, Any]] = [(False, value)]
@@ -126,8 +126,57 @@ def render(value: Any) -> str:
             parts.append((True, "]"))
             stack.extend(reversed(parts))
         else:
-            out.append(_render_scalar(item))
+            out.append(render_scalar(item))
     return "".join(out)
+
+
+def render_bounded(value: Any, limit: int) -> tuple[str | None, int]:
+    """The text of ``value`` (SPEC §4.8) and the number of values visited; the
+    text is None as soon as it would exceed ``limit`` characters, so a value
+    that shares one large list many times is never rendered in full."""
+    if not (is_list(value) or is_object(value)):
+        text = render_scalar(value)
+        return (text if len(text) <= limit else None), 1
+    out: list[str] = []
+    size = 0
+    visited = 0
+    # Each frame: the elements still to render of one list or object (an
+    # object's as ``key:value`` pairs in key order), and the text closing it.
+    stack: list[Iterator[tuple[str, Any]]] = [_children(value)]
+    out.append("[" if is_list(value) else "map[")
+    size = len(out[0])
+    while stack:
+        for prefix, item in stack[-1]:
+            visited += 1
+            if prefix:
+                out.append(prefix)
+                size += len(prefix)
+            if is_list(item) or is_object(item):
+                opening = "[" if is_list(item) else "map["
+                out.append(opening)
+                size += len(opening)
+                stack.append(_children(item))
+                break
+            piece = render_scalar(item)
+            out.append(piece)
+            size += len(piece)
+            if size > limit:
+                return None, visited
+        else:
+            stack.pop()
+            out.append("]")
+            size += 1
+        if size > limit:
+            return None, visited
+    return "".join(out), visited
+
+
+def _children(value: Any) -> Iterator[tuple[str, Any]]:
+    """The elements of a list or object with the text that precedes each."""
+    if is_list(value):
+        return ((" " if i else "", element) for i, element in enumerate(value))
+    keys = sorted(value.keys(), key=str)
+    return ((f"{' ' if i else ''}{key}:", value[key]) for i, key in enumerate(keys))
 
 
 def _json_default(value: Any) -> Any:
@@ -146,6 +195,10 @@ def to_compact_json(value: Any) -> str:
 
 def values_equal(a: Any, b: Any) -> bool:
     """``a == b`` by the equality rules of SPEC §5.5. Never raises."""
+    if a is b:
+        # Values are immutable while an expression runs and never NaN, so a
+        # value shared many times compares in one step.
+        return True
     ta, tb = type(a), type(b)
     if ta is str and tb is str:
         return a == b
@@ -160,7 +213,10 @@ def values_equal(a: Any, b: Any) -> bool:
         # Compatibility rule: one string and one non-string compare by rendering.
         if isinstance(a, str) and isinstance(b, str):
             return str(a) == str(b)
-        return render(a) == render(b)
+        # The rendering of the non-string side need not go past the string's length.
+        text, other = (a, b) if isinstance(a, str) else (b, a)
+        rendered, _ = render_bounded(other, len(text))
+        return rendered == text
     if is_list(a) and is_list(b):
         return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
     if is_object(a) and is_object(b):
@@ -187,9 +243,18 @@ def as_condition(value: Any) -> bool:
 
 
 def render_short(value: Any, limit: int = 60) -> str:
-    """A value for a message: JSON text, shortened."""
+    """A value for a message: JSON text, shortened. A value too large to
+    show is not serialized at all."""
+    if (is_list(value) or is_object(value)) and render_bounded(value, 4 * limit)[0] is None:
+        return f"<{type_name(value)} of {len(value)} elements>"
     try:
         text = to_compact_json(value)
     except (TypeError, ValueError, RecursionError):
         text = render(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def render_quoted(s: str, limit: int = 40) -> str:
+    """A string for a message, quoted and shortened."""
+    text = s if len(s) <= limit else s[: limit - 3] + "..."
+    return f'"{text}"'

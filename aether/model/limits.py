@@ -21,8 +21,14 @@ class Limits:
     expr_length: int = 4096  # L-EXPR-LEN
     expr_depth: int = 64  # L-EXPR-DEPTH
     expr_steps: int = 10_000  # L-EXPR-STEPS
+    # Elements visited and characters (in blocks of 64) copied, compared or
+    # searched inside operators and functions, so that no single step can do
+    # unbounded work.
+    expr_work: int = 2_000_000  # L-EXPR-WORK
     expr_string: int = 1_048_576  # L-EXPR-VALUE (characters of a produced string)
     expr_list: int = 200_000  # L-EXPR-VALUE (elements of a produced list)
+    expr_result_json: int = MIB  # L-EXPR-VALUE (characters of a result's compact JSON)
+    expr_result_depth: int = 100  # L-EXPR-VALUE (nesting of a result's lists and objects)
     regex_pattern: int = 256  # L-REGEX
     regex_subject: int = 4096  # L-REGEX
     value_bytes: int = 256 * 1024  # L-VALUE

@@ -175,12 +175,17 @@ def test_default_limits_values() -> None:
     assert error("x + 'a'", {"x": "a" * 1_048_576}).code == "E-EXPR-LIMIT"
 
 
-def test_deeply_nested_value_equality_is_an_error_not_a_crash() -> None:
+def _deep(levels: int) -> object:
     deep: object = 1
-    for _ in range(100_000):
+    for _ in range(levels):
         deep = [deep]
+    return deep
+
+
+def test_deeply_nested_value_equality_is_an_error_not_a_crash() -> None:
+    # Two equal values that are not the same object, so equality must descend.
     with pytest.raises(ExpressionError) as info:
-        evaluate("x == y", StrictEnv({"x": deep, "y": deep}))
+        evaluate("x == y", StrictEnv({"x": _deep(100_000), "y": _deep(100_000)}))
     assert info.value.code == "E-EXPR-LIMIT"
 
 

@@ -199,11 +199,6 @@ def test_matches(source: str, expected: bool) -> None:
 @pytest.mark.parametrize(
     "pattern",
     [
-        "(a+)+",
-        "(a*)*b",
-        "(?:a|b+){2,}",
-        "(a?){20}",
-        "((ab)*c)+",
         "(a)\\\\1",
         "(?P<x>a)(?P=x)",
         "(a)?(?(1)b|c)",
