@@ -137,8 +137,11 @@ _RELEVANT = (
     "expr_length",
     "expr_depth",
     "expr_steps",
+    "expr_work",
     "expr_string",
     "expr_list",
+    "expr_result_json",
+    "expr_result_depth",
     "regex_pattern",
     "regex_subject",
 )
@@ -147,7 +150,7 @@ _RELEVANT = (
 _DEFAULT_KEY = tuple(getattr(DEFAULT_LIMITS, name) for name in _RELEVANT)
 
 # Relevant limits per Limits object, by identity: callers pass the same object
-# (a run's limits) again and again, and reading seven attributes each time
+# (a run's limits) again and again, and reading every relevant attribute each time
 # would cost more than the evaluation. The object is kept in the entry, so its
 # id cannot be reused while the entry exists.
 _KEYS: dict[int, tuple[Limits, tuple[int, ...]]] = {}
