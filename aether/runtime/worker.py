@@ -19,6 +19,7 @@ import attrs
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter, ResultParameter
 from aether.model.json_value import JSON
+from aether.runtime.config_interpolation import ConfigRefused, command_rules, interpolate_config
 from aether.runtime.executors.base import CODE_ERROR, CODE_TIMEOUT, ExecContext, ExecResult, ExecutorPlugin
 from aether.runtime.secrets import SecretProvider
 
@@ -60,8 +61,9 @@ def run_assignment(
         env = interpolation_env(assignment, inputs, vars_env or {})
         config = assignment.executor_config
         if config is not None:
-            config = interpolate_config(config, env)
-    except _Refused as exc:
+            secret_inputs = (p.name for p in assignment.inputs if p.secret_key_ref is not None)
+            config = interpolate_config(config, env, command_rules(plugin, secret_inputs))
+    except (_Refused, ConfigRefused) as exc:
         return redact(ExecResult(CODE_ERROR, str(exc)), secret_values)
 
     request = attrs.evolve(assignment, inputs=inputs, executor_config=config)
@@ -145,30 +147,12 @@ def interpolation_env(
     return env
 
 
-def interpolate_config(value: JSON, env: Mapping[str, JSON]) -> JSON:
-    """String interpolation of every string in dict values and list elements. Keys are
-    left alone: they name config fields."""
-    if isinstance(value, str):
-        if "{{" not in value:
-            return value  # interpolation would return it unchanged (SPEC §4.7 step 1)
-        try:
-            # Layer 2, imported only when a placeholder needs it.
-            from aether.expr import interpolate_string
-
-            return interpolate_string(value, env)
-        except Exception as exc:
-            raise _Refused(f"executor config: {_describe(exc)}") from exc
-    if isinstance(value, dict):
-        return {key: interpolate_config(item, env) for key, item in value.items()}
-    if isinstance(value, list):
-        return [interpolate_config(item, env) for item in value]
-    return value
-
-
 def redact(result: ExecResult, secret_values: Collection[str]) -> ExecResult:
     """Every output value whose text contains a secret value of 4 or more characters
     becomes ``"<redacted>"`` (SPEC §14.1). Extension: occurrences in the message are
-    replaced too, since the message is recorded in the log as well."""
+    replaced too, since the message is recorded in the log as well; and a result with an
+    output *name* that contains a secret value is refused (code 3) without those outputs,
+    because a name cannot be redacted: several would become the same name."""
     needles = sorted({s for s in secret_values if len(s) >= MIN_REDACTED_LENGTH}, key=len, reverse=True)
     if not needles:
         return result
@@ -179,7 +163,15 @@ def redact(result: ExecResult, secret_values: Collection[str]) -> ExecResult:
     message = result.message
     for needle in needles:
         message = message.replace(needle, REDACTED)
+    kept = tuple(p for p in parameters if not _contains(p.name, needles))
+    if len(kept) < len(parameters):
+        refusal = f"{len(parameters) - len(kept)} output name(s) contain a secret value; they were dropped"
+        return attrs.evolve(result, code=CODE_ERROR, parameters=kept, message=_join(refusal, message))
     return attrs.evolve(result, parameters=parameters, message=message)
+
+
+def _join(first: str, second: str) -> str:
+    return f"{first}: {second}" if second else first
 
 
 def _contains(value: JSON, needles: Collection[str]) -> bool:

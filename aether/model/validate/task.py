@@ -8,6 +8,7 @@ from aether.model.validate.context import Context
 from aether.model.validate.fields import check_duration, check_phase_conditions, check_resources, schema_range
 from aether.model.validate.hooks import HookScope, check_hooks
 from aether.model.validate.params import Role, check_parameters
+from aether.model.validate.shell_interpolation import check_shell_interpolation
 
 RETRY_LIMIT_MAX = 100
 
@@ -28,6 +29,7 @@ def check_executor(ctx: Context, executor: Executor, path: str, owner: str) -> N
     if not kind:
         ctx.error("E-EXECUTOR-TYPE-REQUIRED", f"{path}.type", f'template "{owner}": executor.type is required')
         return
+    check_shell_interpolation(ctx, executor, path)
     checks = ctx.executor_checks
     if checks is None:
         return

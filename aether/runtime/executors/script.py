@@ -21,6 +21,8 @@ from aether.runtime.executors.shell import CONFIG_PROBLEM, run_command, validate
 
 class ScriptExecutor:
     type = "script"
+    # Run as a command: no secret is interpolated into them, and config.quote quotes what is.
+    command_fields = ("runtime", "source")
 
     def __init__(self, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds

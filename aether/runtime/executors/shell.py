@@ -47,8 +47,12 @@ class ConfigError(Exception):
 
 
 def validate_common(kind: str, config: Mapping[str, JSON]) -> list[Problem]:
-    """Problems with the keys shell and script share: ``workingDir`` and ``env``."""
+    """Problems with the keys shell and script share: ``workingDir``, ``env`` and ``quote``
+    (see :mod:`aether.runtime.config_interpolation`)."""
     problems: list[Problem] = []
+    quote = config.get("quote")
+    if quote is not None and not isinstance(quote, bool):
+        problems.append(warning(CONFIG_PROBLEM, "$", f'{kind}: "quote" must be true or false'))
     working_dir = config.get("workingDir")
     if working_dir is not None and not isinstance(working_dir, str):
         problems.append(warning(CONFIG_PROBLEM, "$", f'{kind}: "workingDir" must be a string'))
@@ -177,6 +181,8 @@ def _join(message: str, notes: Sequence[str]) -> str:
 
 class ShellExecutor:
     type = "shell"
+    # Run as a command: no secret is interpolated into it, and config.quote quotes what is.
+    command_fields = ("command",)
 
     def __init__(self, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
