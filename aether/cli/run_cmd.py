@@ -22,6 +22,7 @@ from aether.cli.common import (
     stored_templates,
 )
 from aether.cli.progress import PlainProgress, RichProgress
+from aether.cli.secrets_option import SecretsOption, command_line_secrets
 from aether.cli.stopping import (
     DEFAULT_GRACE,
     DEFAULT_LEASE,
@@ -94,6 +95,7 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
         grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP + " Also when --timeout is over."),
         lease: str = typer.Option(DEFAULT_LEASE, "--lease", help=LEASE_HELP),
+        secrets: str | None = SecretsOption,
         db: str | None = DbOption,
     ) -> None:
         """Submit a workflow and run it to completion in this process.
@@ -106,8 +108,9 @@ def register(app: typer.Typer) -> None:
                 fail(f'--timeout "{timeout}" is not a duration (e.g. 30s, 10m, 1h)')
         grace_limit = grace_seconds(grace)
         prepared = _prepare(file, param, strict, db)
+        provider = command_line_secrets(secrets)
         # This command runs its own run; other unfinished runs in the database wait for a serve.
-        engine = open_engine(db, workers=workers, drives="submitted", lease_ttl=lease_seconds(lease))
+        engine = open_engine(db, workers=workers, drives="submitted", lease_ttl=lease_seconds(lease), secrets=provider)
         requests = StopRequests()
         gave_up = ""
         with requests.installed(), engine:
@@ -164,6 +167,7 @@ def register(app: typer.Typer) -> None:
         ),
         grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP),
         lease: str = typer.Option(DEFAULT_LEASE, "--lease", help=LEASE_HELP),
+        secrets: str | None = SecretsOption,
         db: str | None = DbOption,
     ) -> None:
         """Run the engine, workers, timers and the cron ticker for the active runs in the database.
@@ -175,7 +179,7 @@ def register(app: typer.Typer) -> None:
         --grace period to finish, then they are terminated and run again at the next start."""
         grace_limit = grace_seconds(grace)
         path = db_path(db)
-        engine = open_engine(db, workers=workers, lease_ttl=lease_seconds(lease))
+        engine = open_engine(db, workers=workers, lease_ttl=lease_seconds(lease), secrets=command_line_secrets(secrets))
         typer.echo(f"aether: serving {path} with {workers} workers (pid {os.getpid()})", err=True)
         requests = StopRequests()
         with requests.installed(), engine:

@@ -1,12 +1,19 @@
 """Secret providers (SPEC §15 ``SecretProvider``): called only by worker runtimes, to turn
-a ``secretKeyRef`` input into its value just before execution (ARCHITECTURE rule 8)."""
+a ``secretKeyRef`` input into its value just before execution (ARCHITECTURE rule 8).
+
+The command line (``aether run`` and ``aether serve``) reads secrets from a ``--secrets`` file
+(:func:`load_secrets_file`), then from the environment (:class:`EnvSecretProvider`), in that
+order (:class:`ChainedSecretProvider`)."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from aether.model.source import format_from_extension, parse_source
 
 ENV_PREFIX = "AETHER_SECRET_"
 _NOT_ENV_CHAR = re.compile(r"[^A-Z0-9]")
@@ -25,7 +32,10 @@ class SecretProvider(Protocol):
 
 
 def env_var_name(name: str, key: str, prefix: str = ENV_PREFIX) -> str:
-    """``db-main``/``password`` → ``AETHER_SECRET_DB_MAIN_PASSWORD``."""
+    """``db-main``/``password`` → ``AETHER_SECRET_DB_MAIN_PASSWORD``: the secret name and the
+    key, each upper-cased with every character outside ``[A-Z0-9]`` replaced by ``_``, joined
+    by ``_``. Different references can map to one variable (``db-main``/``password`` and
+    ``db``/``main-password``); they then read the same value."""
     return prefix + _NOT_ENV_CHAR.sub("_", name.upper()) + "_" + _NOT_ENV_CHAR.sub("_", key.upper())
 
 
@@ -59,3 +69,53 @@ class MappingSecretProvider:
         if key not in keys:
             raise SecretNotFound(f"secret has no key {key!r}")
         return keys[key]
+
+
+class ChainedSecretProvider:
+    """The first provider that has the secret answers; the error names what each one lacked."""
+
+    def __init__(self, providers: Sequence[SecretProvider]) -> None:
+        self._providers = tuple(providers)
+
+    def get(self, name: str, key: str) -> str:
+        missing: list[str] = []
+        for provider in self._providers:
+            try:
+                return provider.get(name, key)
+            except SecretNotFound as exc:
+                missing.append(str(exc))
+        raise SecretNotFound("; ".join(missing) or "no secret provider configured")
+
+
+class SecretsFileError(Exception):
+    """A ``--secrets`` file cannot be used. The text names the file and the problem, never a value."""
+
+
+def load_secrets_file(path: str | os.PathLike[str]) -> MappingSecretProvider:
+    """The secrets of a JSON or YAML file ``{name: {key: value}}`` whose values are strings.
+    The format follows the extension (``.json``, ``.yaml``, ``.yml``), else the content."""
+    where = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise SecretsFileError(f"cannot read secrets file {where}: {exc.strerror or exc}") from None
+    source, problems = parse_source(raw, fmt=format_from_extension(where))
+    errors = [p for p in problems if p.severity == "error"]
+    if source is None or errors:
+        first = errors[0].message if errors else "not an object"
+        raise SecretsFileError(f"secrets file {where}: {first}")
+    return MappingSecretProvider(_secret_table(source.data, where))
+
+
+def _secret_table(data: Any, where: str) -> dict[str, dict[str, str]]:
+    table: dict[str, dict[str, str]] = {}
+    for name, keys in data.items():
+        if not isinstance(keys, dict):
+            raise SecretsFileError(f'secrets file {where}: secret "{name}" must be an object of key: value')
+        for key, value in keys.items():
+            if not isinstance(value, str):
+                # Only the type is named: the value itself may be the secret.
+                kind = "null" if value is None else type(value).__name__
+                raise SecretsFileError(f'secrets file {where}: "{name}/{key}" must be a string, not {kind}')
+        table[name] = dict(keys)
+    return table
