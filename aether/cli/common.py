@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import orjson
 import typer
 
+from aether.cli.store_faults import EXIT_STORE_FAULT, describe_store_fault
 from aether.model.json_value import JSON
 from aether.model.problems import Problem, ValidationError
 from aether.model.refs import TemplateLookup, no_templates
@@ -45,12 +46,12 @@ def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, *
     path = db_path(db)
     # A command without workers only records requests; the runs' owners act on them.
     kwargs.setdefault("drives", "all" if workers > 0 else "none")
-    if must_exist and not path.exists():
-        fail(f"no database at {path} (use --db or AETHER_DB)")
+    if must_exist:
+        check_existing(path)
     try:
         engine = sqlite_engine(path, workers=workers, **kwargs)
     except StoreError as exc:
-        fail(f"cannot open {path}: {exc}")
+        fail(f"cannot open {path}: {describe_store_fault(exc)}", EXIT_STORE_FAULT)
     if engine.template_lookup is None:
         # Submissions and cron ticks resolve template references from this database (SPEC §13).
         engine.template_lookup = store_lookup(engine.log)
@@ -68,11 +69,23 @@ def stored_templates(db: str | None) -> Iterator[TemplateLookup]:
     try:
         event_log = SqliteEventLog(path)
     except StoreError as exc:
-        fail(f"cannot open {path}: {exc}")
+        fail(f"cannot open {path}: {describe_store_fault(exc)}", EXIT_STORE_FAULT)
     try:
         yield store_lookup(event_log)
     finally:
         event_log.close()
+
+
+def check_existing(path: Path) -> None:
+    """Fail unless ``path`` holds a database: a command that reads or adds to existing runs
+    must not take a missing or empty (0-byte) file for a new, empty database."""
+    if not path.exists():
+        fail(f"no database at {path} (use --db or AETHER_DB)")
+    if path.is_file() and path.stat().st_size == 0:
+        fail(
+            f"{path} is an empty file (0 bytes), not an Aether database: remove it or pass another --db",
+            EXIT_STORE_FAULT,
+        )
 
 
 def open_queries(db: str | None) -> QueryService:

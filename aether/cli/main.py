@@ -3,6 +3,8 @@ the library; this module only assembles them."""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from aether import __version__
@@ -47,4 +49,13 @@ def _register_commands() -> None:
 
 def run() -> None:
     _register_commands()
-    app()
+    # Imported here like the commands: `aether --version` stays fast.
+    from aether.cli.store_faults import EXIT_STORE_FAULT, describe_store_fault, is_store_fault
+
+    try:
+        app()
+    except Exception as exc:
+        if not is_store_fault(exc):
+            raise
+        typer.echo(f"aether: {describe_store_fault(exc)}", err=True)
+        sys.exit(EXIT_STORE_FAULT)
