@@ -32,6 +32,7 @@ class Limits:
     regex_pattern: int = 256  # L-REGEX
     regex_subject: int = 4096  # L-REGEX
     value_bytes: int = 256 * 1024  # L-VALUE
+    value_depth: int = 100  # L-VALUE-DEPTH (nesting of lists and objects in a stored value)
     result_bytes: int = MIB  # L-RESULT
     payload_bytes: int = 256 * 1024  # L-PAYLOAD
     nodes_per_run: int = 500_000  # L-NODES

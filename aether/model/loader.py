@@ -22,6 +22,7 @@ from aether.model.problems import Problem, error, has_errors, warning
 from aether.model.refs import TemplateLookup, TemplateRefs, resolve_spec_ref, run_namespace, unresolved_references
 from aether.model.schema import DOCUMENT_CLASSES
 from aether.model.source import format_from_extension, parse_source
+from aether.model.storable import UNSTORABLE, storable_problem
 from aether.model.types import KIND_CRON, KIND_WORKFLOW, KINDS, Document, Workflow
 from aether.model.validate import Context, run_rules
 from aether.model.validate.context import ExecutorChecks, ExpressionCheck
@@ -103,6 +104,12 @@ def load_document(
     if source is None:
         return LoadResult(None, finalize(problems, strict=strict))
     raw = source.data
+    unstorable = storable_problem(raw, limits)
+    if unstorable is not None:
+        # Nothing past this point may walk a value the log cannot hold (nesting beyond
+        # L-VALUE-DEPTH would exhaust the stack of later steps): report it alone.
+        problems.append(error(UNSTORABLE, unstorable.path, unstorable.message))
+        return LoadResult(None, finalize(problems, raw=raw, locator=source.locator, strict=strict))
     kind = _member(raw, "kind")
     compat = kind == KIND_CRON and _cron_shaped_as_workflow(raw)
     # An unknown kind is decoded as a Workflow so that the rest is still checked.

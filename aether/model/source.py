@@ -8,14 +8,17 @@ that the decoder can warn at their path without a second pass over the data.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
 from attrs import frozen
 
 from aether.model.limits import DEFAULT_LIMITS, Limits
+from aether.model.paths import index_path
 from aether.model.positions import JsonLocator, Locator, NoLocator, YamlLocator
 from aether.model.problems import Problem
+from aether.model.storable import UNSTORABLE, safe_key_path
 from aether.model.yaml_core import MultiDocumentError, TooLargeError, YamlParseError, compose_yaml
 
 JSON_FORMAT = "json"
@@ -94,6 +97,64 @@ class _ObjectHook:
         return obj
 
 
+class _NumberLiteral:
+    """A JSON number no Python value stands for faithfully: one that overflows a float
+    (``1e999``) or an integer too long to convert. Replaced, with a problem at its path,
+    before the data leaves this module."""
+
+    def __init__(self, text: str, finite: bool) -> None:
+        self.text = text
+        self.finite = finite
+
+
+class _Numbers:
+    """``parse_float``/``parse_int`` hooks that mark what :class:`_NumberLiteral` covers."""
+
+    MAX_INTEGER_DIGITS = 4000  # below Python's own refusal to convert longer texts
+
+    def __init__(self) -> None:
+        self.marked = 0
+
+    def float(self, text: str) -> Any:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        self.marked += 1
+        return _NumberLiteral(text, finite=False)
+
+    def int(self, text: str) -> Any:
+        if len(text) <= self.MAX_INTEGER_DIGITS:
+            return int(text)
+        self.marked += 1
+        return _NumberLiteral(text, finite=True)
+
+
+def _replace_number_literals(data: Any) -> list[Problem]:
+    """Every :class:`_NumberLiteral` becomes absent (``null``) with its problem: a
+    non-finite number is ``E-TYPE`` as in YAML (SPEC §2.1), an overlong integer cannot be
+    stored. Iterative, as the data may nest as deep as the parser allows."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, str]] = [(data, "$")]
+    while stack:
+        node, path = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, item in list(items):
+            item_path = safe_key_path(path, key) if isinstance(key, str) else index_path(path, key)
+            if isinstance(item, _NumberLiteral):
+                node[key] = None
+                if item.finite:
+                    message = f"integer of {len(item.text.lstrip('-'))} digits is outside the range the log stores"
+                    problems.append(Problem(UNSTORABLE, "error", item_path, message))
+                else:
+                    name = key if isinstance(key, str) else path.rsplit(".", 1)[-1]
+                    problems.append(
+                        Problem("E-TYPE", "error", item_path, f"{name} must be a finite number, got {item.text}")
+                    )
+            elif isinstance(item, dict | list):
+                stack.append((item, item_path))
+    return problems
+
+
 def _line_column(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
@@ -101,8 +162,15 @@ def _line_column(text: str, offset: int) -> tuple[int, int]:
 
 def _parse_json(text: str) -> tuple[Source | None, list[Problem]]:
     hook = _ObjectHook()
+    numbers = _Numbers()
     try:
-        data = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
+        data = json.loads(
+            text,
+            object_pairs_hook=hook,
+            parse_constant=_reject_constant,
+            parse_float=numbers.float,
+            parse_int=numbers.int,
+        )
     except json.JSONDecodeError as exc:
         message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         return None, [_problem("E-DOC-PARSE", message, exc.lineno, exc.colno)]
@@ -112,8 +180,9 @@ def _parse_json(text: str) -> tuple[Source | None, list[Problem]]:
         return None, [_problem("E-DOC-PARSE", message, line, column)]
     except RecursionError:
         return None, [_problem("E-DOC-PARSE", "invalid JSON at line 1 column 1: nesting is too deep", 1, 1)]
+    problems = _replace_number_literals(data) if numbers.marked and isinstance(data, dict | list) else []
     locator = JsonLocator(text, exhaustive=bool(hook.duplicates))
-    return Source(data, JSON_FORMAT, hook.duplicates, locator), []
+    return Source(data, JSON_FORMAT, hook.duplicates, locator), problems
 
 
 def _parse_yaml(text: str, limits: Limits) -> tuple[Source | None, list[Problem]]:

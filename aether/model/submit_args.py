@@ -8,13 +8,18 @@ from typing import Any
 
 from attrs import evolve
 
+from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.model.problems import Problem, error
+from aether.model.storable import UNSTORABLE, printable, storable_problem
 from aether.model.types import ParameterBlock, Workflow
 
 
-def apply_submit_arguments(workflow: Workflow, arguments: Mapping[str, Any]) -> tuple[Workflow, list[Problem]]:
+def apply_submit_arguments(
+    workflow: Workflow, arguments: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS
+) -> tuple[Workflow, list[Problem]]:
     """The Workflow with the submitted values, and E-SUBMIT-ARG-UNKNOWN for each name
-    that is not a parameter of ``spec.arguments`` (those are not applied)."""
+    that is not a parameter of ``spec.arguments`` (those are not applied), and
+    E-VALUE-UNSTORABLE for each value the log cannot store (SPEC §3.2)."""
     spec = workflow.spec
     block = spec.arguments if spec is not None else None
     params = block.parameters if block is not None else ()
@@ -23,11 +28,18 @@ def apply_submit_arguments(workflow: Workflow, arguments: Mapping[str, Any]) -> 
         error(
             "E-SUBMIT-ARG-UNKNOWN",
             "$.spec.arguments.parameters",
-            f'argument "{name}" is not a workflow parameter',
+            f'argument "{printable(name)}" is not a workflow parameter',
         )
         for name in arguments
         if name not in names
     ]
+    for index, param in enumerate(params):
+        if param.name in arguments:
+            where = f"$.spec.arguments.parameters[{index}].value"
+            unstorable = storable_problem(arguments[param.name], limits, path=where)
+            if unstorable is not None:
+                message = f'argument "{printable(param.name)}": {unstorable.message}'
+                problems.append(error(UNSTORABLE, unstorable.path, message))
     if spec is None or block is None or not any(p.name in arguments for p in params):
         return workflow, problems
     # Every parameter of that name gets the value, so "the last one wins" lookups agree.

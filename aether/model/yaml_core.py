@@ -12,6 +12,7 @@ value), merge keys are plain ``<<`` keys, keys must be strings, one document onl
 from __future__ import annotations
 
 import io
+import math
 import re
 from typing import Any
 
@@ -26,6 +27,8 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _NON_FINITE = "non-finite"
+# Longer integer texts are beyond any range the log stores, and Python refuses to convert them.
+_MAX_INTEGER_DIGITS = 4000
 
 _CORE_NULL = re.compile(r"(?:null|Null|NULL|~|)\Z")
 _CORE_BOOL = re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")
@@ -170,12 +173,23 @@ class _Converter:
         if tag == _BOOL and _CORE_BOOL.match(text):
             return text.lower() == "true"
         if tag == _INT and _CORE_INT.match(text):
+            if len(text) > _MAX_INTEGER_DIGITS:
+                message = f"integer of {len(text.lstrip('+-'))} digits is outside the range the log stores"
+                self._at(node, "E-VALUE-UNSTORABLE", path, message)
+                return None
             return _parse_int(text)
         if tag in (_FLOAT, _NON_FINITE, _INT) and _CORE_NON_FINITE.match(text):
             self._at(node, "E-TYPE", path, f"{_field_name(path)} must be a finite number, got {text}")
             return None
         if tag == _FLOAT and (_CORE_FLOAT.match(text) or _CORE_INT.match(text)):
-            return float(_parse_int(text)) if _CORE_INT.match(text) else float(text)
+            try:
+                number = float(_parse_int(text)) if _CORE_INT.match(text) else float(text)
+            except (ValueError, OverflowError):  # an integer text too long to convert or to fit
+                number = math.inf
+            if not math.isfinite(number):  # 1e999 overflows, as .inf is infinite
+                self._at(node, "E-TYPE", path, f"{_field_name(path)} must be a finite number, got {text}")
+                return None
+            return number
         # Unknown or mismatching explicit tags: keep the text, which every string field
         # accepts and every other field reports as a type error.
         return text

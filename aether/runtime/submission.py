@@ -20,6 +20,7 @@ from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.problems import Problem, ValidationError
 from aether.model.refs import no_templates
+from aether.model.storable import UNSTORABLE, storable_problem
 from aether.model.types import KIND_WORKFLOW, Workflow, WorkflowTemplate
 
 TemplateLookup = Callable[[str, str], WorkflowTemplate | None]
@@ -70,6 +71,10 @@ def load_workflow(
         if isinstance(source, Mapping):
             import orjson
 
+            unstorable = storable_problem(dict(source), limits)
+            if unstorable is not None:
+                problem = Problem(UNSTORABLE, "error", unstorable.path, unstorable.message)
+                raise ValidationError([problem], source_name or "<input>")
             source = orjson.dumps(dict(source)).decode()
             kwargs["fmt"] = "json"
         name = source_name or "<input>"
@@ -79,7 +84,7 @@ def load_workflow(
     workflow: Workflow = result.document
     problems = list(result.problems)
     if arguments:
-        workflow, arg_problems = apply_submit_arguments(workflow, arguments)
+        workflow, arg_problems = apply_submit_arguments(workflow, arguments, limits)
         problems.extend(arg_problems)
         if any(p.is_error for p in arg_problems):
             raise ValidationError(problems, name)
