@@ -21,6 +21,7 @@ from aether.events.values import BoundParameter, ResultParameter
 from aether.model.json_value import JSON
 from aether.runtime.config_interpolation import ConfigRefused, command_rules, interpolate_config
 from aether.runtime.executors.base import CODE_ERROR, CODE_TIMEOUT, ExecContext, ExecResult, ExecutorPlugin
+from aether.runtime.result_check import recordable_result
 from aether.runtime.secrets import SecretProvider
 
 REDACTED = "<redacted>"
@@ -86,7 +87,7 @@ def run_assignment(
             CODE_ERROR,
             f"executor {assignment.executor_type} returned {type(result).__name__}, not ExecResult",
         )
-    return redact(result, secret_values)
+    return recordable_result(redact(result, secret_values))
 
 
 def _describe(exc: BaseException) -> str:

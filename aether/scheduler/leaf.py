@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from aether.events.assignment import TaskAssignment
 from aether.events.catalog import (
     InputsBound,
@@ -43,6 +41,7 @@ from aether.scheduler.nodes import (
 )
 from aether.scheduler.outbox import REUSE
 from aether.scheduler.outputs import leaf_outputs, merge_parameters
+from aether.scheduler.result_limits import result_problem
 from aether.scheduler.scope import binding_scope, declarations_of
 
 BASE_PHASE: dict[int, Phase] = {0: "Succeeded", 1: "Suspended", 2: "Failed", 3: "Error", 4: "Timeout"}
@@ -254,17 +253,6 @@ def accept_start(ctx: Ctx, node_id: str) -> None:
     task_hook(ctx, node_id, "onStart")
 
 
-def _result_too_large(params: tuple[ResultParameter, ...], ctx: Ctx) -> bool:
-    """SPEC §3.2: ``L-VALUE`` bounds each value, ``L-RESULT`` the parameters as the worker
-    reported them (names and types included), both measured as compact JSON."""
-    if not params:
-        return False
-    limits = ctx.state.limits
-    if any(param.has_value and len(orjson.dumps(param.value)) > limits.value_bytes for param in params):
-        return True
-    return len(orjson.dumps([param.to_wire() for param in params])) > limits.result_bytes
-
-
 def on_result(
     ctx: Ctx,
     node_id: str,
@@ -276,8 +264,9 @@ def on_result(
 ) -> bool:
     """SPEC §7.5 steps 1 to 6 for an accepted result of the current attempt (or, with
     ``synthetic``, the deadline's code 4). True when the node became terminal."""
-    if not synthetic and _result_too_large(parameters, ctx):
-        code, message, parameters = 3, "result exceeds size limit", ()
+    refused = None if synthetic else result_problem(parameters, ctx.state.limits)
+    if refused is not None:
+        code, message, parameters = 3, refused, ()
     definition, site = leaf_definition(ctx, node_id)
     node = ctx.node(node_id)
     raw = merge_parameters(node.accumulated, parameters)
