@@ -17,8 +17,9 @@ from process_watch import alive, read_pid, wait_for
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
+from aether.model.limits import DEFAULT_LIMITS
 from aether.runtime.executors.base import ExecContext, ExecResult
-from aether.runtime.executors.process import MAX_STREAM_BYTES, input_env, input_env_name
+from aether.runtime.executors.process import input_env, input_env_name
 from aether.runtime.executors.shell import ShellExecutor
 
 pytestmark = pytest.mark.spec("14.3")
@@ -170,12 +171,12 @@ def test_failure_message_carries_the_last_kib_of_stderr() -> None:
     assert len(tail.encode()) == 1024
 
 
-def test_streams_are_capped_at_one_mib() -> None:
+def test_streams_are_capped_within_l_value() -> None:
     result = run({"command": "head -c 1100000 /dev/zero | tr '\\0' a; head -c 1100000 /dev/zero | tr '\\0' b >&2"})
     assert result.code == 0
     values = outputs(result)
-    assert len(values["stdout"]) == MAX_STREAM_BYTES
-    assert len(values["stderr"]) == MAX_STREAM_BYTES
+    assert len(values["stdout"].encode()) + 2 <= DEFAULT_LIMITS.value_bytes
+    assert len(values["stderr"].encode()) + 2 <= DEFAULT_LIMITS.value_bytes
     assert "stdout truncated" in result.message
     assert "stderr truncated" in result.message
 

@@ -31,6 +31,9 @@ from aether.runtime.executors.lifetime import OWNER_REAPER, task_setup
 
 MAX_STREAM_BYTES = 1 << 20  # 1 MiB per captured stream (SPEC §14.3)
 STDERR_TAIL_BYTES = 1 << 10  # the part of stderr that goes into a failure message
+# The end of each stream kept besides its head, so that a stream longer than a recordable
+# value keeps its last lines too (SPEC §14.3): half of L-VALUE is all a value keeps of it.
+STREAM_TAIL_BYTES = 128 * 1024
 DEFAULT_GRACE_SECONDS = 10.0  # SIGTERM → SIGKILL (SPEC §14.3)
 POLL_SECONDS = 0.05  # how often cancel and deadline are checked while a child runs
 READER_JOIN_SECONDS = 5.0  # how long to wait for pipes to close once the group is gone
@@ -125,10 +128,13 @@ class ProcessOutcome:
     returncode: int | None  # negative: killed by that signal; None: never reaped
     stdout: bytes
     stderr: bytes
-    stderr_tail: bytes  # the last STDERR_TAIL_BYTES of the whole stream, truncated or not
+    stderr_tail: bytes  # the last STREAM_TAIL_BYTES of the whole stream, truncated or not
     stdout_truncated: bool
     stderr_truncated: bool
     stopped: Stopped
+    stdout_tail: bytes = b""  # the last STREAM_TAIL_BYTES of the whole stream
+    stdout_total: int = 0  # bytes the stream carried, captured or not
+    stderr_total: int = 0
 
 
 def run_process(
@@ -170,8 +176,8 @@ def _supervise(
     proc: subprocess.Popen[bytes], ctx: ExecContext, stdin_data: bytes | None, grace_seconds: float, cap: int
 ) -> ProcessOutcome:
     assert proc.stdout is not None and proc.stderr is not None
-    out = _Capture(proc.stdout, cap)
-    err = _Capture(proc.stderr, cap, STDERR_TAIL_BYTES)
+    out = _Capture(proc.stdout, cap, STREAM_TAIL_BYTES)
+    err = _Capture(proc.stderr, cap, STREAM_TAIL_BYTES)
     out.thread.start()
     err.thread.start()
     if stdin_data is not None:
@@ -205,6 +211,9 @@ def _supervise(
         stdout_truncated=out.truncated,
         stderr_truncated=err.truncated,
         stopped=stopped,
+        stdout_tail=bytes(out.tail),
+        stdout_total=out.total,
+        stderr_total=err.total,
     )
 
 

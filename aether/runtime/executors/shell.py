@@ -15,6 +15,7 @@ from typing import TypeGuard
 
 from aether.events.assignment import TaskAssignment
 from aether.model.json_value import JSON
+from aether.model.limits import DEFAULT_LIMITS
 from aether.model.problems import Problem, warning
 from aether.runtime.executors.base import (
     CODE_ERROR,
@@ -30,13 +31,13 @@ from aether.runtime.executors.process import (
     STDERR_TAIL_BYTES,
     ProcessOutcome,
     StartFailed,
-    decode,
     identity_env,
     inherited_env,
     input_env,
     run_process,
     tail_text,
 )
+from aether.runtime.executors.streams import stream_value
 
 CONFIG_PROBLEM = "W-EXECUTOR-CONFIG"
 OUTPUTS_ENV = "AETHER_OUTPUTS"
@@ -125,18 +126,23 @@ def _working_dir(config: Mapping[str, JSON], default: str | None) -> str | None:
 
 
 def _result(outcome: ProcessOutcome, outputs_path: str) -> ExecResult:
-    stdout = decode(outcome.stdout)
+    stdout, stdout_omitted = stream_value(outcome.stdout, outcome.stdout_tail, outcome.stdout_total)
+    stderr, stderr_omitted = stream_value(outcome.stderr, outcome.stderr_tail, outcome.stderr_total)
     if stdout.endswith("\n"):
         stdout = stdout[:-2] if stdout.endswith("\r\n") else stdout[:-1]
     values: dict[str, JSON] = {
         "stdout": stdout,
-        "stderr": decode(outcome.stderr),
+        "stderr": stderr,
         "exitCode": outcome.returncode,
     }
     notes = [
-        f"{name} truncated to {MAX_STREAM_BYTES} bytes"
-        for name, truncated in (("stdout", outcome.stdout_truncated), ("stderr", outcome.stderr_truncated))
-        if truncated
+        f"{name} truncated to its head and tail within L-VALUE ({DEFAULT_LIMITS.value_bytes} bytes): "
+        f"{omitted} of {total} bytes left out"
+        for name, omitted, total in (
+            ("stdout", stdout_omitted, outcome.stdout_total),
+            ("stderr", stderr_omitted, outcome.stderr_total),
+        )
+        if omitted
     ]
 
     if outcome.stopped == "cancelled":
