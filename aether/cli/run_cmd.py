@@ -33,6 +33,7 @@ from aether.cli.stopping import (
     grace_seconds,
     lease_seconds,
 )
+from aether.cli.store_faults import EXIT_STORE_FAULT
 from aether.model.durations import parse_duration_seconds
 from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS
@@ -140,7 +141,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"aether: run {result.run_id} {gave_up}; it continues with `aether serve`", err=True)
                 drain(engine, grace_limit, requests)
         if gave_up:
-            raise typer.Exit(EXIT_RUN_NOT_SUCCEEDED)
+            raise typer.Exit(EXIT_STORE_FAULT if engine.failure is not None else EXIT_RUN_NOT_SUCCEEDED)
         if json_output:
             print_json(view)
         raise typer.Exit(EXIT_OK if view["phase"] == "Succeeded" else EXIT_RUN_NOT_SUCCEEDED)
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
                 ticker.stop()
                 drain(engine, grace_limit, requests)
         if engine.failure is not None:
-            fail(f"stopped: {engine.failure}", code=EXIT_RUN_NOT_SUCCEEDED)
+            fail(f"stopped: {engine.failure}", code=EXIT_STORE_FAULT)
         if engine.fenced:
             fail(
                 "this serve was paused past its lease and other engines took its runs over; "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -51,7 +52,7 @@ from aether.scheduler.decide import decide, decide_unrecordable
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
 from aether.scheduler.outbox import attempts_lost_at_takeover, may_owe_effects, outstanding_effects
-from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent
+from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent, StoreError
 from aether.store.coordination import Coordination, Fenced
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
@@ -64,6 +65,17 @@ RUN_STREAM_PREFIX = RUN_PREFIX
 
 
 DrivenRuns = Literal["all", "submitted", "none"]
+
+
+def _log_failure(what: str) -> None:
+    """Log the exception being handled: in one line when the store refused (a full disk,
+    a locked or damaged file — the command names it to the user), with its stack when
+    it is anything else, which would be a bug."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, StoreError):
+        log.error("%s: %s", what, exc)
+    else:
+        log.exception(what)
 
 
 class RunNotFound(LookupError):
@@ -513,7 +525,7 @@ class Engine:
                 if self.ownership is not None:
                     self.ownership.coordination.drop_claims([a.id for a, _worker in interrupted])
         except Exception:  # the next engine finds them through their claims instead
-            log.exception("recording the interrupted attempts failed")
+            _log_failure("recording the interrupted attempts failed")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Drain the workers with ``timeout`` as the grace (see :meth:`drain`), then stop
@@ -528,11 +540,11 @@ class Engine:
                 # Reports that arrived after the loop's last round.
                 self.pump(max_rounds=self.FINAL_ROUNDS)
             except Exception:
-                log.exception("recording the last reports failed; recovery dispatches those attempts again")
+                _log_failure("recording the last reports failed; recovery dispatches those attempts again")
         try:
             self.catch_up_projections()
         except Exception:
-            log.exception("projecting the log failed")
+            _log_failure("projecting the log failed")
         self._leave()
 
     def _leave(self) -> None:
@@ -545,7 +557,7 @@ class Engine:
             with self._lock:
                 self.ownership.leave()
         except Exception:  # its registration then expires by itself
-            log.exception("leaving the membership failed")
+            _log_failure("leaving the membership failed")
         if keeper is not None:
             keeper.join(1.0)
 
@@ -563,7 +575,7 @@ class Engine:
                     self._on_fenced()
                     return
             except Exception:
-                log.exception("renewing the lease failed; trying again")
+                _log_failure("renewing the lease failed; trying again")
 
     def _on_fenced(self) -> None:
         """Another member found this one expired and may have taken its runs: act on
@@ -861,14 +873,14 @@ class Engine:
                 except Fenced:
                     self._on_fenced()
                 except Exception:
-                    log.exception("keeping the leases failed")
+                    _log_failure("keeping the leases failed")
             if time.monotonic() - last_tail > self.TAIL_INTERVAL:
                 last_tail = time.monotonic()
                 try:
                     self.absorb_foreign_events()
                     self.catch_up_projections()
                 except Exception:
-                    log.exception("reading the log or projecting it failed")
+                    _log_failure("reading the log or projecting it failed")
             delay = self._next_timer_delay()
             wait = 0.05 if delay is None else min(delay, 0.05)
             triggers = self._backlog + self._collect_triggers(wait=0 if self._backlog else wait)
@@ -950,7 +962,7 @@ class Engine:
         to give up with one clear message (a full disk, a database locked for long)."""
         self._recording_failures += 1
         if self._recording_failures == 1:
-            log.exception("recording failed; %d inputs kept for the next attempt", kept)
+            _log_failure(f"recording failed; {kept} inputs kept for the next attempt")
             self.diagnostics.append(f"recording failed: {exc}")
         else:
             log.error("recording failed again (%d times): %s", self._recording_failures, exc)
