@@ -33,7 +33,6 @@ import orjson
 from attrs import evolve, frozen
 
 from aether.events import catalog as ev
-from aether.events.codec import decode
 from aether.events.cron_events import CronRunStartFailed
 from aether.events.phases import Phase
 from aether.events.times import datetime_to_ms, format_ms
@@ -47,7 +46,7 @@ from aether.model.types import KIND_CRON, CronWorkflow
 from aether.reducers.cron import CronState, apply_cron, cron_stream
 from aether.runtime.clock import Clock
 from aether.runtime.engine import Engine, RequestRejected, RunNotFound
-from aether.runtime.stream import Cached, Outcome, StreamKind, StreamProcessor
+from aether.runtime.stream import Cached, Outcome, StreamKind, StreamProcessor, folded_from_the_start
 from aether.scheduler.cron import (
     E_BACKFILL_RANGE,
     E_NOT_FOUND,
@@ -62,7 +61,6 @@ from aether.scheduler.cron import (
 )
 from aether.scheduler.effects import CancelRun, Effect, StartRun
 from aether.scheduler.outbox import start_run
-from aether.store.base import EventLog
 
 log = logging.getLogger("aether.cron")
 
@@ -117,21 +115,12 @@ def host_timezone() -> str:
 InputsFor = Callable[[CronState | None], list[ev.Event]]
 
 
-def _load_cron(event_log: EventLog, stream: str, to_version: int | None) -> tuple[CronState | None, int]:
-    state: CronState | None = None
-    version = 0
-    for stored in event_log.read(stream, 1, to_version):
-        state = apply_cron(state, decode(stored))
-        version = stored.version
-    return state, version
-
-
 # A cron's stream is keyed by its own name. What its recorded runs still owe is settled
 # from the cron's state against the engine's runs (``CronService._settle``), not from events.
 CRON_KIND: StreamKind[CronState] = StreamKind(
     name="cron",
     stream_of=lambda stream: stream,
-    load=_load_cron,
+    load=folded_from_the_start(apply_cron),
     reduce=apply_cron,
     decide=decide_cron,
     accepts_new=lambda _event: True,

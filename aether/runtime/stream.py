@@ -98,6 +98,23 @@ class Unrecordable:
     code: str = "E-UNRECORDABLE"
 
 
+def folded_from_the_start(
+    reduce: Callable[[S | None, Event], S],
+) -> Callable[[EventLog, str, int | None], tuple[S | None, int]]:
+    """A ``StreamKind.load`` for short streams kept without snapshots (crons, templates):
+    fold every event from the first."""
+
+    def load(event_log: EventLog, stream: str, to_version: int | None) -> tuple[S | None, int]:
+        state: S | None = None
+        version = 0
+        for stored in event_log.read(stream, 1, to_version):
+            state = reduce(state, decode(stored))
+            version = stored.version
+        return state, version
+
+    return load
+
+
 @frozen
 class Cached(Generic[S]):
     state: S | None
@@ -322,4 +339,13 @@ class StreamProcessor(Generic[S]):
             self.perform(key, effect)
 
 
-__all__ = ["Cached", "Outcome", "Refusal", "StreamDecision", "StreamKind", "StreamProcessor", "Unrecordable"]
+__all__ = [
+    "Cached",
+    "Outcome",
+    "Refusal",
+    "StreamDecision",
+    "StreamKind",
+    "StreamProcessor",
+    "Unrecordable",
+    "folded_from_the_start",
+]

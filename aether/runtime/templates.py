@@ -25,7 +25,6 @@ import orjson
 from attrs import frozen
 
 from aether.events.catalog import Event
-from aether.events.codec import decode
 from aether.events.streams import TEMPLATE_PREFIX, template_stream
 from aether.events.template_events import WorkflowTemplateApplied, WorkflowTemplateDeleted
 from aether.events.times import datetime_to_ms, format_ms
@@ -38,7 +37,7 @@ from aether.model.refs import TemplateLookup
 from aether.model.types import KIND_TEMPLATE, WorkflowTemplate
 from aether.reducers.template import DEFAULT_NAMESPACE, TemplateState, apply_template
 from aether.runtime.engine import Engine
-from aether.runtime.stream import Outcome, StreamKind, StreamProcessor
+from aether.runtime.stream import Outcome, StreamKind, StreamProcessor, folded_from_the_start
 from aether.scheduler.effects import Effect
 from aether.scheduler.templates import E_TEMPLATE_NOT_FOUND, decide_template, live
 from aether.store.base import EventLog
@@ -82,19 +81,10 @@ class TemplateCheck:
     problems: tuple[Problem, ...]
 
 
-def _load_template(event_log: EventLog, stream: str, to_version: int | None) -> tuple[TemplateState | None, int]:
-    state: TemplateState | None = None
-    version = 0
-    for stored in event_log.read(stream, 1, to_version):
-        state = apply_template(state, decode(stored))
-        version = stored.version
-    return state, version
-
-
 TEMPLATE_KIND: StreamKind[TemplateState] = StreamKind(
     name="template",
     stream_of=lambda stream: stream,
-    load=_load_template,
+    load=folded_from_the_start(apply_template),
     reduce=apply_template,
     decide=decide_template,
     accepts_new=lambda _event: True,  # a delete of an unknown template is decided (refused), not dropped
