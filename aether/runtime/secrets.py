@@ -44,13 +44,14 @@ class EnvSecretProvider:
     executors strip these variables from the environment they pass on."""
 
     def __init__(self, environ: Mapping[str, str] | None = None, prefix: str = ENV_PREFIX) -> None:
-        # Read at each get(), not copied, so a secret rotated in os.environ is seen.
-        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+        # None: os.environ, read at each get() rather than copied, so a secret rotated in it
+        # is seen; and not held, so the provider pickles into a worker process.
+        self._environ = environ
         self._prefix = prefix
 
     def get(self, name: str, key: str) -> str:
         variable = env_var_name(name, key, self._prefix)
-        value = self._environ.get(variable)
+        value = (os.environ if self._environ is None else self._environ).get(variable)
         if value is None:
             raise SecretNotFound(f"environment variable {variable} is not set")
         return value

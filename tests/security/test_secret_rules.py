@@ -4,6 +4,7 @@ providers the command line chains (SPEC §4.7, §14.1, §15)."""
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,16 @@ def test_a_non_string_secret_is_refused_without_its_value(tmp_path: Path) -> Non
         load_secrets_file(path)
     assert '"db/pin" must be a string, not int' in str(caught.value)
     assert "987654" not in str(caught.value)
+
+
+def test_the_command_line_provider_pickles_into_a_worker_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Executors run in a process pool (Engine(process_types=...)) get the provider pickled.
+    path = tmp_path / "s.yaml"
+    path.write_text("db: {password: from-file}\n", encoding="utf-8")
+    provider = ChainedSecretProvider([load_secrets_file(path), EnvSecretProvider()])
+    copy = pickle.loads(pickle.dumps(provider))
+    monkeypatch.setenv("AETHER_SECRET_DB_USER", "rotated")
+    assert copy.get("db", "password") == "from-file"
+    assert copy.get("db", "user") == "rotated"
