@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import aether
 from support.commands import aether_command
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from aether.cli.main import _register_commands, app
+from aether.cli.main import app
 from aether.events.times import format_ms, parse_ms
 
 pytestmark = pytest.mark.spec("2.10", "10.1")
 
-_register_commands()
 
 AWAITING = """
 apiVersion: aether/v1
@@ -34,10 +34,6 @@ spec:
         tasks:
           - {name: approve, executor: {type: await, config: {message: "ship it?"}}}
 """
-
-
-def aether(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(app, [*args, "--db", str(db)])
 
 
 def submitted(tmp_path: Path, timeout: str | None) -> tuple[Path, str]:

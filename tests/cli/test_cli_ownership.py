@@ -6,15 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from support.cli import aether
 
-from aether.cli.main import _register_commands, app
 from aether.events.assignment import TaskAssignment
 from aether.runtime.setup import sqlite_engine
 
 pytestmark = pytest.mark.spec("6.3", "15")
 
-_register_commands()
 
 APPROVAL = """
 apiVersion: aether/v1
@@ -30,15 +28,11 @@ spec:
 """
 
 
-def aether(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(app, [*args, "--db", str(db)], terminal_width=200)
-
-
 def test_a_submitted_run_waits_for_a_serve_and_says_so(tmp_path: Path) -> None:
     db = tmp_path / "aether.db"
     (tmp_path / "flow.yaml").write_text(APPROVAL)
     run_id = aether(db, "submit", str(tmp_path / "flow.yaml")).stdout.strip()
-    shown = aether(db, "get", run_id)
+    shown = aether(db, "get", run_id, width=200)
     assert shown.exit_code == 0, shown.output
     assert "owner none: waiting for `aether serve`" in shown.stdout
 
@@ -51,11 +45,11 @@ def test_get_names_the_owner_and_the_worker_of_a_running_task(tmp_path: Path) ->
     assert isinstance(assignment, TaskAssignment)
     assert engine._claim(assignment, "engine-one-3")  # what its worker thread does first
 
-    shown = aether(db, "get", run_id)
+    shown = aether(db, "get", run_id, width=200)
     assert shown.exit_code == 0, shown.output
     assert "owner engine-one (pid" in shown.stdout
     row = next(line for line in shown.stdout.splitlines() if "main/approve" in line)
     assert "engine-one-3" in row
 
     engine.stop()  # leaves: the run is orphaned until a serve takes it
-    assert "owner none: waiting for `aether serve`" in aether(db, "get", run_id).stdout
+    assert "owner none: waiting for `aether serve`" in aether(db, "get", run_id, width=200).stdout

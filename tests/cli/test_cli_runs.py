@@ -7,13 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from aether.cli.main import _register_commands, app
+from support.cli import aether
 
 pytestmark = pytest.mark.spec("6.1", "6.6", "11.2", "11.3")
 
-_register_commands()
 
 HELLO = """
 apiVersion: aether/v1
@@ -46,10 +43,6 @@ spec:
         tasks:
           - {name: approve, executor: {type: await, config: {message: "ship it?"}}}
 """
-
-
-def aether(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(app, [*args, "--db", str(db)])
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from typing import Any
 import orjson
 import pytest
 from history_support import Driver, diamond_with_retry, rewrite_event, scripted_dag, stored_rows
+from support.cli import aether
 from support.documents import dag, dag_task, executor, loop, task, workflow
-from typer.testing import CliRunner, Result
 
 from aether.cli.history_cmd import history_entries
-from aether.cli.main import _register_commands, app
 from aether.history.transfer import parse_lines
 from aether.projections.history_entries import HistoryEntry, iter_history
 from aether.projections.read_models import PHASE_HISTORY
@@ -32,7 +31,6 @@ from aether.store.sqlite import SqliteEventLog
 
 pytestmark = pytest.mark.spec("6.6")
 
-_register_commands()
 
 JSON = Any
 CORPUS = Path(__file__).resolve().parents[2] / "replay"
@@ -241,10 +239,6 @@ def test_history_entries_without_a_projector_fold_the_run() -> None:
 
 
 # --- the command line --------------------------------------------------------------------------
-
-
-def aether(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(app, [*args, "--db", str(db)])
 
 
 def text_line(e: HistoryEntry) -> str:
