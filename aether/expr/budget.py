@@ -129,7 +129,6 @@ def check_result(value: Any, budget: Budget) -> Any:
     limits = budget.limits
     max_size, max_depth = limits.expr_result_json, limits.expr_result_depth
     size = 0
-    visited = 0
     containers: list[tuple[Any, int]] = [(value, 1)]
     while containers:
         container, depth = containers.pop()
@@ -156,12 +155,11 @@ def check_result(value: Any, budget: Budget) -> Any:
                 containers.append((item, depth + 1))
             else:
                 size += 1
-        visited += len(container)
+        budget.charge(len(container))
         if size > max_size:
             raise ExpressionError(
                 errors.LIMIT, f"the result's compact JSON exceeds {max_size} characters (L-EXPR-VALUE)"
             )
-    budget.charge(visited)
     return value
 
 

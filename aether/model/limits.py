@@ -27,7 +27,7 @@ class Limits:
     expr_work: int = 2_000_000  # L-EXPR-WORK
     expr_string: int = 1_048_576  # L-EXPR-VALUE (characters of a produced string)
     expr_list: int = 200_000  # L-EXPR-VALUE (elements of a produced list)
-    expr_result_json: int = MIB  # L-EXPR-VALUE (characters of a result's compact JSON)
+    expr_result_json: int = 8 * MIB  # L-EXPR-VALUE (characters of a result's compact JSON)
     expr_result_depth: int = 100  # L-EXPR-VALUE (nesting of a result's lists and objects)
     regex_pattern: int = 256  # L-REGEX
     regex_subject: int = 4096  # L-REGEX

@@ -53,9 +53,10 @@ def test_a_result_nested_too_deeply_is_refused_with_its_limit() -> None:
 
 
 def test_a_result_too_large_for_the_log_is_refused_with_its_limit() -> None:
-    err = error("[x, x, x, x, x]", {"x": "a" * 300_000})
+    # Thirty references to one string: little memory, 9 MB of JSON to store.
+    err = error("[" + ", ".join(["x"] * 30) + "]", {"x": "a" * 300_000})
     assert err.code == "E-EXPR-LIMIT"
-    assert err.message == "the result's compact JSON exceeds 1048576 characters (L-EXPR-VALUE)"
+    assert err.message == "the result's compact JSON exceeds 8388608 characters (L-EXPR-VALUE)"
 
 
 def test_what_the_check_accepts_the_codec_stores() -> None:
