@@ -2,23 +2,35 @@
 together": random worker outcomes, no completion lost or counted twice).
 
 Wiring as in the conformance runner (SPEC §16.1): in-memory log, ``FakeClock``, sequential
-run ids, an in-process broker and a worker played by the machine. Leaves run ``echo`` or
-the executor ``test``, whose outcome the machine chooses. Rules: submit a generated
-document; run the next assignment with an outcome; start one without finishing it
+run ids, and a worker played by the machine; here one or two engine processes share the
+log (``engine_cluster``), each with its own in-process broker, member id and short lease.
+Leaves run ``echo`` or the executor ``test``, whose outcome the machine chooses. The
+worker claims each assignment before it starts it (ARCHITECTURE rule 6), for the engine
+it fetched from or for a worker process of its own. Rules: submit a generated document to
+either engine; run the next assignment with an outcome; start one without finishing it
 ("slow") and finish it later; deliver a duplicate of an earlier result; deliver a late
 start or result for a stale attempt; advance the clock to the next armed timer; resume a
-suspended node (and, refused, a node that is not suspended or does not exist); cancel a
-run; restart the engine on the same log (recovery re-issues open work and timers).
+suspended node (and, refused, a node that is not suspended or does not exist) and cancel
+a run, through either engine, also while the owner has a report still to process; a
+second engine joins; an engine dies and a new one starts (recovery re-issues open work and
+timers); an engine's lease lapses and the survivor takes its runs over and fences it; the
+worker process dies with claims; work whose claimant died reports late.
 
 Checked after every step, reading each run's log: every phase change follows an edge of
 SPEC §6.4; no node completes twice; no attempt gets two results; nothing is created or
 dispatched after the run ended; attempts are numbered 1, 2, 3, ... with the right reason,
-retry count, timeout and deadline (§6.3, §9.2, §10.2, §11.2, §14.1); a DAG task gets a
-node only when it is reachable and each dependency is terminal and satisfies it (§7.3.2);
-loop iterations respect index order, ``concurrency``, serial repeat and ``maxIterations``
-(§8); a retry happens only within the call site's policy (§9.1); workflow hooks fire at
-most once per type; the engine's state equals the fold of its log; ignored reports change
-nothing.
+retry count, timeout and deadline (§6.3, §9.2, §10.2, §11.2, §14.1); every
+``AttemptLost`` is answered at once by a ``lost`` dispatch of attempt n+1 that uses no
+retry; a DAG task gets a node only when it is reachable and each dependency is terminal
+and satisfies it (§7.3.2); loop iterations respect index order, ``concurrency``, serial
+repeat and ``maxIterations`` (§8); a retry happens only within the call site's policy
+(§9.1); workflow hooks fire at most once per type; every engine's copy of a run equals
+the fold of its log; ignored reports change nothing; no two live engines own a run, each
+owns what its leases say, and every unfinished run has a live owner; an engine's broker
+hands out only its own runs' attempts, an attempt dispatched again is the same attempt,
+and an assignment is claimed once. When an engine or the worker process dies, exactly
+the attempts its claims held are recorded lost (``claim-expired``), every other open
+attempt is dispatched again as itself, and a dead engine can neither renew nor append.
 
 At teardown the machine drains everything (finishes slow work, resumes suspended nodes,
 runs what is pending with success, advances the clock) and checks: every node is
@@ -31,8 +43,8 @@ of the log and a fresh engine over the same log (recovery) show the same run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -51,12 +63,14 @@ from aether.reducers.state import RunState
 from aether.runtime.broker import LocalBroker
 from aether.runtime.clock import FakeClock
 from aether.runtime.engine import Engine, RequestRejected, run_stream
-from aether.runtime.executors.base import ExecContext, ExecResult
+from aether.runtime.executors.base import ExecContext, ExecResult, ExecutorPlugin
 from aether.runtime.executors.echo import EchoExecutor
 from aether.runtime.ids import SequentialIds
 from aether.runtime.notifiers import RecordingNotifier
 from aether.runtime.worker import run_assignment
+from aether.store.coordination import Claim, Fenced
 from aether.store.memory import InMemoryEventLog
+from tests.properties.engine_cluster import LEASE_TTL, Cluster, Serve, Work
 from tests.properties.generators import (
     INITIAL_PHASES,
     RUN_PHASE_OF_ENTRY,
@@ -98,6 +112,7 @@ pytestmark = pytest.mark.spec(
 JSON = Any
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
 MAX_RUNS = 3
+MAX_ENGINES = 2
 
 OUTCOMES: dict[str, ExecResult] = {
     "success": ExecResult(0),
@@ -186,6 +201,8 @@ class RunChecker:
         self.iterations: dict[str, list[str]] = {}  # loop node -> iteration node ids
         self.workflow_hooks: Counter[str] = Counter()
         self.events: list[ev.Event] = []
+        self.retry_count_of: dict[str, int] = {}  # node -> retry count of its latest attempt
+        self.lost: tuple[str, int] | None = None  # (node, attempt) of an AttemptLost being decided
 
     def follow(self, log: InMemoryEventLog) -> None:
         for stored in log.read(run_stream(self.run_id), self.version + 1):
@@ -195,6 +212,7 @@ class RunChecker:
             self.events.append(event)
             self.state = apply(self.state, event)
             self.check(event)
+        assert self.lost is None, f"AttemptLost {self.lost} was neither answered nor ignored"
 
     # --- per event ------------------------------------------------------------------------
 
@@ -207,7 +225,31 @@ class RunChecker:
             )
         self.phase[node_id] = to_phase
 
+    def check_lost(self, event: ev.Event) -> None:
+        """SPEC §6.3: an ``AttemptLost`` of the current open attempt is answered at once by
+        cancelling it and dispatching attempt n+1 with reason ``lost`` (and nothing else in
+        between: no retry is used); a loss of anything else is ignored. A ``lost`` dispatch
+        answers a loss and nothing else."""
+        if event.KIND == ev.INPUT:
+            assert self.lost is None, f"AttemptLost {self.lost} was neither answered nor ignored"
+            if isinstance(event, ev.AttemptLost):
+                self.lost = (event.node_id, event.attempt)
+            return
+        if isinstance(event, ev.TaskDispatched) and event.reason == "lost":
+            assert self.lost == (event.node_id, event.attempt - 1), (
+                f"{event.node_id} #{event.attempt} after {self.lost}"
+            )
+            self.lost = None
+        elif self.lost is not None:
+            if isinstance(event, ev.InputIgnored):
+                assert event.input_type == "AttemptLost"
+                self.lost = None
+            else:
+                assert isinstance(event, ev.TaskCancelRequested), f"{event.TYPE} answers AttemptLost {self.lost}"
+                assert (event.node_id, event.attempt) == self.lost
+
     def check(self, event: ev.Event) -> None:
+        self.check_lost(event)
         ended = self.run_phase in TERMINAL
         if isinstance(event, ev.WorkflowSubmitted):
             assert self.run_phase is None
@@ -325,9 +367,11 @@ class RunChecker:
         elif event.reason == "lost":  # §6.3: same inputs, retry count and deadline
             assert assignment.inputs == self.inputs[node_id]
             assert assignment.deadline == self.deadline[node_id], "a lost attempt keeps the deadline"
+            assert assignment.retry_count == self.retry_count_of[node_id], "a lost attempt uses no retry"
         else:
             assert event.reason == "retry", event.reason
         self.inputs[node_id] = assignment.inputs
+        self.retry_count_of[node_id] = assignment.retry_count
         timeout = self.timeout_of(node_id)
         assert assignment.timeout == timeout, (node_id, assignment.timeout)
         if event.reason not in ("resume", "lost"):
@@ -470,18 +514,20 @@ class EngineMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = FakeClock(T0)
         self.log = InMemoryEventLog()
-        self.broker = LocalBroker(order="fifo")
         self.test_executor = ChosenOutcomeExecutor()
-        self.executors = {"echo": EchoExecutor(), "test": self.test_executor}
+        self.executors: dict[str, ExecutorPlugin] = {"echo": EchoExecutor(), "test": self.test_executor}
         self.hooks = RecordingNotifier()
-        self.ids = SequentialIds()  # one sequence across restarts: run ids are never reused
-        self.engine = self.new_engine(self.broker)
+        self.ids = SequentialIds()  # one sequence across engines: run ids are never reused
+        self.cluster = Cluster(self.log, self.clock, self.new_engine)
+        self.cluster.start_serve()
         self.checkers: dict[str, RunChecker] = {}
-        self.assignments: dict[str, TaskAssignment] = {}  # every fetched assignment
-        self.in_flight: list[TaskAssignment] = []  # started, no result yet
+        self.assignments: dict[str, TaskAssignment] = {}  # every fetched assignment, by id
+        self.claims: dict[str, Work] = {}  # every accepted claim, by assignment id
+        self.in_flight: list[Work] = []  # started, no result yet
+        self.lost_work: list[Work] = []  # in flight when its claimant died: its attempt is lost
         self.reports: list[TaskResultReport] = []  # every result delivered
 
-    def new_engine(self, broker: LocalBroker) -> Engine:
+    def new_engine(self, broker: LocalBroker, member_id: str) -> Engine:
         return Engine(
             self.log,
             executors=self.executors,
@@ -491,33 +537,100 @@ class EngineMachine(RuleBasedStateMachine):
             variables=[],
             notifiers=[self.hooks],
             workers=0,
+            lease_ttl=LEASE_TTL,
+            member_id=member_id,
         )
+
+    def reading_engine(self) -> Engine:
+        """An engine that only reads (as ``aether get`` opens one): it drives nothing."""
+        return Engine(self.log, executors=self.executors, clock=self.clock, variables=[], workers=0, drives="none")
 
     # --- helpers --------------------------------------------------------------------------
 
     def state(self, run_id: str) -> RunState:
-        return self.engine.get_state(run_id)
+        """The run as its owner holds it; a run nobody owns (it ended) as its log folds."""
+        owner = self.cluster.owner_of(run_id)
+        if owner is not None:
+            return owner.engine.get_state(run_id)
+        checker = self.checkers[run_id]
+        checker.follow(self.log)
+        assert checker.state is not None
+        return checker.state
 
-    def fetch(self) -> TaskAssignment | None:
-        self.engine.pump()
-        assignment = self.broker.fetch("worker-1", None, timeout=0)
-        if assignment is not None:
-            self.assignments[assignment.id] = assignment
+    def view(self, run_id: str) -> dict[str, JSON]:
+        return run_view(self.state(run_id))
+
+    def draw_serve(self, data: st.DataObject, serves: list[Serve] | None = None) -> Serve:
+        return data.draw(st.sampled_from(serves if serves is not None else self.cluster.live))
+
+    def unfinished_runs(self) -> bool:
+        return any(checker.state is not None and not checker.state.terminal for checker in self.checkers.values())
+
+    def serves_with_work(self) -> list[Serve]:
+        return [serve for serve in self.cluster.live if serve.broker.pending_count() > 0]
+
+    def fetch(self, serve: Serve) -> TaskAssignment | None:
+        assignment = serve.broker.fetch("worker-1", None, timeout=0)
+        if assignment is None:
+            return None
+        assert serve.ownership.owns(assignment.run_id), (
+            f"{serve.member_id}'s broker carries {assignment.id} of a run it does not own"
+        )
+        earlier = self.assignments.setdefault(assignment.id, assignment)
+        assert earlier == assignment, f"{assignment.id} dispatched again differs from itself"
         return assignment
 
-    def start(self, assignment: TaskAssignment) -> None:
-        self.broker.report_started(
-            TaskStartReport(assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, "worker-1")
-        )
-        self.engine.pump()
+    def claim(self, serve: Serve, assignment: TaskAssignment, by_worker_process: bool) -> Work | None:
+        """The worker claims the assignment before running it (ARCHITECTURE rule 6), for
+        the engine it works in or for its own process; an assignment claimed before is
+        refused and dropped unrun. None: refused."""
+        if by_worker_process:
+            claimant = self.cluster.worker_process
+            worker_id = f"{claimant}-1"
+            claimed = self.cluster.coordination.claim(
+                Claim(
+                    assignment.id,
+                    assignment.run_id,
+                    assignment.node_id,
+                    assignment.attempt,
+                    worker_id,
+                    claimant,
+                    self.cluster.now_ms(),
+                )
+            )
+        else:
+            claimant = serve.member_id
+            worker_id = f"{claimant}-1"
+            claimed = serve.ownership.claim(assignment, worker_id)
+        assert claimed == (assignment.id not in self.claims), f"{assignment.id} claimed: {claimed}, twice?"
+        if not claimed:
+            return None
+        work = Work(assignment, serve.member_id, claimant, worker_id)
+        self.claims[assignment.id] = work
+        return work
 
-    def finish(self, assignment: TaskAssignment, outcome: str) -> None:
+    def take_work(self, serve: Serve, by_worker_process: bool) -> Work | None:
+        assignment = self.fetch(serve)
+        return None if assignment is None else self.claim(serve, assignment, by_worker_process)
+
+    def reporter(self, work: Work) -> Serve:
+        """Where a worker's reports go: the engine that handed the work out while it lives,
+        else the run's owner (a worker process outlives the engine), else any engine."""
+        run_id = work.assignment.run_id
+        return self.cluster.serve(work.fetched_from) or self.cluster.owner_of(run_id) or self.cluster.live[0]
+
+    def start(self, work: Work) -> None:
+        a = work.assignment
+        self.reporter(work).broker.report_started(TaskStartReport(a.id, a.run_id, a.node_id, a.attempt, work.worker_id))
+        self.cluster.settle()
+
+    def finish(self, work: Work, outcome: str) -> None:
         self.test_executor.outcome = OUTCOMES[outcome]
-        result = run_assignment(assignment, self.executors, now=self.clock.now)
-        report = result.report(assignment, "worker-1")
+        result = run_assignment(work.assignment, self.executors, now=self.clock.now)
+        report = result.report(work.assignment, work.worker_id)
         self.reports.append(report)
-        self.broker.report_result(report)
-        self.engine.pump()
+        self.reporter(work).broker.report_result(report)
+        self.cluster.settle()
 
     def suspended(self) -> list[tuple[str, str]]:
         return [
@@ -528,61 +641,111 @@ class EngineMachine(RuleBasedStateMachine):
         ]
 
     def deliver_ignored(self, run_id: str, report: TaskStartReport | TaskResultReport) -> None:
-        """Deliver a report that must be recorded as ignored and change nothing else
-        (ARCHITECTURE rule 6, SPEC §7.5, §11.4)."""
-        before = self.engine.get(run_id)
+        """Deliver a report to the run's owner (any engine, once the run has ended) that
+        must be recorded as ignored and change nothing else (ARCHITECTURE rule 6, SPEC
+        §7.5, §11.4)."""
+        target = self.cluster.owner_of(run_id) or self.cluster.live[0]
+        before = self.view(run_id)
         version = self.log.stream_version(run_stream(run_id))
         if isinstance(report, TaskStartReport):
-            self.broker.report_started(report)
+            target.broker.report_started(report)
         else:
-            self.broker.report_result(report)
-        self.engine.pump()
+            target.broker.report_result(report)
+        self.cluster.settle()
         new = [decode(s) for s in self.log.read(run_stream(run_id), version + 1)]
         assert [e.TYPE for e in new] == [new[0].TYPE, "InputIgnored"], [e.TYPE for e in new]
-        assert self.engine.get(run_id) == before
+        assert self.view(run_id) == before
+
+    def open_attempts(self, run_ids: Iterable[str]) -> dict[str, tuple[str, str, int]]:
+        """assignment id -> (run, node, attempt) of every open attempt of the runs."""
+        found: dict[str, tuple[str, str, int]] = {}
+        for run_id in run_ids:
+            state = self.state(run_id)
+            if state.terminal:
+                continue
+            for assignment_id, node_id in state.open_attempts.items():
+                found[assignment_id] = (run_id, node_id, state.node(node_id).attempt)
+        return found
+
+    def check_losses(
+        self, lost: Mapping[str, tuple[str, str, int]], dead_member: str, versions: Mapping[str, int]
+    ) -> None:
+        """Each attempt claimed by the dead member and open when it died was recorded lost
+        (``claim-expired``, naming its worker and member; SPEC §6.3) since ``versions``,
+        and its next attempt dispatched."""
+        recorded: dict[tuple[str, str, int], ev.AttemptLost] = {}
+        for run_id in {run for run, _node, _attempt in lost.values()}:
+            for stored in self.log.read(run_stream(run_id), versions[run_id] + 1):
+                event = decode(stored)
+                if isinstance(event, ev.AttemptLost):
+                    key = (run_id, event.node_id, event.attempt)
+                    assert key not in recorded, f"{key} recorded lost twice"
+                    recorded[key] = event
+        assert set(recorded) == set(lost.values()), (sorted(recorded), sorted(lost.values()))
+        for assignment_id, (run_id, node_id, attempt) in lost.items():
+            event = recorded[(run_id, node_id, attempt)]
+            work = self.claims[assignment_id]
+            assert (event.reason, event.worker_id, event.owner_id) == ("claim-expired", work.worker_id, dead_member)
+            node = self.state(run_id).node(node_id)
+            assert node.attempt == attempt + 1 and node.current_attempt is not None
+            assert node.current_attempt.reason == "lost", f"{node_id}: a claimed attempt died with {dead_member}"
+
+    def abandon_work_of(self, member_id: str) -> None:
+        """Work claimed by a dead member died with it; a report it sends later is stale."""
+        self.lost_work.extend(work for work in self.in_flight if work.claimant == member_id)
+        self.in_flight = [work for work in self.in_flight if work.claimant != member_id]
 
     # --- rules ----------------------------------------------------------------------------
 
     @precondition(lambda self: len(self.checkers) < MAX_RUNS)
-    @rule(document=workflows())
-    def submit(self, document: dict[str, JSON]) -> None:
-        run_id = self.engine.submit(document).run_id
+    @rule(document=workflows(), data=st.data())
+    def submit(self, document: dict[str, JSON], data: st.DataObject) -> None:
+        serve = self.draw_serve(data)
+        run_id = serve.engine.submit(document).run_id
         assert run_id not in self.checkers
         self.checkers[run_id] = RunChecker(run_id, document)
+        self.cluster.settle()
+        assert serve.ownership.owns(run_id) or self.state(run_id).terminal, "the submitting engine drives the run"
 
-    @precondition(lambda self: self.broker.pending_count() > 0)
-    @rule(outcome=st.sampled_from(OUTCOME_NAMES), report_start=st.booleans())
-    def run_next(self, outcome: str, report_start: bool) -> None:
-        """Run the next assignment; its start report may be lost (SPEC §17 #10: a result
-        implies the start)."""
-        assignment = self.fetch()
-        if assignment is not None:
+    @precondition(lambda self: bool(self.serves_with_work()))
+    @rule(
+        data=st.data(),
+        outcome=st.sampled_from(OUTCOME_NAMES),
+        report_start=st.booleans(),
+        by_worker_process=st.booleans(),
+    )
+    def run_next(self, data: st.DataObject, outcome: str, report_start: bool, by_worker_process: bool) -> None:
+        """Run the next assignment of an engine; its start report may be lost (SPEC §17
+        #10: a result implies the start)."""
+        work = self.take_work(self.draw_serve(data, self.serves_with_work()), by_worker_process)
+        if work is not None:
             if report_start:
-                self.start(assignment)
-            self.finish(assignment, outcome)
+                self.start(work)
+            self.finish(work, outcome)
 
-    @precondition(lambda self: self.broker.pending_count() > 0)
-    @rule()
-    def start_slowly(self) -> None:
-        assignment = self.fetch()
-        if assignment is not None:
-            self.start(assignment)
-            self.in_flight.append(assignment)
+    @precondition(lambda self: bool(self.serves_with_work()))
+    @rule(data=st.data(), by_worker_process=st.booleans())
+    def start_slowly(self, data: st.DataObject, by_worker_process: bool) -> None:
+        work = self.take_work(self.draw_serve(data, self.serves_with_work()), by_worker_process)
+        if work is not None:
+            self.start(work)
+            self.in_flight.append(work)
 
     @precondition(lambda self: bool(self.in_flight))
     @rule(data=st.data(), outcome=st.sampled_from(OUTCOME_NAMES))
     def finish_slow(self, data: st.DataObject, outcome: str) -> None:
-        assignment = data.draw(st.sampled_from(self.in_flight))
-        self.in_flight.remove(assignment)
-        self.finish(assignment, outcome)
+        work = data.draw(st.sampled_from(self.in_flight))
+        self.in_flight.remove(work)
+        self.finish(work, outcome)
 
     @precondition(lambda self: bool(self.in_flight))
     @rule(data=st.data())
     def duplicate_start(self, data: st.DataObject) -> None:
         """A worker reports the start of a running attempt again (SPEC §7.5, §11.4: task
         ``onStart`` fires once per accepted start)."""
-        a = data.draw(st.sampled_from(self.in_flight))
-        self.deliver_ignored(a.run_id, TaskStartReport(a.id, a.run_id, a.node_id, a.attempt, "worker-1"))
+        work = data.draw(st.sampled_from(self.in_flight))
+        a = work.assignment
+        self.deliver_ignored(a.run_id, TaskStartReport(a.id, a.run_id, a.node_id, a.attempt, work.worker_id))
 
     @precondition(lambda self: bool(self.reports))
     @rule(data=st.data())
@@ -594,7 +757,7 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(data=st.data(), code=st.integers(0, 4), start=st.booleans())
     def late_stale_report(self, data: st.DataObject, code: int, start: bool) -> None:
         """A start or result for an attempt that is no longer current, or whose node or
-        run has ended (late, after a retry, a resume, a deadline or a cancel)."""
+        run has ended (late, after a retry, a resume, a deadline, a loss or a cancel)."""
         stale = []
         for assignment in self.assignments.values():
             state = self.state(assignment.run_id)
@@ -611,21 +774,41 @@ class EngineMachine(RuleBasedStateMachine):
             report = TaskResultReport(a.id, a.run_id, a.node_id, a.attempt, "late-worker", code, "late")
         self.deliver_ignored(a.run_id, report)
 
-    @precondition(lambda self: self.engine.next_timer_due_ms() is not None)
+    @precondition(lambda self: bool(self.lost_work))
+    @rule(data=st.data(), outcome=st.sampled_from(OUTCOME_NAMES), start=st.booleans())
+    def lost_work_reports(self, data: st.DataObject, outcome: str, start: bool) -> None:
+        """Work whose claimant died goes on somewhere (a paused process, a partitioned
+        worker) and reports to the run's new owner: its attempt was recorded lost and the
+        next one dispatched, so the report is stale (ARCHITECTURE rule 6)."""
+        work = data.draw(st.sampled_from(self.lost_work))
+        a = work.assignment
+        report: TaskStartReport | TaskResultReport
+        if start:
+            report = TaskStartReport(a.id, a.run_id, a.node_id, a.attempt, work.worker_id)
+        else:
+            self.test_executor.outcome = OUTCOMES[outcome]
+            report = run_assignment(a, self.executors, now=self.clock.now).report(a, work.worker_id)
+            self.lost_work.remove(work)
+        self.deliver_ignored(a.run_id, report)
+
+    @precondition(lambda self: self.cluster.next_timer_due_ms() is not None)
     @rule()
     def advance_clock_to_next_timer(self) -> None:
-        due = self.engine.next_timer_due_ms()
+        due = self.cluster.next_timer_due_ms()
         assert due is not None
         self.clock.set(max(ms_to_datetime(due), self.clock.now()))
-        self.engine.pump()
+        self.cluster.keep_alive()
+        self.cluster.settle()
 
     @rule(data=st.data())
     def resume_suspended(self, data: st.DataObject) -> None:
+        """Any engine takes the request; the run's owner dispatches what it asks for."""
         candidates = self.suspended()
         if not candidates:
             return
         run_id, node_id = data.draw(st.sampled_from(candidates))
-        self.engine.resume(run_id, node_id, {"__resumed": True})
+        self.draw_serve(data).engine.resume(run_id, node_id, {"__resumed": True})
+        self.cluster.settle()
         assert self.state(run_id).node(node_id).phase == "Ready"
 
     @precondition(lambda self: bool(self.checkers))
@@ -636,7 +819,8 @@ class EngineMachine(RuleBasedStateMachine):
         nodes = [n.node_id for n in state.nodes_in_order() if n.phase != "Suspended"]
         node_id = data.draw(st.sampled_from([*nodes, "no/such/node"]))
         with pytest.raises(RequestRejected) as refused:
-            self.engine.resume(run_id, node_id, {"__resumed": True})
+            self.draw_serve(data).engine.resume(run_id, node_id, {"__resumed": True})
+        self.cluster.settle()
         if state.terminal:
             expected = "E-RUN-TERMINAL"
         elif node_id == "no/such/node":
@@ -651,58 +835,189 @@ class EngineMachine(RuleBasedStateMachine):
         if chance < 3:
             return  # keep cancels rare, so runs get far (and shrinking drops them)
         run_id = data.draw(st.sampled_from(sorted(self.checkers)))
+        engine = self.draw_serve(data).engine
         if self.state(run_id).terminal:
             with pytest.raises(RequestRejected) as refused:
-                self.engine.cancel(run_id)
+                engine.cancel(run_id)
             assert refused.value.code == "E-RUN-TERMINAL"
+            self.cluster.settle()
             return
-        self.engine.cancel(run_id)
+        engine.cancel(run_id)
+        self.cluster.settle()
         state = self.state(run_id)
         assert state.phase == "Cancelled"
         assert all(node.terminal for node in state.nodes_in_order())
 
+    @precondition(lambda self: len(self.cluster.live) > 1 and bool(self.in_flight))
+    @rule(data=st.data(), outcome=st.sampled_from(OUTCOME_NAMES))
+    def request_while_a_report_waits(self, data: st.DataObject, outcome: str) -> None:
+        """Another engine records a request for a run (a resume of a suspended node, else
+        a cancel) while the run's owner has a report for it that it has not processed yet:
+        the owner's append conflicts, it decides the report again on the log as it is now,
+        and it still performs what the other engine's events ask for when it reads them
+        (ARCHITECTURE rule 5)."""
+        work = data.draw(st.sampled_from(self.in_flight))
+        run_id = work.assignment.run_id
+        owner = self.cluster.owner_of(run_id)
+        if owner is None or self.state(run_id).terminal:
+            return
+        self.in_flight.remove(work)
+        self.test_executor.outcome = OUTCOMES[outcome]
+        report = run_assignment(work.assignment, self.executors, now=self.clock.now).report(
+            work.assignment, work.worker_id
+        )
+        self.reports.append(report)
+        self.reporter(work).broker.report_result(report)
+        other = self.draw_serve(data, [serve for serve in self.cluster.live if serve is not owner])
+        waiting = [node_id for run, node_id in self.suspended() if run == run_id]
+        if waiting:
+            other.engine.resume(run_id, data.draw(st.sampled_from(waiting)), {"__resumed": True})
+        else:
+            other.engine.cancel(run_id)
+        self.cluster.settle()
+
+    @precondition(lambda self: len(self.cluster.live) < MAX_ENGINES)
     @rule()
-    def restart(self) -> None:
-        """The engine process dies and a new one starts on the same log: it rebuilds every
-        run from the log, records every attempt that had recorded its start and no result as
-        lost (its task died with the process, SPEC §6.3) and dispatches the next attempt,
-        and re-issues open dispatches and unfired timers (ARCHITECTURE rule 5). Work in
-        flight whose start was not recorded yet reports to the new broker as the same
-        attempt; a report of a lost attempt is stale."""
+    def second_engine_joins(self) -> None:
+        """Another engine process starts on the same log while the others live: it leases
+        only orphaned runs (there are none: every unfinished run has a live owner) and
+        takes nothing from the others (ARCHITECTURE rule 4)."""
+        owned = {serve.member_id: set(serve.ownership.owned) for serve in self.cluster.live}
+        views = {run_id: self.view(run_id) for run_id in self.checkers}
+        newcomer = self.cluster.start_serve()
+        assert not newcomer.ownership.owned, f"{newcomer.member_id} leased {newcomer.ownership.owned}"
+        for serve in self.cluster.live[:-1]:
+            assert serve.ownership.owned == owned[serve.member_id]
+        assert {run_id: self.view(run_id) for run_id in self.checkers} == views
+        self.cluster.housekeeping()  # the others learn of it at their next round
+        self.cluster.settle()
+
+    @precondition(lambda self: self.unfinished_runs())
+    @rule(data=st.data(), chance=st.integers(0, 2))
+    def restart(self, data: st.DataObject, chance: int) -> None:
+        """An engine process dies and a new one starts on the same log: the new engine
+        leases its share of the dead one's runs (the others take the rest at their next
+        round), rebuilds them from the log, records every attempt its workers had claimed and not finished as lost (its
+        task died with the process, SPEC §6.3) and dispatches the next attempt, and
+        re-issues open dispatches and unfired timers (ARCHITECTURE rule 5). Work a worker
+        process claimed goes on and reports to the new owner."""
+        if chance == 0:  # deaths are rare, so that runs get far between them
+            self.take_over(self.draw_serve(data), lease_lapses=False)
+
+    @precondition(lambda self: self.unfinished_runs())
+    @rule(data=st.data(), chance=st.integers(0, 2))
+    def lease_expires(self, data: st.DataObject, chance: int) -> None:
+        """An engine stops renewing (paused, partitioned) for longer than the lease time:
+        a surviving engine's housekeeping (or, with none alive, a new engine's recovery)
+        finds it expired, removes it and takes its runs over. The expired engine is fenced:
+        it can neither renew nor append."""
+        if chance == 0:
+            self.take_over(self.draw_serve(data), lease_lapses=True)
+
+    def take_over(self, victim: Serve, *, lease_lapses: bool) -> None:
+        runs = sorted(victim.ownership.owned)
+        open_before = self.open_attempts(runs)
         lost = {
-            (run_id, node.node_id, node.attempt)
-            for run_id in self.checkers
-            if not (state := self.state(run_id)).terminal
-            for node in state.nodes_in_order()
-            if (attempt := node.current_attempt) is not None
-            and attempt.started_ms is not None
-            and attempt.code is None
-            and attempt.assignment_id in state.open_attempts
+            assignment_id: where
+            for assignment_id, where in open_before.items()
+            if assignment_id in self.claims and self.claims[assignment_id].claimant == victim.member_id
         }
-        views = {run_id: self.engine.get(run_id) for run_id in self.checkers}
-        declare_dead(self.engine)
-        self.broker = LocalBroker(order="fifo")
-        self.engine = self.new_engine(self.broker)
-        self.engine.recover()
+        lost_runs = {run_id for run_id, _node, _attempt in lost.values()}
+        views = {run_id: self.view(run_id) for run_id in self.checkers}
+        versions = {run_id: self.log.stream_version(run_stream(run_id)) for run_id in self.checkers}
+        self.cluster.bury(victim)
+        if lease_lapses:
+            self.clock.advance(timedelta(seconds=LEASE_TTL + 1))
+            self.cluster.keep_alive()  # everyone else's keeper renews; the victim's does not
+        else:
+            declare_dead(victim.engine)
+        pending = sum(serve.broker.pending_count() for serve in self.cluster.live)
+        if not (lease_lapses and self.cluster.live):
+            self.cluster.start_serve()  # it recovers its share of the orphaned runs
+        self.cluster.housekeeping()  # the others' next rounds take up the rest
+        # Nothing else moved yet (due timers fire when the engines next pump).
+        self.check_losses(lost, victim.member_id, versions)
         for run_id, view in views.items():
-            if not any(run == run_id for run, _node, _attempt in lost):
-                assert self.engine.get(run_id) == view, "a restarted engine sees a different run"
-        for run_id, node_id, attempt in lost:
-            node = self.state(run_id).node(node_id)
-            assert node.attempt == attempt + 1 and node.current_attempt is not None
-            assert node.current_attempt.reason == "lost", "a started attempt died with its engine"
-        self.in_flight = [a for a in self.in_flight if (a.run_id, a.node_id, a.attempt) not in lost]
+            if run_id not in lost_runs:
+                assert self.view(run_id) == view, f"{run_id} changed when {victim.member_id} died"
+        for run_id in runs:
+            assert self.cluster.owner_of(run_id) or self.state(run_id).terminal, f"{run_id} was not taken over"
+        # Every open attempt of the runs taken over is dispatched again by its new owner:
+        # lost ones as their next attempt, the others as themselves.
+        reissued = sum(len(self.state(run_id).open_attempts) for run_id in runs if self.cluster.owner_of(run_id))
+        assert sum(serve.broker.pending_count() for serve in self.cluster.live) == pending + reissued
+        self.check_fenced(victim)
+        self.abandon_work_of(victim.member_id)
+        self.cluster.housekeeping()
+        self.cluster.settle()
+
+    def check_fenced(self, dead: Serve) -> None:
+        """A removed engine cannot come back: its next round finds it fenced, and its
+        appends are refused with nothing written (ARCHITECTURE rule 9)."""
+        dead.engine.housekeeping()
+        assert dead.engine.fenced
+        if self.checkers:
+            position = self.log.last_position()
+            with pytest.raises(Fenced):
+                dead.engine.cancel(min(self.checkers))
+            assert self.log.last_position() == position
+
+    @precondition(lambda self: any(work.claimant == self.cluster.worker_process for work in self.in_flight))
+    @rule()
+    def worker_process_dies(self) -> None:
+        """A worker process with claims dies: the owners of the runs find its claims dead
+        at their next round, record those attempts lost (``claim-expired``) and dispatch
+        their next attempts (SPEC §6.3, ARCHITECTURE rule 6)."""
+        dying = self.cluster.worker_process
+        lost = {
+            assignment_id: where
+            for assignment_id, where in self.open_attempts(self.checkers).items()
+            if assignment_id in self.claims and self.claims[assignment_id].claimant == dying
+        }
+        versions = {run_id: self.log.stream_version(run_stream(run_id)) for run_id in self.checkers}
+        assert self.cluster.replace_worker_process() == dying
+        for serve in self.cluster.live:
+            serve.engine.housekeeping()
+        self.check_losses(lost, dying, versions)
+        self.abandon_work_of(dying)
+        self.cluster.housekeeping()  # the engines learn of the new worker process
+        self.cluster.settle()
 
     # --- invariants -----------------------------------------------------------------------
 
     @invariant()
     def log_follows_spec(self) -> None:
+        """Each run's log follows SPEC, and every engine whose copy of a run is current
+        (its owner's always is) holds the fold of the log."""
         for run_id, checker in self.checkers.items():
             checker.follow(self.log)
-            state = self.state(run_id)
             assert checker.state is not None
-            assert run_view(checker.state) == run_view(state), "engine state differs from the fold of its log"
-            assert checker.state == state
+            owner = self.cluster.owner_of(run_id)
+            if owner is not None:
+                state = owner.engine.get_state(run_id)
+                assert run_view(checker.state) == run_view(state), "engine state differs from the fold of its log"
+                assert checker.state == state
+            for serve in self.cluster.live:
+                cached = serve.engine.runs.cached(run_id)
+                if cached is not None and cached.version == checker.version:
+                    assert cached.state == checker.state, f"{serve.member_id} holds another {run_id}"
+
+    @invariant()
+    def one_owner_per_run(self) -> None:
+        """No two live engines own a run; an engine owns exactly the runs whose lease names
+        it; every unfinished run has a live owner (ARCHITECTURE rule 4)."""
+        owners: dict[str, str] = {}
+        for serve in self.cluster.live:
+            for run_id in serve.ownership.owned:
+                assert run_id not in owners, f"{run_id} is owned by {owners[run_id]} and {serve.member_id}"
+                owners[run_id] = serve.member_id
+                lease = self.cluster.coordination.lease(run_id)
+                assert lease is not None and lease.owner is not None, f"{serve.member_id} owns {run_id} without lease"
+                assert lease.owner.member_id == serve.member_id
+        for run_id, checker in self.checkers.items():
+            assert checker.state is not None
+            if not checker.state.terminal:
+                assert run_id in owners, f"unfinished {run_id} has no live owner"
 
     # --- teardown: drain everything and check the end state --------------------------------
 
@@ -710,29 +1025,49 @@ class EngineMachine(RuleBasedStateMachine):
         if not self.checkers:
             return
         for _ in range(500):
-            self.engine.pump()
+            self.cluster.settle()
             progressed = False
             while self.in_flight:
                 self.finish(self.in_flight.pop(0), "success")
                 progressed = True
             for run_id, node_id in self.suspended():
-                self.engine.resume(run_id, node_id, {"__resumed": True})
+                (self.cluster.owner_of(run_id) or self.cluster.live[0]).engine.resume(
+                    run_id, node_id, {"__resumed": True}
+                )
+                self.cluster.settle()
                 progressed = True
-            while (assignment := self.fetch()) is not None:
-                self.start(assignment)
-                self.finish(assignment, "success")
-                progressed = True
+            for serve in self.cluster.live:
+                while (assignment := self.fetch(serve)) is not None:
+                    progressed = True
+                    work = self.claim(serve, assignment, by_worker_process=False)
+                    if work is not None:
+                        self.start(work)
+                        self.finish(work, "success")
             if all(self.state(run_id).terminal for run_id in self.checkers):
                 break
             if not progressed:
                 for run_id in self.checkers:
                     self.assert_not_stuck(run_id)
-                due = self.engine.next_timer_due_ms()
+                due = self.cluster.next_timer_due_ms()
                 assert due is not None, "runs are not terminal and nothing can move them"
                 self.clock.set(max(ms_to_datetime(due), self.clock.now()))
+                self.cluster.keep_alive()
         self.log_follows_spec()
+        self.one_owner_per_run()
+        for run_id in self.checkers:
+            self.check_settled(run_id)
+        reader = self.reading_engine()
         for run_id, checker in self.checkers.items():
-            self.check_final(run_id, checker)
+            self.check_final(run_id, checker, reader)
+
+    def check_settled(self, run_id: str) -> None:
+        """A finished run owes nothing: its hooks were delivered (SPEC §11.5) and its
+        owner released its lease, so no engine keeps it (ARCHITECTURE rule 4)."""
+        state = self.state(run_id)
+        assert not state.undelivered_hooks, f"run {run_id} ended with hooks never delivered: {state.undelivered_hooks}"
+        owner = self.cluster.owner_of(run_id)
+        assert owner is None, f"finished run {run_id} is still owned by {owner.member_id}"
+        assert self.cluster.coordination.lease(run_id) is None, f"finished run {run_id} keeps a lease"
 
     def assert_not_stuck(self, run_id: str) -> None:
         """Called when no worker has anything to do: a run that is not terminal must be
@@ -750,7 +1085,7 @@ class EngineMachine(RuleBasedStateMachine):
         ]
         assert waits, f"run {run_id} hangs: {[(n.node_id, n.phase) for n in state.nodes_in_order()]}"
 
-    def check_final(self, run_id: str, checker: RunChecker) -> None:
+    def check_final(self, run_id: str, checker: RunChecker, reader: Engine) -> None:
         state = self.state(run_id)
         nodes = state.nodes_in_order()
         assert state.terminal
@@ -773,8 +1108,8 @@ class EngineMachine(RuleBasedStateMachine):
         # Recovery and rebuild agree: a fresh fold of the log, and a fresh engine on it.
         fresh = fold(decode(s) for s in self.log.read(run_stream(run_id)))
         assert fresh is not None
-        assert run_view(fresh) == self.engine.get(run_id)
-        assert self.new_engine(LocalBroker()).get(run_id) == self.engine.get(run_id)
+        assert run_view(fresh) == run_view(state)
+        assert reader.get(run_id) == run_view(state)
 
     def check_hooks(self, state: RunState, checker: RunChecker) -> None:
         """SPEC §11.5: which hooks fire, and how often, for the run and each DAG task."""
@@ -887,3 +1222,64 @@ class EngineMachine(RuleBasedStateMachine):
 
 EngineMachine.TestCase.settings = settings(stateful_step_count=50)
 TestEngineMachine = EngineMachine.TestCase
+
+
+# --- the machine's shortest known failures, kept as plain tests ----------------------------
+# Each drives the machine through the steps hypothesis found, so that a regression fails
+# at once with a precise message instead of after minutes of shrinking.
+
+SINGLE_TASK = {
+    "apiVersion": "aether/v1",
+    "kind": "Workflow",
+    "metadata": {"name": "single"},
+    "spec": {
+        "entrypoint": "t",
+        "hooks": {"onExit": {"template": "hook"}},
+        "templates": [
+            {"task": {"name": "t", "executor": {"type": "test"}}},
+            {"task": {"name": "hook", "executor": {"type": "echo"}}},
+        ],
+    },
+}
+
+
+class FirstChoice:
+    """Stands in for ``st.data()``: draws the first element of a ``sampled_from``."""
+
+    def draw(self, strategy: Any) -> Any:
+        inner = getattr(strategy, "wrapped_strategy", strategy)
+        return inner.elements[0]
+
+
+def checked(machine: EngineMachine) -> None:
+    machine.log_follows_spec()
+    machine.one_owner_per_run()
+
+
+def test_an_attempt_claimed_by_a_surviving_worker_process_runs_once() -> None:
+    """The engine that handed out the work dies; the worker process that claimed it lives
+    on and reports to the run's new owner, which had dispatched the attempt again as
+    itself. Once the run has ended, that copy must not be handed out (and claimed) again."""
+    machine, data = EngineMachine(), FirstChoice()
+    machine.submit(SINGLE_TASK, data)
+    machine.start_slowly(data, by_worker_process=True)
+    checked(machine)
+    machine.restart(data, chance=0)
+    checked(machine)
+    machine.finish_slow(data, outcome="success")
+    checked(machine)
+    machine.teardown()
+
+
+def test_a_request_recorded_by_another_engine_is_performed_by_the_owner() -> None:
+    """Another engine cancels a run while its owner still has a report of it to process:
+    the owner's append conflicts and it decides the report again, and it must still
+    perform what the cancel recorded (the run's end, its hooks), releasing the run."""
+    machine, data = EngineMachine(), FirstChoice()
+    machine.submit(SINGLE_TASK, data)
+    machine.second_engine_joins()
+    machine.start_slowly(data, by_worker_process=False)
+    checked(machine)
+    machine.request_while_a_report_waits(data, outcome="success")
+    checked(machine)
+    machine.teardown()
