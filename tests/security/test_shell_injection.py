@@ -210,12 +210,10 @@ def test_the_environment_variable_never_runs_the_value(tmp_path: Path, payload: 
 
 
 def load(doc: str) -> LoadResult:
-    return load_document(
-        doc, executor_checks=config_checks(builtin_executors()), expression_check=check_expression
-    )
+    return load_document(doc, executor_checks=config_checks(builtin_executors()), expression_check=check_expression)
 
 
-def inline(executor: str, **arguments: Any) -> str:
+def inline(executor: str) -> str:
     """A workflow whose one DAG task runs ``executor`` (a YAML flow mapping)."""
     return f"""
 apiVersion: aether/v1
@@ -352,8 +350,6 @@ def test_the_shipped_examples_validate_without_the_warning() -> None:
     files = sorted((ROOT / "examples").glob("*.yaml"))
     assert files
     for path in files:
-        result = load_file(
-            path, executor_checks=config_checks(builtin_executors()), expression_check=check_expression
-        )
+        result = load_file(path, executor_checks=config_checks(builtin_executors()), expression_check=check_expression)
         assert result.ok, result.problems
         assert warnings_of(result) == [], path
