@@ -693,7 +693,22 @@ class Engine:
         cached = self._load(run_id)
         if may_owe_effects(cached.state):
             events = [event for _seq, event in self.events(run_id, 1, cached.version)]
-            self.runs.perform_recorded(run_id, events, cached.version)
+            self._perform_recorded(run_id, events, cached.version)
+
+    def _perform_recorded(self, run_id: str, events: Sequence[ev.Event], upto_version: int) -> None:
+        """Perform what recorded ``events`` still owe (the stream processor's rule), except
+        dispatching an open attempt someone holds a claim on: it is in a live member's
+        hands (a dead member's claim was recorded as lost first), and dispatching it again
+        would only queue a copy that could be claimed once the run's claims are released."""
+        claimed: set[str] = set()
+        if self.ownership is not None:
+            claimed = {claim.assignment_id for claim in self.ownership.coordination.claims(run_id)}
+        self.runs.perform_recorded(
+            run_id,
+            events,
+            upto_version,
+            still_owed=lambda effect: not (isinstance(effect, Dispatch) and effect.assignment.id in claimed),
+        )
 
     def _settle_lost_attempts(self, run_id: str) -> None:
         state = self._load(run_id).state
@@ -846,18 +861,18 @@ class Engine:
                         if stored.version == 1 and self.drives == "all" and self.ownership is not None:
                             new_runs.append(run_id)
                         continue
-                    cached = self.runs.cached(run_id)
-                    if cached is not None and stored.version <= cached.version:
-                        continue  # written by this engine
+                    if self.runs.wrote(stored.stream, stored.version):
+                        continue
                     seen += 1
                     self.runs.forget(run_id)
                     events, _upto = foreign.get(run_id, ([], 0))
                     events.append(decode(stored))
                     foreign[run_id] = (events, stored.version)
-                # Judged against the run as of the last foreign event read, and cached at that
-                # version, so that the run's later events still count as foreign next round.
+                # Judged against the run as of the last foreign event read; the run is then
+                # loaded afresh, since this engine may have appended after those events.
                 for run_id, (events, upto) in foreign.items():
-                    self.runs.perform_recorded(run_id, events, upto)
+                    self._perform_recorded(run_id, events, upto)
+                    self.runs.forget(run_id)
                 if new_runs and self.ownership is not None and self.ownership.joined:
                     share = self.ownership.share_of(len(new_runs))
                     for run_id in self.ownership.acquire(new_runs[:share]):

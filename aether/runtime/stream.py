@@ -163,6 +163,9 @@ class StreamProcessor(Generic[S]):
         ``EventLog.append_batch``); None appends unfenced."""
         self.log = event_log
         self.fence = fence
+        # Version ranges this processor appended, per stream, until a reader of the log's
+        # tail asks about them (``wrote``); consecutive appends share one range.
+        self._written: dict[str, list[tuple[int, int]]] = {}
         self.kind = kind
         self.perform = perform
         self.conflict_retries = conflict_retries
@@ -278,6 +281,8 @@ class StreamProcessor(Generic[S]):
                 for key in touched:
                     self._cache.pop(key, None)
                 raise
+            for stream, events in pending.items():  # this kind's streams, not the extra appends
+                self._note_written(stream, base_versions[stream] + 1, base_versions[stream] + len(events))
         for key, cached in touched.items():
             self._keep(key, cached)
         for outcome in outcomes:
@@ -325,9 +330,17 @@ class StreamProcessor(Generic[S]):
 
     # --- what recorded events owe --------------------------------------------------------
 
-    def perform_recorded(self, key: str, events: Sequence[Event], upto_version: int) -> None:
+    def perform_recorded(
+        self,
+        key: str,
+        events: Sequence[Event],
+        upto_version: int,
+        *,
+        still_owed: Callable[[Effect], bool] = lambda _effect: True,
+    ) -> None:
         """Perform what ``events`` — recorded by another writer, or before a crash — still
-        owe, judged against the stream as it stands after ``upto_version``."""
+        owe, judged against the stream as it stands after ``upto_version``; ``still_owed``
+        leaves out what the caller knows is already in hand (an attempt someone claimed)."""
         outstanding = self.kind.outstanding_effects
         if outstanding is None or not events:
             return
@@ -336,7 +349,36 @@ class StreamProcessor(Generic[S]):
             return
         self._keep(key, Cached(state, version))
         for effect in outstanding(key, state, events):
-            self.perform(key, effect)
+            if still_owed(effect):
+                self.perform(key, effect)
+
+    # --- which events this processor wrote -----------------------------------------------
+
+    def _note_written(self, stream: str, low: int, high: int) -> None:
+        ranges = self._written.setdefault(stream, [])
+        if ranges and ranges[-1][1] + 1 == low:
+            ranges[-1] = (ranges[-1][0], high)
+        else:
+            ranges.append((low, high))
+
+    def wrote(self, stream: str, version: int) -> bool:
+        """Whether event ``version`` of ``stream`` was appended by this processor (asked in
+        version order per stream, as a reader of the log's tail asks; what is asked about
+        is forgotten). Not the cached version: after a conflict the cache also holds what
+        another writer appended, and that is still foreign."""
+        ranges = self._written.get(stream)
+        if not ranges:
+            return False
+        while ranges and ranges[0][1] < version:
+            ranges.pop(0)
+        found = bool(ranges) and ranges[0][0] <= version <= ranges[0][1]
+        if found and ranges[0][1] == version:
+            ranges.pop(0)
+        elif found:
+            ranges[0] = (version + 1, ranges[0][1])
+        if not ranges:
+            self._written.pop(stream, None)
+        return found
 
 
 __all__ = [

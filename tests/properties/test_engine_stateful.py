@@ -943,8 +943,16 @@ class EngineMachine(RuleBasedStateMachine):
         for run_id in runs:
             assert self.cluster.owner_of(run_id) or self.state(run_id).terminal, f"{run_id} was not taken over"
         # Every open attempt of the runs taken over is dispatched again by its new owner:
-        # lost ones as their next attempt, the others as themselves.
-        reissued = sum(len(self.state(run_id).open_attempts) for run_id in runs if self.cluster.owner_of(run_id))
+        # lost ones as their next attempt, unclaimed ones as themselves; one a live member
+        # (a worker process) holds a claim on stays in its hands and is not queued again.
+        live = {member.member_id for member in self.log.coordination.members()}
+        reissued = sum(
+            1
+            for run_id in runs
+            if self.cluster.owner_of(run_id)
+            for assignment_id in self.state(run_id).open_attempts
+            if not (assignment_id in self.claims and self.claims[assignment_id].claimant in live)
+        )
         assert sum(serve.broker.pending_count() for serve in self.cluster.live) == pending + reissued
         self.check_fenced(victim)
         self.abandon_work_of(victim.member_id)
