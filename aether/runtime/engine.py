@@ -460,6 +460,7 @@ class Engine:
                 process_types=self.process_types,
                 processes=self.processes,
                 claim=self._claim,
+                limits=self.limits,
                 worker_id_prefix="local" if self.ownership is None else self.ownership.member_id,
             )
             self._pool.start()

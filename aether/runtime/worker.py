@@ -19,6 +19,7 @@ import attrs
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter, ResultParameter
 from aether.model.json_value import JSON
+from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.runtime.config_interpolation import ConfigRefused, command_rules, interpolate_config
 from aether.runtime.executors.base import CODE_ERROR, CODE_TIMEOUT, ExecContext, ExecResult, ExecutorPlugin
 from aether.runtime.result_check import recordable_result
@@ -50,8 +51,10 @@ def run_assignment(
     cancelled: Callable[[], bool] = _never,
     artifacts: Any = None,
     log: Callable[[str], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ExecResult:
-    """Execute one assignment and return its result; never raises ``Exception``."""
+    """Execute one assignment and return its result; never raises ``Exception``. A result
+    the log could not store under ``limits`` (the engine's) fails with code 3 instead."""
     plugin = executors.get(assignment.executor_type)
     if plugin is None:
         return ExecResult(CODE_ERROR, f"unknown executor type: {assignment.executor_type}")
@@ -87,7 +90,7 @@ def run_assignment(
             CODE_ERROR,
             f"executor {assignment.executor_type} returned {type(result).__name__}, not ExecResult",
         )
-    return recordable_result(redact(result, secret_values))
+    return recordable_result(redact(result, secret_values), limits)
 
 
 def _describe(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
 from aether.model.json_value import JSON
+from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.runtime.executors.base import CODE_ERROR, ExecResult, ExecutorPlugin
 from aether.runtime.executors.lifetime import die_with_owner
 from aether.runtime.secrets import SecretProvider
@@ -71,6 +72,7 @@ class WorkerPool:
         process_types: Collection[str] = (),
         processes: int | None = None,
         claim: Callable[[TaskAssignment, str], bool] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         """``executor_types`` limits what the pool fetches; by default it fetches every
         type, so that an assignment of a type nobody runs gets SPEC §14.1's code 3
@@ -107,6 +109,7 @@ class WorkerPool:
         self._processes = processes
         self._process_pool: ProcessPoolExecutor | None = None
         self._claim = claim
+        self._limits = limits
         self._interrupted_attempts: list[tuple[TaskAssignment, str]] = []
 
     @property
@@ -230,6 +233,7 @@ class WorkerPool:
                     cancelled=cancelled,
                     artifacts=self._artifacts,
                     log=lambda msg: _log.info("%s: %s", assignment.id, msg),
+                    limits=self._limits,
                 )
         except Exception as exc:  # run_assignment does not raise; vars_env_for might
             result = ExecResult(CODE_ERROR, f"worker failure: {str(exc) or type(exc).__name__}")
@@ -274,7 +278,12 @@ class WorkerPool:
         assert self._process_pool is not None
         plugin = {assignment.executor_type: self._executors[assignment.executor_type]}
         future = self._process_pool.submit(
-            _execute_in_child, assignment, plugin, self._secrets, dict(self._vars_env_for(assignment.run_id))
+            _execute_in_child,
+            assignment,
+            plugin,
+            self._secrets,
+            dict(self._vars_env_for(assignment.run_id)),
+            self._limits,
         )
         while True:
             try:
@@ -299,6 +308,7 @@ def _execute_in_child(
     executors: Mapping[str, ExecutorPlugin],
     secrets: SecretProvider | None,
     vars_env: Mapping[str, JSON],
+    limits: Limits,
 ) -> ExecResult:
     """Runs in a pool process: the same worker rules, on the real clock."""
-    return run_assignment(assignment, executors, secrets=secrets, vars_env=vars_env)
+    return run_assignment(assignment, executors, secrets=secrets, vars_env=vars_env, limits=limits)
