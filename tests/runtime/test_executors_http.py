@@ -11,17 +11,21 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import orjson
 import pytest
 from assignments import make_assignment
 
 from aether.events.assignment import TaskAssignment
+from aether.model.limits import DEFAULT_LIMITS, MIB
 from aether.runtime.executors.base import ExecContext, ExecResult
 from aether.runtime.executors.http import HttpExecutor
-from aether.runtime.executors.process import MAX_STREAM_BYTES
+from aether.runtime.worker import run_assignment
+from aether.scheduler.result_limits import result_problem
 
 pytestmark = pytest.mark.spec("14.3")
 
 WAIT = 20.0
+L_VALUE = DEFAULT_LIMITS.value_bytes
 
 
 class Server:
@@ -62,7 +66,11 @@ class Server:
                 elif path == "/redirect":
                     self.send(302, b"", "text/plain", [("Location", "/json")])
                 elif path == "/big":
-                    self.send(200, b"a" * (MAX_STREAM_BYTES + 1000), "text/plain")
+                    self.send(200, b"first\n" + b"a" * (2 * MIB) + b"\nlast", "text/plain")
+                elif path == "/big-json":
+                    self.send(200, json.dumps({"rows": ["x" * 1000] * 600}).encode(), "application/json")
+                elif path == "/wide-int":
+                    self.send(200, b'{"n": 100000000000000000000000000000}', "application/json")
                 elif path == "/slow":
                     server.slow_arrived.set()
                     server.release.wait(30)
@@ -200,11 +208,32 @@ def test_expected_status(server: Server, path: str, expected: Any, code: int) ->
     assert run(config).code == code
 
 
-def test_body_is_capped_at_one_mib(server: Server) -> None:
-    result = run({"url": server.url("/big")})
+def test_a_large_body_succeeds_with_its_head_and_tail_within_l_value(server: Server) -> None:
+    result = run_assignment(assignment({"url": server.url("/big")}), {"http": HttpExecutor()})
+    assert result.code == 0, result.message
+    assert result_problem(result.parameters, DEFAULT_LIMITS) is None
+    body = outputs(result)["body"]
+    assert body.startswith("first\n") and body.endswith("\nlast")
+    assert "…[truncated " in body and len(orjson.dumps(body)) <= L_VALUE
+    assert f"body truncated to its head and tail within L-VALUE ({L_VALUE} bytes)" in result.message
+
+
+def test_a_json_body_over_l_value_is_kept_as_truncated_text(server: Server) -> None:
+    result = run_assignment(assignment({"url": server.url("/big-json")}), {"http": HttpExecutor()})
+    assert result.code == 0, result.message
+    assert result_problem(result.parameters, DEFAULT_LIMITS) is None
+    body = outputs(result)["body"]
+    assert isinstance(body, str) and body.startswith('{"rows": ["xxx') and "…[truncated " in body
+    assert f"JSON body kept as text: body: value is 601810 bytes as JSON, over L-VALUE ({L_VALUE} bytes)" in (
+        result.message
+    )
+
+
+def test_a_json_body_the_log_cannot_store_is_kept_as_text(server: Server) -> None:
+    result = run({"url": server.url("/wide-int")})
     assert result.code == 0
-    assert len(outputs(result)["body"]) == MAX_STREAM_BYTES
-    assert result.message == f"body truncated to {MAX_STREAM_BYTES} bytes"
+    assert outputs(result)["body"] == '{"n": 100000000000000000000000000000}'
+    assert "JSON body kept as text: body.n: integer of about 30 digits is outside the range the log stores" in result.message
 
 
 def test_connection_refused_is_code_3() -> None:

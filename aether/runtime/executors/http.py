@@ -22,7 +22,9 @@ from attrs import frozen
 
 from aether.events.assignment import TaskAssignment
 from aether.model.json_value import JSON
+from aether.model.limits import DEFAULT_LIMITS
 from aether.model.problems import Problem, warning
+from aether.model.storable import storable_problem
 from aether.runtime.executors.base import (
     CODE_ERROR,
     CODE_FAILED,
@@ -31,7 +33,8 @@ from aether.runtime.executors.base import (
     ExecContext,
     ExecResult,
 )
-from aether.runtime.executors.process import MAX_STREAM_BYTES, POLL_SECONDS
+from aether.runtime.executors.process import MAX_STREAM_BYTES, POLL_SECONDS, STREAM_TAIL_BYTES
+from aether.runtime.executors.streams import stream_value
 
 CONFIG_PROBLEM = "W-EXECUTOR-CONFIG"
 
@@ -56,8 +59,9 @@ class _Request:
 class _Response:
     status: int
     headers: dict[str, str]
-    body: bytes
-    truncated: bool
+    body: bytes  # the first MAX_STREAM_BYTES of the body
+    tail: bytes  # the last STREAM_TAIL_BYTES of the body
+    total: int  # bytes in the whole body
     content_type: str
     charset: str | None
 
@@ -91,7 +95,7 @@ class _Call:
         try:
             conn.request(req.method, req.target, body=req.body, headers=req.headers)
             resp = conn.getresponse()
-            data = resp.read(MAX_STREAM_BYTES + 1)
+            head, tail, total = _read_body(resp)
             headers: dict[str, str] = {}
             for name, value in resp.getheaders():
                 key = name.lower()
@@ -99,8 +103,9 @@ class _Call:
             self.response = _Response(
                 status=resp.status,
                 headers=headers,
-                body=data[:MAX_STREAM_BYTES],
-                truncated=len(data) > MAX_STREAM_BYTES,
+                body=head,
+                tail=tail,
+                total=total,
                 content_type=resp.headers.get_content_type(),
                 charset=resp.headers.get_content_charset(),
             )
@@ -256,23 +261,70 @@ def _expected(value: JSON, *, allow_placeholders: bool) -> frozenset[int]:
     return frozenset(codes)
 
 
+def _read_body(resp: http.client.HTTPResponse) -> tuple[bytes, bytes, int]:
+    """The body's head, its tail and its size. All of it is read, as a task's streams are
+    (SPEC §14.3), so that the tail is the body's own end; cancel and the deadline bound
+    the reading of an endless body."""
+    head = resp.read(MAX_STREAM_BYTES)
+    tail = head[-STREAM_TAIL_BYTES:]
+    total = len(head)
+    while chunk := resp.read(STREAM_TAIL_BYTES):
+        total += len(chunk)
+        tail = (tail + chunk)[-STREAM_TAIL_BYTES:]
+    return head, tail, total
+
+
 def _result(response: _Response, expected: frozenset[int] | None) -> ExecResult:
-    try:
-        text = response.body.decode(response.charset or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        text = response.body.decode("utf-8", errors="replace")
-    body: JSON = text
-    if _is_json(response.content_type) and not response.truncated:
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = text
+    body, notes = _body_value(response)
     values = {"status": response.status, "headers": response.headers, "body": body}
-    notes = [f"body truncated to {MAX_STREAM_BYTES} bytes"] if response.truncated else []
     ok = 200 <= response.status <= 299 if expected is None else response.status in expected
     if not ok:
         return ExecResult.outputs(values, CODE_FAILED, "; ".join([f"unexpected status {response.status}", *notes]))
     return ExecResult.outputs(values, CODE_SUCCEEDED, "; ".join(notes))
+
+
+def _body_value(response: _Response) -> tuple[JSON, list[str]]:
+    """The ``body`` output and what the message says of it. A body that would not fit
+    ``L-VALUE`` as compact JSON keeps its head and tail as text, as a stream does; a JSON
+    body is parsed only when the log can store its parsed value."""
+    limit = DEFAULT_LIMITS.value_bytes
+    head, tail, total = _as_utf8(response)
+    notes: list[str] = []
+    if total <= len(head) and _is_json(response.content_type):
+        parsed = _parsed_json(head)
+        if parsed is not None:
+            problem = storable_problem(parsed[0], DEFAULT_LIMITS, path="body", max_bytes=limit)
+            if problem is None:
+                return parsed[0], []
+            notes.append(f"JSON body kept as text: {problem.path}: {problem.message}")
+    text, omitted = stream_value(head, tail, total, limit)
+    if omitted:
+        notes.append(
+            f"body truncated to its head and tail within L-VALUE ({limit} bytes): {omitted} of {total} bytes left out"
+        )
+    return text, notes
+
+
+def _parsed_json(data: bytes) -> tuple[JSON] | None:
+    try:
+        return (json.loads(data.decode("utf-8", errors="replace")),)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _as_utf8(response: _Response) -> tuple[bytes, bytes, int]:
+    """Head, tail and size of the body in UTF-8, whatever its declared charset."""
+    charset = (response.charset or "utf-8").lower()
+    if charset in ("utf-8", "utf8", "us-ascii", "ascii"):
+        return response.body, response.tail, response.total
+    try:
+        head = response.body.decode(charset, errors="replace").encode("utf-8")
+        tail = response.tail.decode(charset, errors="replace").encode("utf-8")
+    except LookupError:  # a charset Python does not know
+        return response.body, response.tail, response.total
+    if response.total <= len(response.body):
+        return head, head, len(head)
+    return head, tail, response.total - len(response.body) - len(response.tail) + len(head) + len(tail)
 
 
 def _is_json(content_type: str) -> bool:
