@@ -20,7 +20,7 @@ from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.problems import Problem, ValidationError
 from aether.model.refs import no_templates
-from aether.model.storable import UNSTORABLE, storable_problem
+from aether.model.storable import INT_MAX, INT_MIN, UNSTORABLE, storable_problem
 from aether.model.types import KIND_WORKFLOW, Workflow, WorkflowTemplate
 
 TemplateLookup = Callable[[str, str], WorkflowTemplate | None]
@@ -119,7 +119,9 @@ def submitted_event(
 
 
 def parse_argument(text: str) -> tuple[str, JSON]:
-    """``NAME=VALUE`` from the command line: VALUE is JSON when it parses as JSON, else text."""
+    """``NAME=VALUE`` from the command line: VALUE is JSON when it parses as JSON, else text.
+    An integer the log cannot store is refused, as in a document (SPEC §3.2): the JSON
+    parser would otherwise turn it into a float and lose its digits silently."""
     import orjson
 
     name, sep, raw = text.partition("=")
@@ -128,5 +130,32 @@ def parse_argument(text: str) -> tuple[str, JSON]:
     try:
         value: JSON = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        value = raw
+        return name.strip(), raw
+    wide = _unstorable_integer(raw)
+    if wide is not None:
+        shown = wide if len(wide) <= 24 else f"of {len(wide.lstrip('-'))} digits"
+        raise ValueError(
+            f'argument "{name.strip()}": integer {shown} is outside the range the log stores ({INT_MIN} to {INT_MAX})'
+        )
     return name.strip(), value
+
+
+def _unstorable_integer(raw: str) -> str | None:
+    """The first integer literal of the JSON text ``raw`` outside the range the log
+    stores, as written, or None."""
+    import json
+
+    found: list[str] = []
+
+    def integer(literal: str) -> int:
+        # JSON forbids leading zeros, so more than 20 digits is beyond 2**64 - 1; such a
+        # literal is never converted, however long it is.
+        if len(literal.lstrip("-")) > 20 or not INT_MIN <= int(literal) <= INT_MAX:
+            found.append(literal)
+        return 0
+
+    try:
+        json.loads(raw, parse_int=integer)
+    except (ValueError, RecursionError):  # what orjson parsed but this parser refuses
+        return None
+    return found[0] if found else None
