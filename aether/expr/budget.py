@@ -115,7 +115,7 @@ def json_size_at_least(value: Any, limit: int, budget: Budget | None = None) -> 
 
 def check_result(value: Any, budget: Budget) -> Any:
     """``value`` if the event log can store it (SPEC §5.9): valid Unicode,
-    integers in the codec's 64-bit range, nesting within L-EXPR-VALUE, compact
+    integers in the codec's 64-bit range, nesting within L-VALUE-DEPTH, compact
     JSON within L-EXPR-VALUE. Otherwise an expression error naming why."""
     t = type(value)
     if value is None or t is bool or t is float:
@@ -127,13 +127,13 @@ def check_result(value: Any, budget: Budget) -> Any:
         _check_int(value)
         return value
     limits = budget.limits
-    max_size, max_depth = limits.expr_result_json, limits.expr_result_depth
+    max_size, max_depth = limits.expr_result_json, limits.value_depth
     size = 0
     containers: list[tuple[Any, int]] = [(value, 1)]
     while containers:
         container, depth = containers.pop()
         if depth > max_depth:
-            raise ExpressionError(errors.LIMIT, f"the result nests deeper than {max_depth} levels (L-EXPR-VALUE)")
+            raise ExpressionError(errors.LIMIT, f"the result nests deeper than {max_depth} levels (L-VALUE-DEPTH)")
         size += 2 + len(container)
         if is_object(container):
             for key in container:

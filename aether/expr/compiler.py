@@ -141,7 +141,7 @@ _RELEVANT = (
     "expr_string",
     "expr_list",
     "expr_result_json",
-    "expr_result_depth",
+    "value_depth",
     "regex_pattern",
     "regex_subject",
 )

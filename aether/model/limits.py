@@ -28,11 +28,11 @@ class Limits:
     expr_string: int = 1_048_576  # L-EXPR-VALUE (characters of a produced string)
     expr_list: int = 200_000  # L-EXPR-VALUE (elements of a produced list)
     expr_result_json: int = 8 * MIB  # L-EXPR-VALUE (characters of a result's compact JSON)
-    expr_result_depth: int = 100  # L-EXPR-VALUE (nesting of a result's lists and objects)
     regex_pattern: int = 256  # L-REGEX
     regex_subject: int = 4096  # L-REGEX
     value_bytes: int = 256 * 1024  # L-VALUE
-    value_depth: int = 100  # L-VALUE-DEPTH (nesting of lists and objects in a stored value)
+    # Nesting of lists and objects in a stored value, an expression's result included.
+    value_depth: int = 100  # L-VALUE-DEPTH
     result_bytes: int = MIB  # L-RESULT
     payload_bytes: int = 256 * 1024  # L-PAYLOAD
     nodes_per_run: int = 500_000  # L-NODES

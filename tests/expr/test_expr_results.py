@@ -48,8 +48,8 @@ def test_a_result_nested_too_deeply_is_refused_with_its_limit() -> None:
     for _ in range(150):
         deep = [deep]
     err = error("x", {"x": deep})
-    assert (err.code, err.message) == ("E-EXPR-LIMIT", "the result nests deeper than 100 levels (L-EXPR-VALUE)")
-    assert evaluate("x", {"x": deep}, Limits(expr_result_depth=200)).value is deep
+    assert (err.code, err.message) == ("E-EXPR-LIMIT", "the result nests deeper than 100 levels (L-VALUE-DEPTH)")
+    assert evaluate("x", {"x": deep}, Limits(value_depth=200)).value is deep
 
 
 def test_a_result_too_large_for_the_log_is_refused_with_its_limit() -> None:
