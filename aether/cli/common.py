@@ -23,6 +23,7 @@ from aether.runtime.setup import sqlite_engine
 from aether.runtime.templates import store_lookup
 from aether.store.base import StoreError
 from aether.store.sqlite import SqliteEventLog
+from aether.store.sqlite_read_only import is_writable
 
 DEFAULT_DB = "aether.db"
 
@@ -48,6 +49,10 @@ def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, *
     kwargs.setdefault("drives", "all" if workers > 0 else "none")
     if must_exist:
         check_existing(path)
+        # A database this process may not write is still read: commands that only read
+        # work, and a write gives a clear error instead of "unable to open database file".
+        if workers == 0 and not is_writable(path):
+            kwargs["read_only"] = True
     try:
         engine = sqlite_engine(path, workers=workers, **kwargs)
     except StoreError as exc:

@@ -29,7 +29,7 @@ from aether.projections.history_entries import HistoryEntry, iter_history
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.audit import iter_phase_history
 from aether.store.coordination import Coordination, Member
-from aether.store.projector import ProjectionError, Projector
+from aether.store.projector import ProjectionError, Projector, projected_in_memory
 from aether.store.read_model_check import Damage, read_model_damage
 from aether.store.read_queries import listed_runs
 
@@ -99,7 +99,14 @@ class QueryService:
         """Every run in creation order (``aether list``), from the read models brought up to
         the log, without the runs a cron's history limits pruned (SPEC §12.4)."""
         projector = self._projector()
-        self.engine.catch_up_projections()
+        try:
+            self.engine.catch_up_projections()
+        except ProjectionError as exc:
+            if not projector.read_only:
+                raise
+            # A read-only database's tables lag: fold the log into private ones instead.
+            self.fallback_reason = str(exc)
+            return listed_runs(projected_in_memory(self.engine.log, self.engine.snapshots).conn)
         return listed_runs(projector.db.conn)
 
     def get(self, run_id: str) -> dict[str, JSON]:

@@ -4,10 +4,12 @@ read models and the snapshots."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from typing import Any
 
 from aether.projections.snapshots import Snapshotter
 from aether.runtime.engine import Engine
+from aether.store.base import StoreError
 from aether.store.projector import Projector
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
@@ -26,15 +28,38 @@ def sqlite_engine(
     *,
     snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
     synchronous: str = "NORMAL",
+    read_only: bool = False,
     **engine_options: Any,
 ) -> Engine:
     """An engine whose log, read models (runs, tasks, phase history) and snapshots live in
     ``path``. The projector keeps the read models and a snapshot every ``snapshot_every``
     events of each run (the two newest, and one per 10,000 events before them for time
     travel); loading a run is the nearest snapshot plus the tail. Time travel reads the
-    projector's view history (``aether.projections.view_history``)."""
+    projector's view history (``aether.projections.view_history``).
+
+    ``read_only``: for reading a database this process may not write. Nothing is migrated,
+    caught up or snapshotted, the engine drives no run and has no workers, and every write
+    raises ``StoreError``; reads the read models cannot answer fold the log."""
+    if read_only:
+        return _read_only_engine(path, **engine_options)
     log = SqliteEventLog(path, synchronous=synchronous)
     snapshots = SqliteSnapshotStore(path, keep_every=DEFAULT_MILESTONE_EVERY)
     snapshotter = Snapshotter(every=snapshot_every, per_node=SNAPSHOT_EVENTS_PER_NODE)
     projector = Projector(log, path, snapshots=snapshots, snapshotter=snapshotter)
     return Engine(log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(path), **engine_options)
+
+
+def _read_only_engine(path: str | os.PathLike[str], **engine_options: Any) -> Engine:
+    engine_options.update(drives="none", workers=0)
+    log = SqliteEventLog(path, read_only=True)
+    try:
+        snapshots = SqliteSnapshotStore(path, keep_every=DEFAULT_MILESTONE_EVERY, read_only=True)
+        projector = Projector(log, path, snapshots=snapshots, read_only=True)
+    except sqlite3.Error as exc:
+        log.close()
+        raise StoreError(f"cannot read the read models of {os.fspath(path)!r}: {exc}") from exc
+    except BaseException:
+        log.close()
+        raise
+    view_history = ViewHistoryReader(path, read_only=True)
+    return Engine(log, snapshots=snapshots, projector=projector, view_history=view_history, **engine_options)

@@ -13,6 +13,11 @@ projector's own write lock).
 
 The stored position row also records a fingerprint of the tables' layout; a projector
 whose read models changed since the tables were built rebuilds them from position 0.
+
+Read-only (``read_only=True``, for a database this process may not write): the tables
+are used as they are, never caught up or rebuilt. ``catch_up`` raises
+:class:`ProjectionError` when they lag the log or were built for other read models, so
+the query service folds the log instead (``aether.runtime.queries``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from aether.reducers.run import apply
 from aether.reducers.state import TERMINAL_PHASES, RunState
 from aether.store.base import EventLog, StoredEvent
 from aether.store.loading import load_run_state
+from aether.store.sqlite_read_only import connect_read_only
 
 POSITION_TABLE = "projector_position"
 DEFAULT_BATCH = 1000
@@ -88,6 +94,7 @@ class Projector:
         snapshots: SnapshotStore | None = None,
         snapshotter: Snapshotter | None = None,
         busy_timeout_ms: int = 10_000,
+        read_only: bool = False,
     ) -> None:
         if batch_size < 1 or cache_size < 1:
             raise ValueError("batch_size and cache_size must be >= 1")
@@ -102,8 +109,11 @@ class Projector:
         )
         self.tables = all_tables(self.read_models)
         self._schema = _schema_fingerprint(self.tables)
+        self.read_only = read_only
+        # Why the tables cannot be read as they are (read-only only); None: they can.
+        self._unusable: str | None = None
         self._owns_db = not isinstance(db, Database)
-        self.db = db if isinstance(db, Database) else _open(db, busy_timeout_ms)
+        self.db = db if isinstance(db, Database) else _open(db, busy_timeout_ms, read_only=read_only)
         self._upserts = {spec.name: spec.upsert_sql() for spec in self.tables}
         self._cache: OrderedDict[str, _RunEntry] = OrderedDict()
         self._position = 0
@@ -119,6 +129,8 @@ class Projector:
     def stored_position(self) -> int:
         """The position the tables reflect as stored, which another process's projector
         may have moved since this one last wrote it."""
+        if self._unusable is not None:
+            return 0
         row = self.db.conn.execute(f"SELECT position FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
         return int(row[0]) if row is not None else 0
 
@@ -132,6 +144,9 @@ class Projector:
         running forever.
         """
         target = self.log.last_position()
+        if self.read_only:
+            self._refuse_to_write(target)
+            return 0
         done = 0
         while self._position < target:
             events = self.log.read_all(self._position, self.batch_size)
@@ -143,6 +158,8 @@ class Projector:
 
     def rebuild(self) -> int:
         """Drop the tables, recreate them and project the whole log again."""
+        if self.read_only:
+            raise ProjectionError("the read models cannot be rebuilt: the database is open read-only")
         self._reset()
         return self.catch_up()
 
@@ -158,8 +175,21 @@ class Projector:
 
     # --- position and schema ----------------------------------------------------------------
 
+    def _refuse_to_write(self, target: int) -> None:
+        stored = self.stored_position()
+        if self._unusable is not None:
+            raise ProjectionError(self._unusable)
+        if stored < target:
+            raise ProjectionError(
+                f"the read models lag the log by {target - stored} event(s) and the database is open read-only"
+            )
+        self._position = stored
+
     def _open_position(self) -> None:
         conn = self.db.conn
+        if self.read_only:
+            self._open_position_read_only()
+            return
         conn.execute(_CREATE_POSITION)
         row = conn.execute(f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
         if row is None or row[1] != self._schema:
@@ -184,6 +214,23 @@ class Projector:
             )
         self._position = 0
         self._forget()
+
+    def _open_position_read_only(self) -> None:
+        conn = self.db.conn
+        known = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (POSITION_TABLE,))
+        row = (
+            conn.execute(f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
+            if known.fetchone() is not None
+            else None
+        )
+        if row is None:
+            self._unusable = "the database holds no read models and is open read-only"
+        elif row[1] != self._schema:
+            self._unusable = (
+                "the read models were built for another version of Aether and the database is open read-only"
+            )
+        else:
+            self._position = int(row[0])
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -304,7 +351,9 @@ class Projector:
             self._cache.popitem(last=False)
 
 
-def _open(path: str | os.PathLike[str], busy_timeout_ms: int) -> Database:
+def _open(path: str | os.PathLike[str], busy_timeout_ms: int, *, read_only: bool) -> Database:
+    if read_only:
+        return Database(connect_read_only(path, busy_timeout_ms=busy_timeout_ms), execute_plugins=False)
     # Autocommit mode: the projector issues its own BEGIN IMMEDIATE / COMMIT.
     conn = sqlite3.connect(
         os.fspath(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -318,3 +367,11 @@ def _open(path: str | os.PathLike[str], busy_timeout_ms: int) -> Database:
         conn.close()
         raise
     return Database(conn, execute_plugins=False)
+
+
+def projected_in_memory(log: EventLog, snapshots: SnapshotStore | None = None) -> Database:
+    """The default read models of the whole ``log``, folded into a private in-memory database:
+    what the tables of a read-only database would hold if they could be caught up."""
+    projector = Projector(log, Database(sqlite3.connect(":memory:", isolation_level=None)), snapshots=snapshots)
+    projector.catch_up()
+    return projector.db

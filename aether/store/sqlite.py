@@ -21,6 +21,10 @@ and the database is never corrupted, but the last commits before a power loss or
 crash may be rolled back. ``FULL`` fsyncs the WAL on every commit and survives power
 loss too, at the cost of one fsync per transaction (group commit with ``append_batch``
 amortises it). ``OFF`` and ``EXTRA`` are accepted for completeness.
+
+Read-only (``read_only=True``): the file is opened with ``mode=ro``, is neither migrated
+nor switched to WAL, and every write raises :class:`StoreError`; a schema other than the
+one this code knows is refused, since it could only be brought up to date by writing.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from sqlite_utils import Database
 
 from aether.store.base import AppendRequest, PendingEvent, StoredEvent, StoreError
 from aether.store.memory import plan_appends
-from aether.store.migrations import migrate
+from aether.store.migrations import LATEST_VERSION, migrate, schema_version
 from aether.store.sqlite_coordination import SqliteCoordination, check_fence
+from aether.store.sqlite_read_only import connect_read_only
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Rows fetched per query when read() or streams() page through a result, so the lock is
@@ -71,6 +76,7 @@ class SqliteEventLog:
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = 10_000,
         clock: Callable[[], float] = time.time,
+        read_only: bool = False,
     ) -> None:
         mode = synchronous.upper()
         if mode not in SYNCHRONOUS_MODES:
@@ -80,17 +86,30 @@ class SqliteEventLog:
         self.path = os.fspath(path)
         self.synchronous = mode
         self._clock = clock
+        self.read_only = read_only
         self._lock = threading.Lock()
-        # isolation_level=None: the driver opens no implicit transactions, so the
-        # BEGIN IMMEDIATE / COMMIT below are the only ones. check_same_thread=False: the
-        # mutex above, not the driver, keeps threads off each other.
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
+        try:
+            conn = (
+                connect_read_only(self.path, busy_timeout_ms=busy_timeout_ms)
+                if read_only
+                # isolation_level=None: the driver opens no implicit transactions, so the
+                # BEGIN IMMEDIATE / COMMIT below are the only ones. check_same_thread=False:
+                # the mutex above, not the driver, keeps threads off each other.
+                else sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+                )
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the event log {self.path!r}: {exc}") from exc
         try:
             db = Database(conn, execute_plugins=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            db.enable_wal()
-            conn.execute(f"PRAGMA synchronous = {mode}")
-            migrate(db, clock)
+            if read_only:
+                _check_current_schema(db, self.path)
+            else:
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+                db.enable_wal()
+                conn.execute(f"PRAGMA synchronous = {mode}")
+                migrate(db, clock)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot open the event log {self.path!r}: {exc}") from exc
@@ -140,6 +159,8 @@ class SqliteEventLog:
         the connection's mutex: committed when the block ends, rolled back if it raises.
         The coordination tables are written this way too, and the append's fence is read
         inside it, so the two are serialized like any other pair of writers."""
+        if write and self.read_only:
+            raise StoreError(f"cannot {doing} on {self.path!r}: the event log is open read-only")
         with self._lock:
             conn = self._open_conn()
             try:
@@ -272,7 +293,27 @@ class SqliteEventLog:
 
     def __repr__(self) -> str:
         state = "closed" if self._conn is None else "open"
-        return f"SqliteEventLog({self.path!r}, synchronous={self.synchronous!r}, {state})"
+        access = ", read-only" if self.read_only else ""
+        return f"SqliteEventLog({self.path!r}, synchronous={self.synchronous!r}{access}, {state})"
+
+
+def _check_current_schema(db: Database, path: str) -> None:
+    """Refuse, read-only, a file whose schema this code cannot read as it is: bringing an
+    older one up to date means writing, and a newer one may hold what this code ignores."""
+    found = schema_version(db)
+    if found == LATEST_VERSION:
+        return
+    if found == 0:
+        raise StoreError(f"{path!r} holds no Aether event log, and it is open read-only: nothing to read")
+    if found < LATEST_VERSION:
+        raise StoreError(
+            f"the event log's schema is version {found}, older than this Aether's {LATEST_VERSION}, and it is open "
+            "read-only: open it once with write access so it is upgraded"
+        )
+    raise StoreError(
+        f"the event log's schema is version {found}, but this Aether knows only up to version {LATEST_VERSION}: "
+        "upgrade Aether to open it"
+    )
 
 
 def _prefix_upper_bound(prefix: str) -> str | None:

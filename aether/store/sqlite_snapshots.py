@@ -4,6 +4,9 @@ The table is ``snapshots(stream, version, format, data, PRIMARY KEY(stream, vers
 The store opens its own connection, so it never shares a transaction with the event log
 (whose tables it does not touch) or with a projector. Rows of another format are
 ignored when reading and deleted when the stream is next saved.
+
+Read-only (``read_only=True``): the table is read as it is (none: no snapshots) and
+``save`` and ``delete`` raise :class:`StoreError`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from aether.projections.snapshots import (
     load_state,
 )
 from aether.reducers.state import RunState
+from aether.store.base import StoreError
+from aether.store.sqlite_read_only import connect_read_only
 
 _CREATE = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -62,6 +67,7 @@ class SqliteSnapshotStore:
         keep_every: int | None = None,
         format: str = SNAPSHOT_FORMAT,
         busy_timeout_ms: int = 10_000,
+        read_only: bool = False,
     ) -> None:
         if keep is not None and keep < 1:
             raise ValueError(f"keep must be >= 1 or None, not {keep}")
@@ -72,7 +78,12 @@ class SqliteSnapshotStore:
         self.keep_every = keep_every
         # Overridable so tests can play an older Aether writing the same file.
         self.format = format
+        self.read_only = read_only
         self._lock = threading.Lock()
+        self._has_table = True
+        if read_only:
+            self._conn: sqlite3.Connection | None = self._open_read_only(busy_timeout_ms)
+            return
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -83,7 +94,20 @@ class SqliteSnapshotStore:
         except BaseException:
             conn.close()
             raise
-        self._conn: sqlite3.Connection | None = conn
+        self._conn = conn
+
+    def _open_read_only(self, busy_timeout_ms: int) -> sqlite3.Connection:
+        try:
+            conn = connect_read_only(self.path, busy_timeout_ms=busy_timeout_ms)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the snapshots of {self.path!r}: {exc}") from exc
+        try:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snapshots'").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot read the snapshots of {self.path!r}: {exc}") from exc
+        self._has_table = found is not None
+        return conn
 
     def save(
         self,
@@ -105,6 +129,8 @@ class SqliteSnapshotStore:
 
     def latest(self, stream: str, at_or_before: int | None = None) -> tuple[int, RunState] | None:
         high = at_or_before if at_or_before is not None else 2**62
+        if not self._has_table:
+            return None
         with self._lock:
             versions = [row[0] for row in self._open().execute(_CANDIDATES, (stream, self.format, high))]
         # One blob at a time: a stream may hold several large snapshots and usually the
@@ -126,6 +152,8 @@ class SqliteSnapshotStore:
 
     def versions(self, stream: str) -> list[tuple[int, str]]:
         """(version, format) of every stored snapshot of ``stream``, oldest first."""
+        if not self._has_table:
+            return []
         with self._lock:
             rows = self._open().execute(
                 "SELECT version, format FROM snapshots WHERE stream = ? ORDER BY version", (stream,)
@@ -146,6 +174,8 @@ class SqliteSnapshotStore:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StoreError(f"cannot change the snapshots of {self.path!r}: the database is open read-only")
         with self._lock:
             conn = self._open()
             conn.execute("BEGIN IMMEDIATE")

@@ -20,6 +20,7 @@ import orjson
 
 from aether.projections.view_at import ViewAt, ViewHistoryGap, apply_view_changes
 from aether.projections.view_history import read_page
+from aether.store.sqlite_read_only import connect_read_only
 
 _HEADER = "SELECT header FROM run_view_history WHERE run_id = ? AND version <= ? ORDER BY version DESC LIMIT 1"
 _CHECKPOINT = (
@@ -47,8 +48,10 @@ _CLOCK_PASSES = "SELECT version FROM run_clock WHERE run_id = ? AND at_ms > ? OR
 class ViewHistoryReader:
     """Reads points of runs from the view history tables of an SQLite file."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 10_000, read_only: bool = False) -> None:
         self.path = os.fspath(path)
+        # Read-only: opened with ``mode=ro`` (the file may not be writable at all).
+        self.read_only = read_only
         self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -106,9 +109,12 @@ class ViewHistoryReader:
 
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            if self.read_only:
+                conn = connect_read_only(self.path, busy_timeout_ms=self._busy_timeout_ms)
+            else:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_ms / 1000
+                )
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             self._conn = conn
         return self._conn
