@@ -41,7 +41,7 @@ from aether.projections.snapshots import SnapshotStore, Snapshotter, TemplatesSn
 from aether.projections.transitions import RUN, changed_node_ids, phase_transitions
 from aether.reducers.run import apply
 from aether.reducers.state import TERMINAL_PHASES, RunState
-from aether.store.base import EventLog, StoredEvent
+from aether.store.base import EventLog, StoredEvent, StoreError
 from aether.store.loading import load_run_state
 from aether.store.sqlite_read_only import connect_read_only
 
@@ -159,7 +159,8 @@ class Projector:
     def rebuild(self) -> int:
         """Drop the tables, recreate them and project the whole log again."""
         if self.read_only:
-            raise ProjectionError("the read models cannot be rebuilt: the database is open read-only")
+            where = getattr(self.log, "path", "the log")
+            raise StoreError(f"cannot rebuild the read models of {where!r}: the database is open read-only")
         self._reset()
         return self.catch_up()
 

@@ -133,9 +133,12 @@ def test_a_reading_command_works_on_a_read_only_filesystem(
     assert done.stdout.strip()
 
 
-def test_a_writing_command_names_the_read_only_database(read_only_db: tuple[Path, str]) -> None:
+@pytest.mark.parametrize("command", [("cancel", "{run}"), ("projections", "rebuild")], ids=" ".join)
+def test_a_writing_command_names_the_read_only_database(
+    read_only_db: tuple[Path, str], command: tuple[str, ...]
+) -> None:
     db, run_id = read_only_db
-    done = aether("cancel", run_id, "--db", str(db))
+    done = aether(*(part.format(run=run_id) for part in command), "--db", str(db))
     assert done.returncode == EXIT_STORE_FAULT, done.stderr
     assert "Traceback" not in done.stderr
     assert "read-only" in done.stderr

@@ -118,6 +118,8 @@ def test_every_read_answers_read_only_and_the_file_is_untouched(tmp_path: Path, 
     assert engine.snapshots is not None
     with pytest.raises(StoreError, match="read-only"):
         engine.snapshots.delete(f"run:{run_id}")
+    with pytest.raises(StoreError, match="read-only"):
+        queries.rebuild_projections()
     assert fingerprint(db) == before
 
 
