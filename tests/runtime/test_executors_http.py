@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from assignments import make_assignment
+from support.assignments import make_assignment
 
 from aether.events.assignment import TaskAssignment
 from aether.model.limits import DEFAULT_LIMITS, MIB

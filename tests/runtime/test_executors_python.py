@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 import pytest
-from assignments import make_assignment
 from process_watch import alive, wait_for
+from support.assignments import make_assignment
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter

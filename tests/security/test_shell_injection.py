@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.assignments import make_assignment
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter
@@ -56,20 +57,7 @@ UNQUOTABLE = [
 
 
 def assignment(executor_type: str, config: dict[str, Any], who: str) -> TaskAssignment:
-    return TaskAssignment(
-        id="r1:main/t#1",
-        run_id="r1",
-        node_id="main/t",
-        attempt=1,
-        retry_count=0,
-        workflow_name="wf",
-        namespace="default",
-        task_name="t",
-        template_name="",
-        executor_type=executor_type,
-        executor_config=config,
-        inputs=(BoundParameter("who", who, True),),
-    )
+    return make_assignment(executor_type, config, BoundParameter("who", who, True))
 
 
 def execute(executor_type: str, config: dict[str, Any], who: str) -> ExecResult:
