@@ -14,6 +14,7 @@ from typing import Any
 from attrs import evolve
 
 from aether.model.converter import unstructure
+from aether.model.defaults import DEFAULT_NAMESPACE
 from aether.model.index import index_templates
 from aether.model.problems import Problem, error
 from aether.model.types import (
@@ -30,8 +31,6 @@ from aether.model.types import (
 )
 
 TemplateLookup = Callable[[str, str], WorkflowTemplate | None]
-
-DEFAULT_NAMESPACE = "default"
 
 
 def no_templates(namespace: str, name: str) -> WorkflowTemplate | None:

@@ -16,11 +16,10 @@ from attrs import frozen
 from aether.events.catalog import Event
 from aether.events.template_events import WorkflowTemplateApplied, WorkflowTemplateDeleted
 from aether.events.times import parse_ms
+from aether.model.defaults import DEFAULT_NAMESPACE
 from aether.model.json_value import JSON
 from aether.reducers.copying import replace
 from aether.reducers.errors import IllegalTransition
-
-DEFAULT_NAMESPACE = "default"
 
 
 @frozen

@@ -38,8 +38,9 @@ from aether.events.phases import Phase
 from aether.events.times import datetime_to_ms, format_ms
 from aether.expr import check_expression
 from aether.model import dump_document, load_document, load_file
+from aether.model.defaults import DEFAULT_NAMESPACE
 from aether.model.json_value import JSON
-from aether.model.problems import Problem, ValidationError, warning
+from aether.model.problems import ValidationError, warning
 from aether.model.refs import no_templates
 from aether.model.schedule import parse_rfc3339, valid_timezone
 from aether.model.types import KIND_CRON, CronWorkflow
@@ -47,6 +48,7 @@ from aether.reducers.cron import CronState, apply_cron, cron_stream
 from aether.runtime.clock import Clock
 from aether.runtime.engine import Engine, RequestRejected, RunNotFound
 from aether.runtime.stream import Cached, Outcome, StreamKind, StreamProcessor, folded_from_the_start
+from aether.runtime.submission import PreparedDocument
 from aether.scheduler.cron import (
     E_BACKFILL_RANGE,
     E_NOT_FOUND,
@@ -65,27 +67,13 @@ from aether.scheduler.outbox import start_run
 log = logging.getLogger("aether.cron")
 
 CRON_STREAM_PREFIX = "cron:"
-DEFAULT_NAMESPACE = "default"
 CronError = CronRequestError  # what callers catch: every refusal has a code and a message
 
 
 @frozen
-class PreparedCron:
+class PreparedCron(PreparedDocument):
     """A validated CronWorkflow: the wire document to store (defaults applied, ``Local``
     resolved) and the warnings to show."""
-
-    document: dict[str, JSON]
-    warnings: tuple[Problem, ...]
-
-    @property
-    def name(self) -> str:
-        name: str = self.document["metadata"]["name"]
-        return name
-
-    @property
-    def namespace(self) -> str:
-        namespace: str = self.document["metadata"].get("namespace") or DEFAULT_NAMESPACE
-        return namespace
 
 
 def host_timezone() -> str:

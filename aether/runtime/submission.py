@@ -16,6 +16,7 @@ from attrs import frozen
 from aether.events.catalog import WorkflowSubmitted
 from aether.expr import check_expression
 from aether.model import apply_submit_arguments, dump_document, load_document, load_file
+from aether.model.defaults import DEFAULT_NAMESPACE
 from aether.model.json_value import JSON
 from aether.model.limits import Limits
 from aether.model.problems import Problem, ValidationError
@@ -24,6 +25,25 @@ from aether.model.storable import INT_MAX, INT_MIN, UNSTORABLE, storable_problem
 from aether.model.types import KIND_WORKFLOW, Workflow, WorkflowTemplate
 
 TemplateLookup = Callable[[str, str], WorkflowTemplate | None]
+
+
+@frozen
+class PreparedDocument:
+    """A validated resource to store (a CronWorkflow, a WorkflowTemplate): its wire
+    document and the warnings to show."""
+
+    document: dict[str, JSON]
+    warnings: tuple[Problem, ...]
+
+    @property
+    def name(self) -> str:
+        name: str = self.document["metadata"]["name"]
+        return name
+
+    @property
+    def namespace(self) -> str:
+        namespace: str = self.document["metadata"].get("namespace") or DEFAULT_NAMESPACE
+        return namespace
 
 
 @frozen

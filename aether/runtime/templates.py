@@ -38,6 +38,7 @@ from aether.model.types import KIND_TEMPLATE, WorkflowTemplate
 from aether.reducers.template import DEFAULT_NAMESPACE, TemplateState, apply_template
 from aether.runtime.engine import Engine
 from aether.runtime.stream import Outcome, StreamKind, StreamProcessor, folded_from_the_start
+from aether.runtime.submission import PreparedDocument
 from aether.scheduler.effects import Effect
 from aether.scheduler.templates import E_TEMPLATE_NOT_FOUND, decide_template, live
 from aether.store.base import EventLog
@@ -55,21 +56,8 @@ class TemplateError(Exception):
 
 
 @frozen
-class PreparedTemplate:
+class PreparedTemplate(PreparedDocument):
     """A validated WorkflowTemplate: the wire document to store and its warnings."""
-
-    document: dict[str, JSON]
-    warnings: tuple[Problem, ...]
-
-    @property
-    def name(self) -> str:
-        name: str = self.document["metadata"]["name"]
-        return name
-
-    @property
-    def namespace(self) -> str:
-        namespace: str = self.document["metadata"].get("namespace") or DEFAULT_NAMESPACE
-        return namespace
 
 
 @frozen
