@@ -858,11 +858,11 @@ class Engine:
                     if not stored.stream.startswith(RUN_STREAM_PREFIX):
                         continue
                     run_id = stored.stream[len(RUN_STREAM_PREFIX) :]
+                    if self.runs.wrote(stored.stream, stored.version):
+                        continue  # asked first, so that what is remembered of it is let go
                     if not self.drives_run(run_id):
                         if stored.version == 1 and self.drives == "all" and self.ownership is not None:
                             new_runs.append(run_id)
-                        continue
-                    if self.runs.wrote(stored.stream, stored.version):
                         continue
                     seen += 1
                     self.runs.forget(run_id)
