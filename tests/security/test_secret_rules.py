@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.assignments import make_assignment
 
 from aether.events.assignment import TaskAssignment
 from aether.events.values import BoundParameter, SecretRef
@@ -61,20 +62,7 @@ def run(executor: ExecutorPlugin, config: dict[str, Any], *extra: BoundParameter
         BoundParameter("who", "ada", True),
         *extra,
     )
-    assignment = TaskAssignment(
-        id="r:main/t#1",
-        run_id="r",
-        node_id="main/t",
-        attempt=1,
-        retry_count=0,
-        workflow_name="wf",
-        namespace="default",
-        task_name="t",
-        template_name="",
-        executor_type=executor.type,
-        executor_config=config,
-        inputs=inputs,
-    )
+    assignment = make_assignment(executor.type, config, *inputs)
     return run_assignment(assignment, {executor.type: executor, **builtin_executors()}, secrets=SECRETS)
 
 

@@ -154,19 +154,10 @@ def test_quote_keeps_an_unresolved_placeholder_as_written() -> None:
 
 def test_quote_renders_non_string_values_before_quoting() -> None:
     result = run_assignment(
-        TaskAssignment(
-            id="r1:main/t#1",
-            run_id="r1",
-            node_id="main/t",
-            attempt=1,
-            retry_count=0,
-            workflow_name="wf",
-            namespace="default",
-            task_name="t",
-            template_name="",
-            executor_type="shell",
-            executor_config={"command": "printf '%s|' {{inputs.parameters.xs}}", "quote": True},
-            inputs=(BoundParameter("xs", ["a", 1, True], True),),
+        make_assignment(
+            "shell",
+            {"command": "printf '%s|' {{inputs.parameters.xs}}", "quote": True},
+            BoundParameter("xs", ["a", 1, True], True),
         ),
         builtin_executors(),
     )
