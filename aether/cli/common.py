@@ -21,7 +21,9 @@ from aether.runtime.engine import Engine
 from aether.runtime.queries import QueryService
 from aether.runtime.setup import sqlite_engine
 from aether.runtime.templates import store_lookup
-from aether.store.base import StoreError
+from aether.store import open_log
+from aether.store.base import EventLog, StoreError
+from aether.store.postgres_connect import is_postgres_url, redacted
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_read_only import is_writable
 
@@ -35,7 +37,8 @@ DbOption = typer.Option(
     None,
     "--db",
     envvar="AETHER_DB",
-    help="SQLite database of the event log (default ./aether.db; or set AETHER_DB).",
+    help="The database: a SQLite file (default ./aether.db) or a PostgreSQL URL "
+    "(postgresql://user@host:port/dbname); or set AETHER_DB.",
 )
 
 
@@ -43,10 +46,26 @@ def db_path(db: str | None) -> Path:
     return Path(db or DEFAULT_DB)
 
 
-def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, **kwargs: Any) -> Engine:
-    path = db_path(db)
+def db_name(db: str | None) -> str:
+    """The database as messages name it: a file path, or a URL without its password."""
+    if is_postgres_url(db):
+        assert db is not None
+        return redacted(db)
+    return str(db_path(db))
+
+
+def open_engine(
+    db: str | None, *, workers: int = 4, must_exist: bool = False, queue: bool = False, **kwargs: Any
+) -> Engine:
+    """The engine of ``db``. ``queue``: hand tasks to workers through the database's task
+    queue, so that ``aether worker`` processes take part (always so on PostgreSQL, where
+    engines and workers may be on other machines)."""
     # A command without workers only records requests; the runs' owners act on them.
     kwargs.setdefault("drives", "all" if workers > 0 else "none")
+    if is_postgres_url(db):
+        assert db is not None
+        return _with_templates(_open_postgres_engine(db, workers=workers, **kwargs))
+    path = db_path(db)
     if must_exist:
         check_existing(path)
         # A database this process may not write is still read: commands that only read
@@ -54,9 +73,22 @@ def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, *
         if workers == 0 and not is_writable(path):
             kwargs["read_only"] = True
     try:
-        engine = sqlite_engine(path, workers=workers, **kwargs)
+        engine = sqlite_engine(path, workers=workers, queue=queue, **kwargs)
     except StoreError as exc:
         fail(f"cannot open {path}: {describe_store_fault(exc)}", EXIT_STORE_FAULT)
+    return _with_templates(engine)
+
+
+def _open_postgres_engine(url: str, **kwargs: Any) -> Engine:
+    from aether.runtime.setup import postgres_engine
+
+    try:
+        return postgres_engine(url, **kwargs)
+    except StoreError as exc:
+        fail(f"cannot open {redacted(url)}: {describe_store_fault(exc)}", EXIT_STORE_FAULT)
+
+
+def _with_templates(engine: Engine) -> Engine:
     if engine.template_lookup is None:
         # Submissions and cron ticks resolve template references from this database (SPEC §13).
         engine.template_lookup = store_lookup(engine.log)
@@ -67,14 +99,21 @@ def open_engine(db: str | None, *, workers: int = 4, must_exist: bool = False, *
 def stored_templates(db: str | None) -> Iterator[TemplateLookup]:
     """The WorkflowTemplates of ``db``, to validate a document before anything is written.
     A database that does not exist holds none, and is not created."""
-    path = db_path(db)
-    if not path.exists():
-        yield no_templates
-        return
-    try:
-        event_log = SqliteEventLog(path)
-    except StoreError as exc:
-        fail(f"cannot open {path}: {describe_store_fault(exc)}", EXIT_STORE_FAULT)
+    if is_postgres_url(db):
+        assert db is not None
+        try:
+            event_log: EventLog = open_log(db)
+        except StoreError as exc:
+            fail(f"cannot open {redacted(db)}: {describe_store_fault(exc)}", EXIT_STORE_FAULT)
+    else:
+        path = db_path(db)
+        if not path.exists():
+            yield no_templates
+            return
+        try:
+            event_log = SqliteEventLog(path)
+        except StoreError as exc:
+            fail(f"cannot open {path}: {describe_store_fault(exc)}", EXIT_STORE_FAULT)
     try:
         yield store_lookup(event_log)
     finally:

@@ -35,7 +35,17 @@ def _root(
 
 def _register_commands() -> None:
     # Each command module exposes ``register(app)``; keep one line per module.
-    from aether.cli import cron_cmd, eval_cmd, history_cmd, replay_cmd, run_cmd, runs_cmd, template_cmd, validate_cmd
+    from aether.cli import (
+        cron_cmd,
+        eval_cmd,
+        history_cmd,
+        replay_cmd,
+        run_cmd,
+        runs_cmd,
+        template_cmd,
+        validate_cmd,
+        worker_cmd,
+    )
 
     validate_cmd.register(app)
     eval_cmd.register(app)
@@ -45,6 +55,7 @@ def _register_commands() -> None:
     template_cmd.register(app)
     replay_cmd.register(app)
     history_cmd.register(app)
+    worker_cmd.register(app)
 
 
 def run() -> None:

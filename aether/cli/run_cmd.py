@@ -12,7 +12,7 @@ from aether.cli.common import (
     EXIT_OK,
     EXIT_RUN_NOT_SUCCEEDED,
     DbOption,
-    db_path,
+    db_name,
     fail,
     invalid,
     is_terminal,
@@ -162,7 +162,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        workers: int = typer.Option(4, "--workers", min=1, help="Worker threads."),
+        workers: int = typer.Option(
+            4, "--workers", min=0, help="Worker threads; 0: only decide, and `aether worker` processes run the tasks."
+        ),
         until_idle: bool = typer.Option(
             False, "--until-idle", help="Exit once nothing is left to do but wait for people (suspended tasks)."
         ),
@@ -179,9 +181,16 @@ def register(app: typer.Typer) -> None:
         SIGTERM or Ctrl-C stops it gracefully: no new task starts, running tasks get the
         --grace period to finish, then they are terminated and run again at the next start."""
         grace_limit = grace_seconds(grace)
-        path = db_path(db)
-        engine = open_engine(db, workers=workers, lease_ttl=lease_seconds(lease), secrets=command_line_secrets(secrets))
-        typer.echo(f"aether: serving {path} with {workers} workers (pid {os.getpid()})", err=True)
+        engine = open_engine(
+            db,
+            workers=workers,
+            drives="all",
+            queue=workers == 0,
+            lease_ttl=lease_seconds(lease),
+            secrets=command_line_secrets(secrets),
+        )
+        doing = f"with {workers} workers" if workers else "deciding only: `aether worker` processes run the tasks"
+        typer.echo(f"aether: serving {db_name(db)} {doing} (pid {os.getpid()})", err=True)
         requests = StopRequests()
         with requests.installed(), engine:
             ticker = attach_cron_ticker(engine)

@@ -12,7 +12,7 @@ import heapq
 import threading
 import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Literal, Protocol
 
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
@@ -27,6 +27,27 @@ class TaskBroker(Protocol):
 
     def cancel(self, assignment_id: str) -> None: ...
 
+    def flush(self) -> None:
+        """Make what was dispatched and cancelled so far visible to workers."""
+        ...
+
+    def take_reports(self, max_items: int = 1000, timeout: float | None = 0) -> Sequence[object]:
+        """Reports from workers, oldest first (starts, results, losses)."""
+        ...
+
+    def acknowledge_reports(self) -> None:
+        """The reports taken so far are recorded in the log."""
+        ...
+
+    def run_finished(self, run_id: str) -> None:
+        """A run ended: what the broker keeps for it may go."""
+        ...
+
+    def pending_count(self) -> int: ...
+
+    @property
+    def closed(self) -> bool: ...
+
     def fetch(
         self, worker_id: str, executor_types: Collection[str] | None, timeout: float | None
     ) -> TaskAssignment | None: ...
@@ -36,6 +57,8 @@ class TaskBroker(Protocol):
     def report_result(self, result: TaskResultReport) -> None: ...
 
     def release(self, assignment_id: str) -> None: ...
+
+    def is_cancelled(self, assignment_id: str) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -99,6 +122,15 @@ class LocalBroker:
             while self._reports and len(taken) < max_items:
                 taken.append(self._reports.popleft())
             return taken
+
+    def flush(self) -> None:
+        """Nothing to write: dispatches reach the workers at once."""
+
+    def acknowledge_reports(self) -> None:
+        """Nothing to delete: a report taken is gone from the broker."""
+
+    def run_finished(self, run_id: str) -> None:
+        """Nothing kept per run."""
 
     def pending_count(self) -> int:
         """Assignments dispatched and waiting for a worker."""

@@ -26,6 +26,7 @@ from attrs import frozen
 
 from aether.events import catalog as ev
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
+from aether.events.assignment_codec import TaskLostReport
 from aether.events.codec import decode, encode
 from aether.events.phases import Phase
 from aether.events.streams import RUN_PREFIX, run_stream, submit_key_stream
@@ -37,13 +38,14 @@ from aether.projections.snapshots import SnapshotStore
 from aether.projections.views import run_view
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
-from aether.runtime.broker import LocalBroker
+from aether.runtime.broker import LocalBroker, TaskBroker
 from aether.runtime.clock import Clock, SystemClock
 from aether.runtime.executors import ConfigCheck, builtin_executors, config_checks
 from aether.runtime.executors.base import CODE_ERROR, ExecutorPlugin
 from aether.runtime.ids import IdGenerator, UlidGenerator
 from aether.runtime.notifiers import HookNotifier, LoggingNotifier
 from aether.runtime.ownership import DEFAULT_LEASE_TTL, SERVING, Ownership
+from aether.runtime.queue_broker import QueueBroker, Waker
 from aether.runtime.secrets import SecretProvider
 from aether.runtime.stream import StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
@@ -57,6 +59,7 @@ from aether.store.coordination import Coordination, Fenced
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
+from aether.store.task_queue import TaskQueue
 from aether.store.view_history_reader import ViewHistoryReader
 
 log = logging.getLogger("aether.engine")
@@ -154,7 +157,9 @@ class Engine:
         log_store: EventLog | None = None,
         *,
         executors: Mapping[str, ExecutorPlugin] | None = None,
-        broker: LocalBroker | None = None,
+        broker: TaskBroker | None = None,
+        task_queue: TaskQueue | None = None,
+        queue_wakers: tuple[Waker, Waker] | None = None,
         clock: Clock | None = None,
         ids: IdGenerator | None = None,
         variables: Sequence[VarsSource] | None = None,
@@ -177,7 +182,22 @@ class Engine:
     ) -> None:
         self.log = log_store if log_store is not None else InMemoryEventLog()
         self.executors: dict[str, ExecutorPlugin] = dict(executors) if executors is not None else builtin_executors()
-        self.broker = broker if broker is not None else LocalBroker()
+        # With a task queue in the database, assignments and reports go through it, so
+        # workers in other processes (``aether worker``) take part (ARCHITECTURE rule 9).
+        self.broker: TaskBroker
+        if broker is not None:
+            self.broker = broker
+        elif task_queue is not None:
+            work_waker, report_waker = queue_wakers if queue_wakers is not None else (None, None)
+            self.broker = QueueBroker(
+                task_queue,
+                member=self._queue_member,
+                now_ms=self._now_ms,
+                work_waker=work_waker,
+                report_waker=report_waker,
+            )
+        else:
+            self.broker = LocalBroker()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.ids: IdGenerator = ids if ids is not None else UlidGenerator()
         self.variables: list[VarsSource] = list(variables) if variables is not None else [SystemVars()]
@@ -433,6 +453,7 @@ class Engine:
                 break
             with self._lock:
                 self._process(triggers)
+            self.broker.acknowledge_reports()
             total += len(triggers)
         return total
 
@@ -459,7 +480,8 @@ class Engine:
                 now=self.clock.now,
                 process_types=self.process_types,
                 processes=self.processes,
-                claim=self._claim,
+                # A queue in the database claims an assignment as a worker takes it.
+                claim=None if getattr(self.broker, "claims_on_fetch", False) else self._claim,
                 limits=self.limits,
                 worker_id_prefix="local" if self.ownership is None else self.ownership.member_id,
             )
@@ -641,8 +663,7 @@ class Engine:
                         if self._may_need_driving(run_id)
                         and ((lease := coordination.lease(run_id)) is None or lease.owner is None)
                     ]
-                    for run_id in self.ownership.acquire(unheld[: self.ownership.share_of(len(unheld))]):
-                        self._take_over(run_id)
+                    self._take_over_all(self.ownership.acquire(unheld[: self.ownership.share_of(len(unheld))]))
             return len(self.active_runs())
 
     def _may_need_driving(self, run_id: str) -> bool:
@@ -665,15 +686,35 @@ class Engine:
             departed = ownership.remove_dead_members()
             if self.drives == "all":
                 orphans = ownership.coordination.orphaned_runs(self.ORPHANS_PER_ROUND)
-                for run_id in ownership.acquire(orphans[: ownership.share_of(len(orphans))]):
-                    self._take_over(run_id)
+                self._take_over_all(ownership.acquire(orphans[: ownership.share_of(len(orphans))]))
             sweep_due = time.monotonic() - self._last_claim_sweep > self.CLAIM_SWEEP_INTERVAL
             if departed or sweep_due:
                 self._last_claim_sweep = time.monotonic()
                 dead = ownership.coordination.dead_claims(ownership.member_id)
+                if dead:
+                    self._record_pending_reports()
                 for run_id in sorted({claim.run_id for claim in dead}):
                     if ownership.owns(run_id):
                         self._settle_lost_attempts(run_id)
+
+    def _take_over_all(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        self._record_pending_reports()
+        for run_id in run_ids:
+            self._take_over(run_id)
+
+    def _record_pending_reports(self) -> None:
+        """Record the reports already waiting about the runs this engine holds, before
+        judging which of their attempts are lost: a worker that reported its result and
+        then died did finish its attempt."""
+        while triggers := self._report_triggers(0):
+            self._process(triggers)
+            self.broker.acknowledge_reports()
+
+    def _queue_member(self) -> str | None:
+        ownership = self.ownership
+        return ownership.member_id if ownership is not None and ownership.joined else None
 
     def _take_over(self, run_id: str) -> None:
         """Start driving a run another process drove (or this one, before a restart):
@@ -795,9 +836,29 @@ class Engine:
         if self._deliveries:
             triggers, self._deliveries = self._deliveries, []
             wait = 0
+        triggers.extend(self._report_triggers(wait))
+        now_ms = self._now_ms()
+        while self._timers and self._timers[0][0] <= now_ms:
+            _due, _seq, run_id, timer_id = heapq.heappop(self._timers)
+            self._armed.discard((run_id, timer_id))
+            triggers.append((run_id, ev.TimerFired(timer_id, self._now())))
+        return triggers
+
+    def _report_triggers(self, wait: float) -> list[tuple[str, ev.Event]]:
+        """The workers' reports, as the inputs the runs record."""
+        triggers: list[tuple[str, ev.Event]] = []
         for report in self.broker.take_reports(max_items=self.batch_size, timeout=wait):
             at = self._now()
-            if isinstance(report, TaskStartReport):
+            if isinstance(report, TaskLostReport):
+                triggers.append(
+                    (
+                        report.run_id,
+                        ev.AttemptLost(
+                            report.node_id, report.attempt, at, report.reason, report.worker_id, report.member_id
+                        ),
+                    )
+                )
+            elif isinstance(report, TaskStartReport):
                 triggers.append((report.run_id, ev.TaskStarted(report.node_id, report.attempt, at, report.worker_id)))
             elif isinstance(report, TaskResultReport):
                 triggers.append(
@@ -815,11 +876,6 @@ class Engine:
                         ),
                     )
                 )
-        now_ms = self._now_ms()
-        while self._timers and self._timers[0][0] <= now_ms:
-            _due, _seq, run_id, timer_id = heapq.heappop(self._timers)
-            self._armed.discard((run_id, timer_id))
-            triggers.append((run_id, ev.TimerFired(timer_id, self._now())))
         return triggers
 
     def next_timer_due_ms(self) -> int | None:
@@ -876,8 +932,7 @@ class Engine:
                     self.runs.forget(run_id)
                 if new_runs and self.ownership is not None and self.ownership.joined:
                     share = self.ownership.share_of(len(new_runs))
-                    for run_id in self.ownership.acquire(new_runs[:share]):
-                        self._take_over(run_id)
+                    self._take_over_all(self.ownership.acquire(new_runs[:share]))
 
     def _loop(self) -> None:
         last_tail = 0.0
@@ -914,6 +969,10 @@ class Engine:
             else:
                 self._recording_failures = 0
                 self.failure = None
+                try:
+                    self.broker.acknowledge_reports()
+                except Exception:  # read again and recorded as duplicates: nothing is lost
+                    _log_failure("acknowledging recorded reports failed")
 
     def _process(
         self,
@@ -929,6 +988,10 @@ class Engine:
         except Fenced:
             self._on_fenced()  # wherever it is found: a request, a pump, the loop
             raise
+        try:
+            self.broker.flush()
+        except Exception:  # kept by the broker for its next flush; the decisions are recorded
+            _log_failure("handing the dispatched tasks to the queue failed; trying again")
         return [
             (outcome.rejection.code, outcome.rejection.message) for outcome in outcomes if outcome.rejection is not None
         ]
@@ -1035,6 +1098,7 @@ class Engine:
                 done.set()
             for listener in self._finish_listeners:
                 listener(effect.run_id, effect.phase)
+            self.broker.run_finished(effect.run_id)
             if self.ownership is not None:
                 self.ownership.release([effect.run_id])
 

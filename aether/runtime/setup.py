@@ -1,5 +1,6 @@
-"""Assembling an engine on the embedded default: one SQLite file holds the event log, the
-read models and the snapshots."""
+"""Assembling an engine: on the embedded default, one SQLite file holds the event log, the
+read models and the snapshots; on PostgreSQL, one database holds them for every engine and
+worker that shares it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 from aether.projections.snapshots import Snapshotter
 from aether.runtime.engine import Engine
 from aether.store.base import StoreError
+from aether.store.postgres_connect import is_postgres_url
 from aether.store.projector import Projector
+from aether.store.sql_database import PostgresDatabase
+from aether.store.sql_snapshots import SqlSnapshotStore
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
 from aether.store.view_history_reader import ViewHistoryReader
@@ -29,6 +33,7 @@ def sqlite_engine(
     snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
     synchronous: str = "NORMAL",
     read_only: bool = False,
+    queue: bool = False,
     **engine_options: Any,
 ) -> Engine:
     """An engine whose log, read models (runs, tasks, phase history) and snapshots live in
@@ -39,13 +44,19 @@ def sqlite_engine(
 
     ``read_only``: for reading a database this process may not write. Nothing is migrated,
     caught up or snapshotted, the engine drives no run and has no workers, and every write
-    raises ``StoreError``; reads the read models cannot answer fold the log."""
+    raises ``StoreError``; reads the read models cannot answer fold the log.
+
+    ``queue``: tasks go to workers through the file's task queue, so ``aether worker``
+    processes on this machine take them too; otherwise to the engine's own workers,
+    in memory, which is faster."""
     if read_only:
         return _read_only_engine(path, **engine_options)
     log = SqliteEventLog(path, synchronous=synchronous)
     snapshots = SqliteSnapshotStore(path, keep_every=DEFAULT_MILESTONE_EVERY)
     snapshotter = Snapshotter(every=snapshot_every, per_node=SNAPSHOT_EVENTS_PER_NODE)
     projector = Projector(log, path, snapshots=snapshots, snapshotter=snapshotter)
+    if queue:
+        engine_options["task_queue"] = log.task_queue
     return Engine(log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(path), **engine_options)
 
 
@@ -63,3 +74,29 @@ def _read_only_engine(path: str | os.PathLike[str], **engine_options: Any) -> En
         raise
     view_history = ViewHistoryReader(path, read_only=True)
     return Engine(log, snapshots=snapshots, projector=projector, view_history=view_history, **engine_options)
+
+
+def postgres_engine(url: str, *, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, **engine_options: Any) -> Engine:
+    """An engine whose log, read models, view history and snapshots live in the PostgreSQL
+    database at ``url``, which engines of other processes and machines may share: their
+    projectors take turns on the same tables (``aether.store.projector``)."""
+    from aether.store.postgres import PostgresEventLog
+
+    log = PostgresEventLog(url)
+    try:
+        db = PostgresDatabase(url)
+    except BaseException:
+        log.close()
+        raise
+    snapshots = SqlSnapshotStore(db, keep_every=DEFAULT_MILESTONE_EVERY)
+    snapshotter = Snapshotter(every=snapshot_every, per_node=SNAPSHOT_EVENTS_PER_NODE)
+    projector = Projector(log, db, snapshots=snapshots, snapshotter=snapshotter)
+    return Engine(log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(db), **engine_options)
+
+
+def open_engine_for(target: str | os.PathLike[str], **options: Any) -> Engine:
+    """The engine of ``target``: a PostgreSQL URL, else an SQLite path."""
+    if is_postgres_url(target):
+        assert isinstance(target, str)
+        return postgres_engine(target, **options)
+    return sqlite_engine(target, **options)

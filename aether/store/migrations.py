@@ -75,9 +75,31 @@ def _create_coordination_tables(db: Database) -> None:
     db.execute("CREATE INDEX claims_run ON claims (run_id)")
 
 
+def _create_task_queue_tables(db: Database) -> None:
+    # The task queue (aether.store.task_queue): seq is the dispatch order, taken_by the
+    # member whose worker took the row (and holds its claim).
+    db.execute(
+        "CREATE TABLE task_queue (seq INTEGER PRIMARY KEY, assignment_id TEXT NOT NULL UNIQUE,"
+        " run_id TEXT NOT NULL, node_id TEXT NOT NULL, attempt INTEGER NOT NULL, executor_type TEXT NOT NULL,"
+        " priority INTEGER NOT NULL, payload BLOB NOT NULL, taken_by TEXT, cancelled INTEGER NOT NULL DEFAULT 0)"
+    )
+    # What a worker looks for: waiting rows of its types, best priority, then oldest.
+    db.execute(
+        "CREATE INDEX task_queue_waiting ON task_queue (executor_type, priority DESC, seq)"
+        " WHERE taken_by IS NULL AND cancelled = 0"
+    )
+    db.execute("CREATE INDEX task_queue_run ON task_queue (run_id)")
+    db.execute(
+        "CREATE TABLE task_reports (report_id INTEGER PRIMARY KEY, run_id TEXT NOT NULL,"
+        " assignment_id TEXT NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL, reported_ms INTEGER NOT NULL)"
+    )
+    db.execute("CREATE INDEX task_reports_run ON task_reports (run_id, report_id)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and streams tables", _create_event_tables),
     Migration(2, "members, run leases and claims", _create_coordination_tables),
+    Migration(3, "task queue and worker reports", _create_task_queue_tables),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -44,6 +44,7 @@ from aether.store.memory import plan_appends
 from aether.store.migrations import LATEST_VERSION, migrate, schema_version
 from aether.store.sqlite_coordination import SqliteCoordination, check_fence
 from aether.store.sqlite_read_only import connect_read_only
+from aether.store.sqlite_task_queue import SqliteTaskQueue
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Rows fetched per query when read() or streams() page through a result, so the lock is
@@ -118,6 +119,7 @@ class SqliteEventLog:
             raise
         self._conn: sqlite3.Connection | None = conn
         self._coordination = SqliteCoordination(self)
+        self._task_queue = SqliteTaskQueue(self)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -180,6 +182,11 @@ class SqliteEventLog:
     def coordination(self) -> SqliteCoordination:
         """Members, run leases and claims, kept in this file."""
         return self._coordination
+
+    @property
+    def task_queue(self) -> SqliteTaskQueue:
+        """Assignments and worker reports for workers in other processes, kept in this file."""
+        return self._task_queue
 
     @staticmethod
     def _committed_versions(conn: sqlite3.Connection, streams: set[str]) -> dict[str, int]:

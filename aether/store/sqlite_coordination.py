@@ -19,7 +19,7 @@ _CLAIM_COLUMNS = "assignment_id, run_id, node_id, attempt, worker_id, member_id,
 _MAX_PARAMS = 500
 
 
-class _Transactions(Protocol):
+class Transactions(Protocol):
     def transaction(
         self, *, write: bool = True, doing: str = "write"
     ) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
@@ -37,7 +37,7 @@ def _member(row: Any) -> Member:
 
 
 class SqliteCoordination:
-    def __init__(self, db: _Transactions) -> None:
+    def __init__(self, db: Transactions) -> None:
         self._db = db
 
     def join(self, member: Member) -> None:
@@ -205,4 +205,4 @@ class SqliteCoordination:
             conn.executemany("UPDATE claims SET held = 0 WHERE assignment_id = ?", [(a,) for a in assignment_ids])
 
 
-__all__ = ["SqliteCoordination", "check_fence"]
+__all__ = ["SqliteCoordination", "Transactions", "check_fence"]
