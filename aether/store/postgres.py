@@ -1,0 +1,282 @@
+"""The PostgreSQL ``EventLog``: one database shared by engines and workers on several machines.
+
+Layout (see :mod:`aether.store.postgres_migrations`): ``events`` holds one row per event
+with ``position BIGINT PRIMARY KEY`` and ``UNIQUE (stream, version)``; ``streams`` holds
+each stream's current version. The semantics are :class:`aether.store.sqlite.SqliteEventLog`'s,
+with the same errors.
+
+Writing. Every append is one transaction that first takes the advisory lock
+:data:`APPEND_LOCK` (``pg_advisory_xact_lock``, held until commit), and only then reads the
+expected versions and the highest position. Appenders of every process therefore queue
+for the lock, the version check and the insert are atomic, and positions (max + 1) become
+visible in commit order: the next appender cannot read the highest position before the
+previous one committed, so a reader paging with ``read_all(after_position)`` never sees
+position ``p + 1`` while ``p`` is still to come. ``append_batch`` is group commit: all
+its events are inserted by one statement, whatever the number of streams.
+
+Fencing. With a ``fence``, the member's row is read ``FOR KEY SHARE`` in the append's
+transaction: a concurrent removal of the member waits for the append to commit, or has
+committed and the append raises :class:`~aether.store.coordination.Fenced` and writes
+nothing.
+
+Waking readers. Every append that writes also sends ``NOTIFY aether_events, '<last
+position>'`` in its transaction, delivered when it commits; see
+:mod:`aether.store.postgres_notify`. A notification is a hint to re-read, never the data.
+
+Connections come from a pool, so threads sharing one log object do not queue for a single
+connection; each call checks one out for the length of its transaction or query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from aether.store.base import AppendRequest, PendingEvent, StoredEvent, StoreError
+from aether.store.memory import PlannedAppend, plan_appends
+from aether.store.postgres_connect import is_postgres_url, pool, redacted
+from aether.store.postgres_coordination import PostgresCoordination, check_fence
+from aether.store.postgres_migrations import migrate
+from aether.store.postgres_task_queue import PostgresTaskQueue
+from aether.store.sqlite import PAGE_SIZE, _prefix_upper_bound
+
+# The channel every append notifies, with the log's last position as payload.
+EVENTS_CHANNEL = "aether_events"
+# The advisory lock (per database) that serializes appenders; see the module docstring.
+APPEND_LOCK = 0x41657468_00000002
+DEFAULT_POOL_SIZE = 8
+
+Connection = psycopg.Connection[Any]
+
+_EVENT_COLUMNS = "stream, version, position, type, schema_version, data, recorded_at"
+_LOCK_APPENDS = "SELECT pg_advisory_xact_lock(%s)"
+# Positions follow the batch's order (WITH ORDINALITY) after the highest committed one,
+# read inside this statement, after the lock was taken.
+_INSERT_EVENTS = (
+    "INSERT INTO events (position, stream, version, type, schema_version, data, recorded_at)"
+    " SELECT last.position + e.n, e.stream, e.version, e.type, e.schema_version, e.data, %s"
+    " FROM (SELECT coalesce(max(position), 0) AS position FROM events) AS last,"
+    " unnest(%s::text[], %s::bigint[], %s::text[], %s::integer[], %b::bytea[])"
+    " WITH ORDINALITY AS e(stream, version, type, schema_version, data, n)"
+)
+_UPSERT_STREAMS = (
+    "INSERT INTO streams (stream, version) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+    " ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
+)
+_NOTIFY = "SELECT pg_notify(%s, (SELECT max(position) FROM events)::text)"
+_SELECT_VERSIONS = "SELECT stream, version FROM streams WHERE stream = ANY(%s)"
+_SELECT_VERSION = "SELECT version FROM streams WHERE stream = %s"
+_SELECT_RANGE = f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = %s AND version BETWEEN %s AND %s ORDER BY version"
+_SELECT_AFTER = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s"
+
+
+class PostgresEventLog:
+    """An ``EventLog`` in one PostgreSQL database, safe for several threads, processes and machines."""
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        if not is_postgres_url(url):
+            raise StoreError(f"not a PostgreSQL URL: {redacted(str(url))!r} (write postgresql://...)")
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be >= 1, not {pool_size}")
+        self.url = url
+        self._clock = clock
+        self._where = redacted(url)
+        self._state = threading.Lock()
+        connections = pool(url, min_size=1, max_size=pool_size, name="aether-event-log")
+        try:
+            with connections.connection() as conn:
+                migrate(conn, clock)
+        except psycopg.Error as exc:
+            connections.close()
+            raise StoreError(f"cannot open the event log {self._where}: {_first_line(exc)}") from exc
+        except BaseException:
+            connections.close()
+            raise
+        self._pool: ConnectionPool | None = connections
+        self._coordination = PostgresCoordination(self)
+        self._task_queue = PostgresTaskQueue(self)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
+        return self.append_batch([(stream, events, expected_version)])[0]
+
+    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
+        """Append every request in one transaction; see :class:`aether.store.base.EventLog`.
+
+        An empty request (no events) writes nothing but its expected version is still
+        checked, so a caller can assert a stream has not moved.
+        """
+        requests = list(requests)  # iterated several times below
+        writes = any(events for _, events, _ in requests)
+        with self.transaction(doing="append") as conn:
+            if writes:
+                # Nothing to write: the checks need no place in the appenders' queue.
+                conn.execute(_LOCK_APPENDS, (APPEND_LOCK,))
+            if fence is not None:
+                check_fence(conn, fence)
+            known = self._committed_versions(conn, {stream for stream, _, _ in requests})
+            plans, versions = plan_appends(requests, lambda stream: known.get(stream, 0))
+            if writes:
+                self._write(conn, plans, versions)
+        return [plan.new_version for plan in plans]
+
+    def _write(self, conn: Connection, plans: list[PlannedAppend], versions: dict[str, int]) -> None:
+        streams: list[str] = []
+        numbers: list[int] = []
+        types: list[str] = []
+        schema_versions: list[int] = []
+        payloads: list[bytes] = []
+        for plan in plans:
+            for offset, event in enumerate(plan.events):
+                streams.append(plan.stream)
+                numbers.append(plan.first_version + offset)
+                types.append(event.type)
+                schema_versions.append(event.schema_version)
+                payloads.append(event.data)
+        touched = sorted({plan.stream for plan in plans if plan.events})
+        at = self._clock()  # commit time, shared by the batch
+        # One round trip for the three statements; the server runs them in order.
+        with conn.pipeline():
+            conn.execute(_INSERT_EVENTS, (at, streams, numbers, types, schema_versions, payloads))
+            conn.execute(_UPSERT_STREAMS, (touched, [versions[s] for s in touched]))
+            conn.execute(_NOTIFY, (EVENTS_CHANNEL,))
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True, doing: str = "write") -> Iterator[Connection]:
+        """One transaction on a pooled connection: committed when the block ends, rolled
+        back if it raises. The coordination tables are written this way too, and an append's
+        fence is read inside its transaction. ``write`` is accepted for symmetry with
+        :meth:`aether.store.sqlite.SqliteEventLog.transaction`: PostgreSQL needs no write
+        lock up front."""
+        with self._connection(f"{doing} on {self._where} failed, nothing written") as conn, conn.transaction():
+            yield conn
+
+    @property
+    def coordination(self) -> PostgresCoordination:
+        """Members, run leases and claims, kept in this database."""
+        return self._coordination
+
+    @property
+    def task_queue(self) -> PostgresTaskQueue:
+        """Assignments and worker reports, for workers on any machine, kept in this database."""
+        return self._task_queue
+
+    @staticmethod
+    def _committed_versions(conn: Connection, streams: set[str]) -> dict[str, int]:
+        names = [s for s in streams if isinstance(s, str)]  # plan_appends reports the rest
+        if not names:
+            return {}
+        return {stream: int(version) for stream, version in conn.execute(_SELECT_VERSIONS, (names,))}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
+        """The stream's events in ``[from_version, to_version]``, fetched a page at a time.
+
+        The upper end is fixed when ``read`` is called (the stream's version then, if
+        ``to_version`` is None), so events appended during the iteration are not included.
+        """
+        last = self.stream_version(stream)
+        high = last if to_version is None else min(to_version, last)
+        return self._read_pages(stream, max(from_version, 1), high)
+
+    def _read_pages(self, stream: str, low: int, high: int) -> Iterator[StoredEvent]:
+        # Versions are contiguous, so a page is a version range: no OFFSET, no LIMIT.
+        while low <= high:
+            top = min(low + PAGE_SIZE - 1, high)
+            for row in self._query(_SELECT_RANGE, (stream, low, top)):
+                yield StoredEvent(*row)
+            low = top + 1
+
+    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        if limit == 0:
+            self._query("SELECT 1", ())  # still refuses a closed log
+            return []
+        return [StoredEvent(*row) for row in self._query(_SELECT_AFTER, (after_position, limit))]
+
+    def stream_version(self, stream: str) -> int:
+        rows = self._query(_SELECT_VERSION, (stream,))
+        return int(rows[0][0]) if rows else 0
+
+    def streams(self, prefix: str = "") -> Iterator[str]:
+        """Stream names starting with ``prefix`` in sorted order, fetched a page at a time."""
+        self._query("SELECT 1", ())  # refuse a closed log now, not at the first next()
+        return self._stream_pages(prefix)
+
+    def _stream_pages(self, prefix: str) -> Iterator[str]:
+        # [prefix, upper) is exactly the names starting with prefix: the columns compare
+        # byte-wise (COLLATE "C"), and UTF-8 byte order is code point order.
+        upper = _prefix_upper_bound(prefix)
+        sql = "SELECT stream FROM streams WHERE stream >= %s AND stream > %s"
+        params: list[Any] = [prefix, ""]
+        if upper is not None:
+            sql += " AND stream < %s"
+            params.append(upper)
+        sql += " ORDER BY stream LIMIT %s"
+        params.append(PAGE_SIZE)
+        while True:
+            rows = self._query(sql, tuple(params))
+            for (name,) in rows:
+                yield name
+            if len(rows) < PAGE_SIZE:
+                return
+            params[1] = rows[-1][0]
+
+    def last_position(self) -> int:
+        rows = self._query("SELECT coalesce(max(position), 0) FROM events", ())
+        return int(rows[0][0])
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._connection(f"reading {self._where} failed") as conn:
+            return conn.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def _connection(self, failure: str) -> Iterator[Connection]:
+        """A pooled connection for one call; a driver error becomes a :class:`StoreError`
+        that starts with ``failure``."""
+        connections = self._pool
+        if connections is None:
+            raise StoreError(f"the event log {self._where} is closed")
+        try:
+            with connections.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            if self._pool is None:
+                raise StoreError(f"the event log {self._where} is closed") from exc
+            raise StoreError(f"{failure}: {_first_line(exc)}") from exc
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pool (idempotent); any later call raises :class:`StoreError`."""
+        with self._state:
+            connections, self._pool = self._pool, None
+        if connections is not None:
+            connections.close()
+
+    def __enter__(self) -> PostgresEventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._pool is None else "open"
+        return f"PostgresEventLog({self._where!r}, {state})"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+__all__ = ["APPEND_LOCK", "EVENTS_CHANNEL", "PostgresEventLog"]
