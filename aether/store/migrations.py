@@ -89,8 +89,10 @@ def _create_task_queue_tables(db: Database) -> None:
         " WHERE taken_by IS NULL AND cancelled = 0"
     )
     db.execute("CREATE INDEX task_queue_run ON task_queue (run_id)")
+    # AUTOINCREMENT: an engine acknowledges by id what it read, so an id is never given
+    # again, even after the newest report was deleted (acknowledged, or its run forgotten).
     db.execute(
-        "CREATE TABLE task_reports (report_id INTEGER PRIMARY KEY, run_id TEXT NOT NULL,"
+        "CREATE TABLE task_reports (report_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,"
         " assignment_id TEXT NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL, reported_ms INTEGER NOT NULL)"
     )
     db.execute("CREATE INDEX task_reports_run ON task_reports (run_id, report_id)")
