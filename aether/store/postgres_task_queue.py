@@ -1,0 +1,181 @@
+"""The task queue (:mod:`aether.store.task_queue`) in PostgreSQL (tables of migration 3 of
+:mod:`aether.store.postgres_migrations`), for engines and workers on many machines.
+
+Workers take rows with ``FOR UPDATE SKIP LOCKED``: concurrent takers skip the rows another
+transaction is taking instead of queueing behind it, and each row is handed to one of them.
+The claim is written in the same transaction. Enqueueing notifies ``aether_tasks`` and
+reporting notifies ``aether_reports`` (on commit), so idle workers and engines listening
+with :class:`~aether.store.postgres_notify.Listener` wake at once instead of polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+from psycopg import Connection
+
+from aether.store.postgres_coordination import check_fence
+from aether.store.task_queue import QueuedReport, QueuedTask, TakenTask, WorkerReport
+
+TASKS_CHANNEL = "aether_tasks"
+REPORTS_CHANNEL = "aether_reports"
+_ENDS_ASSIGNMENT = ["result", "lost"]
+
+_TAKE = (
+    "WITH picked AS ("
+    " SELECT seq FROM task_queue WHERE taken_by IS NULL AND NOT cancelled{types}"
+    " ORDER BY priority DESC, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    " UPDATE task_queue q SET taken_by = %(member)s FROM picked WHERE q.seq = picked.seq"
+    " RETURNING q.seq, q.assignment_id, q.run_id, q.node_id, q.attempt, q.payload"
+)
+
+
+class _Transactions(Protocol):
+    def transaction(
+        self, *, write: bool = True, doing: str = "write"
+    ) -> contextlib.AbstractContextManager[Connection[Any]]: ...
+
+
+class PostgresTaskQueue:
+    def __init__(self, db: _Transactions) -> None:
+        self._db = db
+
+    def enqueue(self, tasks: Sequence[QueuedTask]) -> None:
+        if not tasks:
+            return
+        with self._db.transaction(doing="queue tasks") as conn:
+            conn.execute(
+                "INSERT INTO task_queue (assignment_id, run_id, node_id, attempt, executor_type, priority, payload)"
+                " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::int[],"
+                " %s::bytea[]) ON CONFLICT (assignment_id) DO NOTHING",
+                (
+                    [t.assignment_id for t in tasks],
+                    [t.run_id for t in tasks],
+                    [t.node_id for t in tasks],
+                    [t.attempt for t in tasks],
+                    [t.executor_type for t in tasks],
+                    [t.priority for t in tasks],
+                    [t.payload for t in tasks],
+                ),
+            )
+            conn.execute("SELECT pg_notify(%s, '')", (TASKS_CHANNEL,))
+
+    def cancel(self, assignment_ids: Sequence[str]) -> None:
+        if not assignment_ids:
+            return
+        with self._db.transaction(doing="cancel tasks") as conn:
+            conn.execute(
+                "UPDATE task_queue SET cancelled = TRUE WHERE assignment_id = ANY(%s)", (list(assignment_ids),)
+            )
+
+    def reports_for(self, owner_id: str, limit: int) -> list[QueuedReport]:
+        with self._db.transaction(write=False, doing="read reports") as conn:
+            rows = conn.execute(
+                "SELECT r.report_id, r.run_id, r.assignment_id, r.kind, r.payload FROM task_reports r"
+                " JOIN run_leases l ON l.run_id = r.run_id WHERE l.owner = %s ORDER BY r.report_id LIMIT %s",
+                (owner_id, limit),
+            ).fetchall()
+        return [
+            QueuedReport(int(i), run, assignment, kind, bytes(payload)) for i, run, assignment, kind, payload in rows
+        ]
+
+    def acknowledge(self, report_ids: Sequence[int]) -> None:
+        if not report_ids:
+            return
+        with self._db.transaction(doing="acknowledge reports") as conn:
+            conn.execute("DELETE FROM task_reports WHERE report_id = ANY(%s)", (list(report_ids),))
+
+    def waiting_count(self, owner_id: str) -> int:
+        with self._db.transaction(write=False, doing="count queued tasks") as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM task_queue q JOIN run_leases l ON l.run_id = q.run_id"
+                " WHERE l.owner = %s AND q.taken_by IS NULL AND NOT q.cancelled",
+                (owner_id,),
+            ).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def forget_runs(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        with self._db.transaction(doing="forget finished tasks") as conn:
+            conn.execute("DELETE FROM task_queue WHERE run_id = ANY(%s)", (list(run_ids),))
+            conn.execute("DELETE FROM task_reports WHERE run_id = ANY(%s)", (list(run_ids),))
+
+    def take(
+        self,
+        member_id: str,
+        worker_id: str,
+        executor_types: Collection[str] | None,
+        limit: int,
+        claimed_ms: int,
+    ) -> list[TakenTask]:
+        if limit < 1 or (executor_types is not None and not executor_types):
+            return []
+        params: dict[str, Any] = {"limit": limit, "member": member_id}
+        types = ""
+        if executor_types is not None:
+            types = " AND executor_type = ANY(%(types)s)"
+            params["types"] = sorted(executor_types)
+        with self._db.transaction(doing="take tasks") as conn:
+            check_fence(conn, member_id)
+            rows = conn.execute(_TAKE.format(types=types), params).fetchall()
+            if not rows:
+                return []
+            rows.sort(key=lambda row: row[0])
+            won = {
+                assignment_id
+                for (assignment_id,) in conn.execute(
+                    "INSERT INTO claims (assignment_id, run_id, node_id, attempt, worker_id, member_id, claimed_ms)"
+                    " SELECT a, r, n, t, %s, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[])"
+                    " AS u(a, r, n, t) ON CONFLICT DO NOTHING RETURNING assignment_id",
+                    (
+                        worker_id,
+                        member_id,
+                        claimed_ms,
+                        [row[1] for row in rows],
+                        [row[2] for row in rows],
+                        [row[3] for row in rows],
+                        [row[4] for row in rows],
+                    ),
+                ).fetchall()
+            }
+            # Claimed before (a copy queued again by a takeover): never run twice.
+            lost = [row[0] for row in rows if row[1] not in won]
+            if lost:
+                conn.execute("DELETE FROM task_queue WHERE seq = ANY(%s)", (lost,))
+        return [TakenTask(row[1], bytes(row[5])) for row in rows if row[1] in won]
+
+    def cancelled(self, assignment_ids: Collection[str]) -> set[str]:
+        if not assignment_ids:
+            return set()
+        with self._db.transaction(write=False, doing="read cancellations") as conn:
+            rows = conn.execute(
+                "SELECT assignment_id FROM task_queue WHERE cancelled AND assignment_id = ANY(%s)",
+                (list(assignment_ids),),
+            ).fetchall()
+        return {assignment_id for (assignment_id,) in rows}
+
+    def report(self, reports: Sequence[WorkerReport], reported_ms: int) -> None:
+        if not reports:
+            return
+        with self._db.transaction(doing="report") as conn:
+            conn.execute(
+                "INSERT INTO task_reports (run_id, assignment_id, kind, payload, reported_ms)"
+                " SELECT r, a, k, p, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) AS u(r, a, k, p)",
+                (
+                    reported_ms,
+                    [r.run_id for r in reports],
+                    [r.assignment_id for r in reports],
+                    [r.kind for r in reports],
+                    [r.payload for r in reports],
+                ),
+            )
+            ended = [r.assignment_id for r in reports if r.kind in _ENDS_ASSIGNMENT]
+            if ended:
+                conn.execute("DELETE FROM task_queue WHERE assignment_id = ANY(%s)", (ended,))
+            conn.execute("SELECT pg_notify(%s, '')", (REPORTS_CHANNEL,))
+
+
+__all__ = ["REPORTS_CHANNEL", "TASKS_CHANNEL", "PostgresTaskQueue"]
