@@ -28,7 +28,7 @@ _TAKE = (
     " SELECT seq FROM task_queue WHERE taken_by IS NULL AND NOT cancelled{types}"
     " ORDER BY priority DESC, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
     " UPDATE task_queue q SET taken_by = %(member)s FROM picked WHERE q.seq = picked.seq"
-    " RETURNING q.seq, q.assignment_id, q.run_id, q.node_id, q.attempt, q.payload"
+    " RETURNING q.seq, q.assignment_id, q.run_id, q.node_id, q.attempt, q.payload, q.priority"
 )
 
 
@@ -123,7 +123,8 @@ class PostgresTaskQueue:
             rows = conn.execute(_TAKE.format(types=types), params).fetchall()
             if not rows:
                 return []
-            rows.sort(key=lambda row: row[0])
+            # RETURNING follows no order: hand them out best first, as they were picked.
+            rows.sort(key=lambda row: (-row[6], row[0]))
             won = {
                 assignment_id
                 for (assignment_id,) in conn.execute(

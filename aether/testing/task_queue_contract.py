@@ -27,7 +27,7 @@ from aether.store.task_queue import QueuedReport, QueuedTask, TakenTask, TaskQue
 from aether.testing.adapters import ADAPTERS, EventLogFactory
 
 # The event-log adapters (by their registered names) whose logs keep a task queue.
-TASK_QUEUE_ADAPTERS: list[str] = ["sqlite"]
+TASK_QUEUE_ADAPTERS: list[str] = ["sqlite", "postgres"]
 
 NOW_MS = 1_700_000_000_000
 TTL_MS = 10_000
