@@ -103,8 +103,8 @@ def main() -> None:
 
         history_s, count = timed(lambda: sum(1 for _ in iter_history(engine.events(run_id))))
         print(f"history:               {count} entries in {history_s:.2f} s  ({count / history_s:,.0f} events/s)")
-        conn = engine.projector.db.conn
-        phases_s, phases = timed(lambda: sum(1 for _ in iter_phase_history(conn, run_id)))
+        db = engine.projector.db
+        phases_s, phases = timed(lambda: sum(1 for _ in iter_phase_history(db, run_id)))
         print(f"history --phases-only: {phases} phase changes in {phases_s:.2f} s  ({phases / phases_s:,.0f}/s)")
 
         travel = TimeTravel(engine)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 # ``event_log_factory``: the store, conformance and projection suites run on every
 # registered event-log adapter (aether/testing/adapters.py).
-pytest_plugins = ["aether.testing.fixtures", "support.postgres_fixtures"]
+pytest_plugins = ["aether.testing.fixtures", "support.postgres_fixtures", "support.read_model_databases"]
 
 settings.register_profile(
     "ci",

@@ -22,7 +22,9 @@ Row = tuple[Any, ...]
 @frozen
 class TableSpec:
     name: str
-    columns: tuple[tuple[str, str], ...]  # (name, SQLite type), in row order
+    # (name, type), in row order; the types are SQLite's, which the store spells in the
+    # dialect of the database that holds the table (``aether.store.sql_database``).
+    columns: tuple[tuple[str, str], ...]
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     # Rows stored in the primary key's b-tree: no second copy of the key in an index.
@@ -32,18 +34,6 @@ class TableSpec:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.columns)
-
-    def create_sql(self) -> list[str]:
-        cols = ", ".join(f"{name} {kind}" for name, kind in self.columns)
-        suffix = " WITHOUT ROWID" if self.without_rowid else ""
-        out = [f"CREATE TABLE {self.name} ({cols}, PRIMARY KEY ({', '.join(self.primary_key)})){suffix}"]
-        for index in self.indexes:
-            out.append(f"CREATE INDEX {self.name}_{'_'.join(index)} ON {self.name} ({', '.join(index)})")
-        return out
-
-    def upsert_sql(self) -> str:
-        marks = ", ".join("?" * len(self.columns))
-        return f"INSERT OR REPLACE INTO {self.name} ({', '.join(self.column_names)}) VALUES ({marks})"
 
 
 @frozen

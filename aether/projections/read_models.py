@@ -1,4 +1,4 @@
-"""The read models people query, as SQLite tables: ``runs``, ``tasks``, ``phase_history``.
+"""The read models people query, as SQL tables: ``runs``, ``tasks``, ``phase_history``.
 
 A read model is a handler: it declares its tables and turns each change of a run (the
 event, the states before and after it, the phase transitions it caused) into rows. The
@@ -166,6 +166,9 @@ PHASE_HISTORY = TableSpec(
     (
         ("run_id", "TEXT NOT NULL"),
         ("seq", "INTEGER NOT NULL"),
+        # The transition's place among those of its event, in the order ``iter_history``
+        # gives them (nodes bottom up, then the run): the key reads them back in order.
+        ("ordinal", "INTEGER NOT NULL"),
         ("at", "TEXT"),
         ("node_id", "TEXT NOT NULL"),
         ("from_phase", "TEXT"),
@@ -173,7 +176,7 @@ PHASE_HISTORY = TableSpec(
         ("message", "TEXT NOT NULL"),
         ("event_type", "TEXT NOT NULL"),
     ),
-    ("run_id", "seq", "node_id"),
+    ("run_id", "seq", "ordinal"),
     (("run_id", "node_id", "seq"),),
 )
 
@@ -185,10 +188,20 @@ class PhaseHistoryModel:
         if not change.transitions:
             return
         at = _time_ms(change.after.now_ms)
-        for t in change.transitions:
+        for ordinal, t in enumerate(change.transitions):
             sink.append(
                 PHASE_HISTORY.name,
-                (change.run_id, change.version, at, t.node_id, t.from_phase, t.to_phase, t.message, change.event.TYPE),
+                (
+                    change.run_id,
+                    change.version,
+                    ordinal,
+                    at,
+                    t.node_id,
+                    t.from_phase,
+                    t.to_phase,
+                    t.message,
+                    change.event.TYPE,
+                ),
             )
 
 

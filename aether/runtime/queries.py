@@ -106,8 +106,8 @@ class QueryService:
                 raise
             # A read-only database's tables lag: fold the log into private ones instead.
             self.fallback_reason = str(exc)
-            return listed_runs(projected_in_memory(self.engine.log, self.engine.snapshots).conn)
-        return listed_runs(projector.db.conn)
+            return listed_runs(projected_in_memory(self.engine.log, self.engine.snapshots))
+        return listed_runs(projector.db)
 
     def get(self, run_id: str) -> dict[str, JSON]:
         """The run view as it stands now (``aether get``)."""
@@ -142,7 +142,7 @@ class QueryService:
             return iter_history(self.engine.events(run_id), phases_only=phases_only, node=node)
         if not self.read_models_reach(run_id, self.last_version(run_id)):
             return iter_history(self.engine.events(run_id), phases_only=True, node=node)
-        return iter_phase_history(self.engine.projector.db.conn, run_id, node=node)
+        return iter_phase_history(self.engine.projector.db, run_id, node=node)
 
     def export(self, run_id: str) -> Iterator[bytes]:
         """The run's history as the JSON Lines of ``aether export`` (no line ends)."""

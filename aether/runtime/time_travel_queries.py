@@ -1,7 +1,7 @@
 """Time travel, the query side: points of a run's history, as ``aether replay --at`` and
 ``--diff`` show them.
 
-With a view history (the SQLite default) a point is read from what the projector
+With a view history (an SQLite or PostgreSQL engine) a point is read from what the projector
 recorded, after bringing the projections up to the log if they do not reach that point
 yet; without one (an in-memory engine), or when the read models cannot reach the log, it
 is refolded from the nearest snapshot: the policy of every read

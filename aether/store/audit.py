@@ -8,20 +8,16 @@ log first (``Engine.catch_up_projections``) and checks that the run exists: a ru
 no rows and a run that does not exist look the same here.
 
 Order. ``iter_history`` yields an event's changes nodes first (bottom up), then the run,
-in the order ``phase_transitions`` returns them. ``PhaseHistoryModel`` appends those rows
-in exactly that order and the projector inserts a batch's rows in order (``executemany``),
-so within one ``seq`` the rowid (SQLite gives a new row the largest rowid plus one) follows
-it. All the rows of one event are written together: if an event is ever projected twice
-(two projectors on one file), ``INSERT OR REPLACE`` replaces all of its rows, again in
-order; a rebuilt table is dropped and refilled in log order. Rows are read with
-``ORDER BY seq, rowid``.
+in the order ``phase_transitions`` returns them. ``PhaseHistoryModel`` numbers those rows
+in exactly that order (``ordinal``), and the primary key is (run_id, seq, ordinal): rows
+are read back in key order, in SQLite and PostgreSQL alike. If an event is ever
+projected twice (a rebuild), its rows get the same keys and replace the old ones.
 
 Rows stream from a cursor, one at a time: memory does not grow with the run.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 
 from aether.events.catalog import EVENT_TYPES
@@ -29,21 +25,21 @@ from aether.events.phases import Phase
 from aether.projections.history_entries import HistoryEntry, phase_entry
 from aether.projections.read_models import PHASE_HISTORY
 from aether.projections.transitions import RUN, PhaseTransition
+from aether.store.sql_database import SqlDatabase
 
 _COLUMNS = "seq, at, node_id, from_phase, to_phase, message, event_type"
 # Every id below ``node`` lies in ``node + "/" <= id < node + "0"`` ("0" follows "/" in
-# code point and UTF-8 byte order, which is how SQLite's BINARY collation compares).
-# Unlike LIKE, the range is case-sensitive and has no wildcards to escape. Both queries
-# walk the primary key (run_id, seq, node_id) and sort only the rows of one seq at a time
-# ("USE TEMP B-TREE FOR RIGHT PART OF ORDER BY"), so they stream.
-_ALL = f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? ORDER BY seq, rowid"
+# code point and UTF-8 byte order, which is how SQLite's BINARY collation and PostgreSQL's
+# "C" compare). Unlike LIKE, the range is case-sensitive and has no wildcards to escape.
+# The whole trail walks the primary key (run_id, seq, ordinal) in order, so it streams.
+_ALL = f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? ORDER BY seq, ordinal"
 _SUBTREE = (
     f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? AND node_id <> ? "
-    "AND (node_id = ? OR (node_id >= ? AND node_id < ?)) ORDER BY seq, rowid"
+    "AND (node_id = ? OR (node_id >= ? AND node_id < ?)) ORDER BY seq, ordinal"
 )
 
 
-def iter_phase_history(conn: sqlite3.Connection, run_id: str, *, node: str | None = None) -> Iterator[HistoryEntry]:
+def iter_phase_history(db: SqlDatabase, run_id: str, *, node: str | None = None) -> Iterator[HistoryEntry]:
     """The phase entries of ``run_id`` from the ``phase_history`` table, in history order.
 
     Equal to ``iter_history(events, phases_only=True, node=node)`` for the same run.
@@ -51,14 +47,11 @@ def iter_phase_history(conn: sqlite3.Connection, run_id: str, *, node: str | Non
     own entries are then left out, as ``iter_history`` leaves them out.
     """
     if node is None:
-        cursor = conn.execute(_ALL, (run_id,))
+        rows = db.stream(_ALL, (run_id,))
     else:
-        cursor = conn.execute(_SUBTREE, (run_id, RUN, node, node + "/", node + "0"))
-    try:
-        for seq, at, node_id, from_phase, to_phase, message, event_type in cursor:
-            yield _entry(seq, at, node_id, from_phase, to_phase, message, event_type)
-    finally:
-        cursor.close()
+        rows = db.stream(_SUBTREE, (run_id, RUN, node, node + "/", node + "0"))
+    for seq, at, node_id, from_phase, to_phase, message, event_type in rows:
+        yield _entry(seq, at, node_id, from_phase, to_phase, message, event_type)
 
 
 def _entry(

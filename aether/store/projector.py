@@ -11,6 +11,13 @@ with the number of runs; with a ``Snapshotter`` the projector also writes those 
 (after the batch commits: a snapshot store on the same SQLite file must not wait for the
 projector's own write lock).
 
+The tables live in an SQLite file or a PostgreSQL database (``aether.store.sql_database``).
+Several projectors may share one database (engines of several processes or machines):
+each batch is written under the projector's lock (SQLite's ``BEGIN IMMEDIATE``, a
+PostgreSQL advisory lock), after checking that the stored position is still the one the
+batch starts from. A projector that another one overtook drops its batch and goes on from
+the stored position, so no event is ever applied twice.
+
 The stored position row also records a fingerprint of the tables' layout; a projector
 whose read models changed since the tables were built rebuilds them from position 0.
 
@@ -22,15 +29,12 @@ the query service folds the log instead (``aether.runtime.queries``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import orjson
-from sqlite_utils import Database
 
 from aether.events.catalog import WorkflowSubmitted
 from aether.events.codec import decode
@@ -43,16 +47,23 @@ from aether.reducers.run import apply
 from aether.reducers.state import TERMINAL_PHASES, RunState
 from aether.store.base import EventLog, StoredEvent, StoreError
 from aether.store.loading import load_run_state
-from aether.store.sqlite_read_only import connect_read_only
+from aether.store.sql_database import Dialect, SqlDatabase, SqliteDatabase, SqlSession, open_database
 
 POSITION_TABLE = "projector_position"
 DEFAULT_BATCH = 1000
 DEFAULT_CACHE = 1024
 
-_CREATE_POSITION = (
-    f"CREATE TABLE IF NOT EXISTS {POSITION_TABLE} ("
-    "name TEXT PRIMARY KEY, position INTEGER NOT NULL, schema TEXT NOT NULL, tables TEXT NOT NULL)"
+POSITION = TableSpec(
+    POSITION_TABLE,
+    (
+        ("name", "TEXT NOT NULL"),
+        ("position", "INTEGER NOT NULL"),
+        ("schema", "TEXT NOT NULL"),  # the fingerprint of the tables' layout
+        ("tables", "TEXT NOT NULL"),  # JSON: the tables it made, dropped when they are rebuilt
+    ),
+    ("name",),
 )
+_READ_POSITION = f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?"
 
 
 class ProjectionError(Exception):
@@ -69,23 +80,31 @@ class _RunEntry:
         self.templates = templates
 
 
-def _schema_fingerprint(tables: Sequence[TableSpec]) -> str:
-    text = "\n".join(sql for spec in tables for sql in spec.create_sql())
+def _schema_fingerprint(tables: Sequence[TableSpec], dialect: Dialect) -> str:
+    text = "\n".join(sql for spec in tables for sql in dialect.create_table_sql(spec))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class Projector:
-    """Materialises read models from ``log`` into the SQLite database ``db``.
+class _Overtaken(Exception):
+    """Another projector of the same database stored a position this batch did not start from."""
 
-    ``db`` is a path (the log's own SQLite file is the usual choice: the tables sit next
-    to the log's) or an open ``sqlite_utils.Database``. Not thread-safe: one projector
-    per database, driven by one thread.
+    def __init__(self, stored: int) -> None:
+        self.stored = stored
+
+
+class Projector:
+    """Materialises read models from ``log`` into the database ``db``.
+
+    ``db`` is an SQLite path (the log's own file is the usual choice: the tables sit next
+    to the log's), a PostgreSQL URL, or an open :class:`SqlDatabase`. Not thread-safe:
+    one thread drives a projector; other projectors, in this process or others, may
+    share its database.
     """
 
     def __init__(
         self,
         log: EventLog,
-        db: str | os.PathLike[str] | Database,
+        db: str | os.PathLike[str] | SqlDatabase,
         *,
         read_models: Sequence[ReadModel] | None = None,
         name: str = "read-models",
@@ -108,13 +127,15 @@ class Projector:
             read_models if read_models is not None else default_read_models()
         )
         self.tables = all_tables(self.read_models)
-        self._schema = _schema_fingerprint(self.tables)
         self.read_only = read_only
         # Why the tables cannot be read as they are (read-only only); None: they can.
         self._unusable: str | None = None
-        self._owns_db = not isinstance(db, Database)
-        self.db = db if isinstance(db, Database) else _open(db, busy_timeout_ms, read_only=read_only)
-        self._upserts = {spec.name: spec.upsert_sql() for spec in self.tables}
+        self.db, self._owns_db = open_database(db, busy_timeout_ms=busy_timeout_ms, read_only=read_only)
+        dialect = self.db.dialect
+        self._schema = _schema_fingerprint(self.tables, dialect)
+        self._upserts = {spec.name: dialect.upsert_sql(spec) for spec in self.tables}
+        # Writers of this projector's tables take turns on it (a PostgreSQL advisory lock).
+        self._lock_name = f"aether.projector:{name}"
         self._cache: OrderedDict[str, _RunEntry] = OrderedDict()
         self._position = 0
         self._open_position()
@@ -126,12 +147,13 @@ class Projector:
         """The log position of the last event reflected in the tables."""
         return self._position
 
-    def stored_position(self) -> int:
+    def stored_position(self, session: SqlSession | None = None) -> int:
         """The position the tables reflect as stored, which another process's projector
-        may have moved since this one last wrote it."""
+        may have moved since this one last wrote it; read in ``session`` (a transaction
+        of this projector's database) when given."""
         if self._unusable is not None:
             return 0
-        row = self.db.conn.execute(f"SELECT position FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
+        row = (session or self.db).fetchone(_READ_POSITION, (self.name,))
         return int(row[0]) if row is not None else 0
 
     def behind(self) -> int:
@@ -149,10 +171,17 @@ class Projector:
             return 0
         done = 0
         while self._position < target:
+            self._follow(self.stored_position())
+            if self._position >= target:
+                break
             events = self.log.read_all(self._position, self.batch_size)
             if not events:
                 break
-            self._project_batch(events)
+            try:
+                self._project_batch(events)
+            except _Overtaken as overtaken:
+                self._follow(overtaken.stored)
+                continue
             done += len(events)
         return done
 
@@ -166,7 +195,7 @@ class Projector:
 
     def close(self) -> None:
         if self._owns_db:
-            self.db.conn.close()
+            self.db.close()
 
     def __enter__(self) -> Projector:
         return self
@@ -186,44 +215,52 @@ class Projector:
             )
         self._position = stored
 
+    def _follow(self, stored: int) -> None:
+        """Go on from ``stored`` when another projector of the database moved the position
+        (or a rebuild reset it): what this one remembers ran ahead of, or behind, the tables."""
+        if stored != self._position:
+            self._position = stored
+            self._forget()
+
     def _open_position(self) -> None:
-        conn = self.db.conn
         if self.read_only:
             self._open_position_read_only()
             return
-        conn.execute(_CREATE_POSITION)
-        row = conn.execute(f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
-        if row is None or row[1] != self._schema:
-            self._reset()
-        else:
-            self._position = int(row[0])
+        if POSITION_TABLE in self.db.table_names():
+            row = self.db.fetchone(_READ_POSITION, (self.name,))
+            if row is not None and row[1] == self._schema:  # the usual case: nothing to write
+                self._position = int(row[0])
+                return
+        # One transaction, under the projector's lock: projectors starting together on a
+        # new database create its tables once.
+        with self.db.transaction(lock=self._lock_name) as tx:
+            for sql in self.db.dialect.create_table_sql(POSITION, if_not_exists=True):
+                tx.execute(sql)
+            row = tx.fetchone(_READ_POSITION, (self.name,))
+            if row is None or row[1] != self._schema:
+                self._recreate_tables(tx)
+            else:
+                self._position = int(row[0])
 
     def _reset(self) -> None:
-        conn = self.db.conn
-        row = conn.execute(f"SELECT tables FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
+        with self.db.transaction(lock=self._lock_name) as tx:
+            self._recreate_tables(tx)
+
+    def _recreate_tables(self, tx: SqlSession) -> None:
+        row = tx.fetchone(f"SELECT tables FROM {POSITION_TABLE} WHERE name = ?", (self.name,))
         old_tables: list[str] = orjson.loads(row[0]) if row is not None else []
         names = [spec.name for spec in self.tables]
-        with self._transaction():
-            for table in dict.fromkeys([*old_tables, *names]):
-                conn.execute(f"DROP TABLE IF EXISTS {table}")
-            for spec in self.tables:
-                for sql in spec.create_sql():
-                    conn.execute(sql)
-            conn.execute(
-                f"INSERT OR REPLACE INTO {POSITION_TABLE} (name, position, schema, tables) VALUES (?, 0, ?, ?)",
-                (self.name, self._schema, orjson.dumps(names).decode()),
-            )
+        for table in dict.fromkeys([*old_tables, *names]):
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+        for spec in self.tables:
+            for sql in self.db.dialect.create_table_sql(spec):
+                tx.execute(sql)
+        tx.execute(self.db.dialect.upsert_sql(POSITION), (self.name, 0, self._schema, orjson.dumps(names).decode()))
         self._position = 0
         self._forget()
 
     def _open_position_read_only(self) -> None:
-        conn = self.db.conn
-        known = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (POSITION_TABLE,))
-        row = (
-            conn.execute(f"SELECT position, schema FROM {POSITION_TABLE} WHERE name = ?", (self.name,)).fetchone()
-            if known.fetchone() is not None
-            else None
-        )
+        row = self.db.fetchone(_READ_POSITION, (self.name,)) if POSITION_TABLE in self.db.table_names() else None
         if row is None:
             self._unusable = "the database holds no read models and is open read-only"
         elif row[1] != self._schema:
@@ -232,18 +269,6 @@ class Projector:
             )
         else:
             self._position = int(row[0])
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     # --- projecting -------------------------------------------------------------------------
 
@@ -256,15 +281,15 @@ class Projector:
                     self._project_run_event(stored, sink, due)
                 elif stored.stream.startswith((CRON_PREFIX, PRUNED_PREFIX)):
                     self._project_cron_event(stored, sink)
-            with self._transaction():
-                conn = self.db.conn
+            with self.db.transaction(lock=self._lock_name) as tx:
+                position = self.stored_position(tx)
+                if position != self._position:
+                    raise _Overtaken(position)
                 for spec in self.tables:
                     rows = sink.rows(spec.name)
                     if rows:
-                        conn.executemany(self._upserts[spec.name], rows)
-                conn.execute(
-                    f"UPDATE {POSITION_TABLE} SET position = ? WHERE name = ?", (events[-1].position, self.name)
-                )
+                        tx.executemany(self._upserts[spec.name], rows)
+                tx.execute(f"UPDATE {POSITION_TABLE} SET position = ? WHERE name = ?", (events[-1].position, self.name))
         except BaseException:
             # The cached states (and what models remember) ran ahead of the tables.
             self._forget()
@@ -352,27 +377,9 @@ class Projector:
             self._cache.popitem(last=False)
 
 
-def _open(path: str | os.PathLike[str], busy_timeout_ms: int, *, read_only: bool) -> Database:
-    if read_only:
-        return Database(connect_read_only(path, busy_timeout_ms=busy_timeout_ms), execute_plugins=False)
-    # Autocommit mode: the projector issues its own BEGIN IMMEDIATE / COMMIT.
-    conn = sqlite3.connect(
-        os.fspath(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
-    )
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # Derived data, rebuildable from the log: a commit need not survive power loss.
-        conn.execute("PRAGMA synchronous = NORMAL")
-    except BaseException:
-        conn.close()
-        raise
-    return Database(conn, execute_plugins=False)
-
-
-def projected_in_memory(log: EventLog, snapshots: SnapshotStore | None = None) -> Database:
+def projected_in_memory(log: EventLog, snapshots: SnapshotStore | None = None) -> SqliteDatabase:
     """The default read models of the whole ``log``, folded into a private in-memory database:
     what the tables of a read-only database would hold if they could be caught up."""
-    projector = Projector(log, Database(sqlite3.connect(":memory:", isolation_level=None)), snapshots=snapshots)
-    projector.catch_up()
-    return projector.db
+    db = SqliteDatabase.in_memory()
+    Projector(log, db, snapshots=snapshots).catch_up()
+    return db

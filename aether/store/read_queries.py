@@ -7,10 +7,9 @@ before it reads; the audit trail's SQL is ``aether.store.audit``, time travel's 
 
 from __future__ import annotations
 
-import sqlite3
-
 from aether.model.json_value import JSON
 from aether.projections.read_models import PRUNED_RUNS, RUNS
+from aether.store.sql_database import SqlDatabase
 
 # The keys of a listed run, in the order ``aether list --json`` prints them.
 LIST_COLUMNS = ("runId", "name", "namespace", "phase", "createdAt", "finishedAt", "progress")
@@ -21,10 +20,10 @@ _LISTED_RUNS = (
 )
 
 
-def listed_runs(conn: sqlite3.Connection) -> list[dict[str, JSON]]:
+def listed_runs(db: SqlDatabase) -> list[dict[str, JSON]]:
     """Every run in creation order, without the runs a cron's history limits pruned
     (SPEC §12.4). A time not reached yet (``finishedAt`` of a running run) is ""."""
     return [
         {column: value if value is not None else "" for column, value in zip(LIST_COLUMNS, row, strict=True)}
-        for row in conn.execute(_LISTED_RUNS)
+        for row in db.fetchall(_LISTED_RUNS)
     ]

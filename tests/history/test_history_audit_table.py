@@ -27,6 +27,7 @@ from aether.store.audit import iter_phase_history
 from aether.store.history_import import import_history
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
+from aether.store.sql_database import SqlDatabase
 from aether.store.sqlite import SqliteEventLog
 
 pytestmark = pytest.mark.spec("6.6")
@@ -43,7 +44,7 @@ def folded(engine: Engine, run_id: str, node: str | None = None) -> list[History
 
 def from_table(engine: Engine, run_id: str, node: str | None = None) -> list[HistoryEntry]:
     assert engine.projector is not None
-    return list(iter_phase_history(engine.projector.db.conn, run_id, node=node))
+    return list(iter_phase_history(engine.projector.db, run_id, node=node))
 
 
 def node_filters(entries: list[HistoryEntry]) -> list[str]:
@@ -104,23 +105,24 @@ def test_the_corpus_exercises_what_the_table_must_reproduce(corpus: tuple[Engine
     assert len({e.at for e in entries}) > len(runs)
 
 
-def test_rows_of_one_event_come_back_in_the_order_they_were_inserted() -> None:
+def test_rows_of_one_event_come_back_in_the_order_they_were_inserted(read_model_db: SqlDatabase) -> None:
     """Today every event of the corpus changes at most one phase, but ``phase_transitions``
     may report several for one event (nodes bottom up, then the run): the table gives them
-    back in insertion order (rowid), not in node id order, and by seq first."""
-    conn = sqlite3.connect(":memory:")
-    for sql in PHASE_HISTORY.create_sql():
+    back in the order the model numbered them (ordinal), not in node id order, and by seq
+    first; in SQLite and PostgreSQL alike."""
+    conn = read_model_db
+    for sql in conn.dialect.create_table_sql(PHASE_HISTORY):
         conn.execute(sql)
     rows = [
-        ("r", 5, "2026-03-01T10:00:05.000Z", "main/b/loop[0]/c", "Running", "Failed", "boom", "NodeCompleted"),
-        ("r", 5, "2026-03-01T10:00:05.000Z", "main/b", "Running", "Failed", "child failed", "NodeCompleted"),
-        ("r", 5, "2026-03-01T10:00:05.000Z", "main", "Running", "Failed", "", "NodeCompleted"),
-        ("r", 5, "2026-03-01T10:00:05.000Z", "", "Running", "Failed", "main failed", "NodeCompleted"),
-        ("r", 1, "2026-03-01T10:00:00.000Z", "", None, "Created", "", "WorkflowSubmitted"),
-        ("r", 3, "2026-03-01T10:00:01.000Z", "main/a", None, "Skipped", "when false", "NodeCreated"),
-        ("other", 2, None, "main", None, "Created", "", "NodeCreated"),
+        ("r", 5, 0, "2026-03-01T10:00:05.000Z", "main/b/loop[0]/c", "Running", "Failed", "boom", "NodeCompleted"),
+        ("r", 5, 1, "2026-03-01T10:00:05.000Z", "main/b", "Running", "Failed", "child failed", "NodeCompleted"),
+        ("r", 5, 2, "2026-03-01T10:00:05.000Z", "main", "Running", "Failed", "", "NodeCompleted"),
+        ("r", 5, 3, "2026-03-01T10:00:05.000Z", "", "Running", "Failed", "main failed", "NodeCompleted"),
+        ("r", 1, 0, "2026-03-01T10:00:00.000Z", "", None, "Created", "", "WorkflowSubmitted"),
+        ("r", 3, 0, "2026-03-01T10:00:01.000Z", "main/a", None, "Skipped", "when false", "NodeCreated"),
+        ("other", 2, 0, None, "main", None, "Created", "", "NodeCreated"),
     ]
-    conn.executemany(PHASE_HISTORY.upsert_sql(), rows)
+    conn.executemany(conn.dialect.upsert_sql(PHASE_HISTORY), rows)
     got = [(e.seq, e.node_id, e.to_phase) for e in iter_phase_history(conn, "r")]
     assert got == [
         (1, None, "Created"),
@@ -208,8 +210,9 @@ def test_engine_run_trails_from_the_table_are_the_folded_trails(engine_runs: tup
 def test_order_survives_any_batching_a_rebuild_and_a_second_projector(
     engine_runs: tuple[Path, list[str]], batch_size: int
 ) -> None:
-    """Rows are read back in the order they were inserted (rowid): whatever the batches,
-    after ``projections rebuild``, and when a stale projector projects events again."""
+    """Rows are read back in the order the model numbered them: whatever the batches, after
+    ``projections rebuild``, and when a projector that is behind catches up after another
+    one (it goes on from the stored position instead of projecting the events again)."""
     db, run_ids = engine_runs
     log = SqliteEventLog(db)
     engine = Engine(log, workers=0)
@@ -218,11 +221,12 @@ def test_order_survives_any_batching_a_rebuild_and_a_second_projector(
         projector = Projector(log, db, batch_size=batch_size)
         projector.catch_up()
         for run_id in run_ids:
-            assert list(iter_phase_history(projector.db.conn, run_id)) == folded(engine, run_id)
+            assert list(iter_phase_history(projector.db, run_id)) == folded(engine, run_id)
         projector.rebuild()
-        stale.catch_up()  # projects every event again: INSERT OR REPLACE of every row
+        stale.catch_up()
+        assert stale.position == projector.position
         for run_id in run_ids:
-            assert list(iter_phase_history(projector.db.conn, run_id)) == folded(engine, run_id)
+            assert list(iter_phase_history(projector.db, run_id)) == folded(engine, run_id)
         stale.close()
         projector.close()
     finally:

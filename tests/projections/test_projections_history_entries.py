@@ -14,7 +14,6 @@ from projection_support import (
     states_by_version,
     template_ref_history,
 )
-from sqlite_utils import Database
 
 from aether.events.catalog import EVENT_TYPES, CancelRequested, InputIgnored, TaskResultReported
 from aether.events.times import format_ms
@@ -24,6 +23,7 @@ from aether.store.base import NO_STREAM, StoredEvent
 from aether.store.loading import read_run_events
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
+from aether.store.sql_database import SqlDatabase
 
 pytestmark = pytest.mark.spec("6.6")
 
@@ -116,19 +116,17 @@ def test_at_is_the_time_of_the_latest_input_so_far() -> None:
     assert len({e.at for e in iter_history(read_run_events(logged(timeout), timeout.run_id))}) > 1
 
 
-def test_phase_entries_are_the_phase_history_rows() -> None:
+def test_phase_entries_are_the_phase_history_rows(read_model_db: SqlDatabase) -> None:
     histories = [*example_histories(), template_ref_history()]
     log = InMemoryEventLog()
     fill(log, histories)
-    db = Database(memory=True)
+    db = read_model_db
     Projector(log, db).catch_up()
     for history in histories:
-        rows = list(
-            db.conn.execute(
-                "SELECT run_id, seq, at, node_id, from_phase, to_phase, message, event_type FROM phase_history "
-                "WHERE run_id = ? ORDER BY seq, node_id",
-                (history.run_id,),
-            )
+        rows = db.fetchall(
+            "SELECT run_id, seq, at, node_id, from_phase, to_phase, message, event_type FROM phase_history "
+            "WHERE run_id = ? ORDER BY seq, node_id",
+            (history.run_id,),
         )
         entries = [
             (history.run_id, e.seq, e.at, e.node_id or "", e.from_phase, e.to_phase, e.message, e.type)

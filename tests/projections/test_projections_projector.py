@@ -1,8 +1,9 @@
-"""The projector: tables equal to what the states say, live == rebuild, position, atomicity."""
+"""The projector: tables equal to what the states say, live == rebuild, position, atomicity,
+on SQLite and PostgreSQL alike (``read_model_target``), and projectors sharing a database."""
 
 from __future__ import annotations
 
-import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from projection_support import (
     states_by_version,
     template_ref_history,
 )
-from sqlite_utils import Database
+from support.read_model_databases import ReadModelTarget, Tables, table_rows
 
 from aether.events.catalog import NodeCreated
 from aether.events.codec import encode
@@ -31,32 +32,30 @@ from aether.reducers.state import RunState
 from aether.store.base import ANY_VERSION, NO_STREAM, EventLog
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import POSITION_TABLE, ProjectionError, Projector
+from aether.store.sql_database import SqlDatabase, SqliteDatabase
 from aether.testing.adapters import EventLogFactory
 
 pytestmark = pytest.mark.spec("6.1")
-
-Tables = dict[str, list[tuple[Any, ...]]]
 
 
 def histories() -> list[History]:
     return [*example_histories(), template_ref_history()]
 
 
-def dump(db_path: Path | Database) -> Tables:
-    conn = db_path.conn if isinstance(db_path, Database) else sqlite3.connect(db_path)
-    out: Tables = {}
-    for spec in (t for model in default_read_models() for t in model.tables):
-        order = ", ".join(spec.primary_key)
-        out[spec.name] = list(conn.execute(f"SELECT * FROM {spec.name} ORDER BY {order}"))
-    return out
+def dump(target: ReadModelTarget | SqlDatabase) -> Tables:
+    return table_rows(target)
 
 
 @pytest.fixture
-def log_and_db(event_log_factory: EventLogFactory) -> tuple[EventLog, Path]:
-    """An event log of each registered adapter and the SQLite file the projector writes
-    (the log's own, for SQLite)."""
+def log_and_db(
+    event_log_factory: EventLogFactory, read_model_target: ReadModelTarget
+) -> tuple[EventLog, ReadModelTarget]:
+    """An event log of each registered adapter and the database the projector writes: an
+    SQLite file (the log's own, for SQLite) or a PostgreSQL database."""
     log = event_log_factory.new()
-    return log, event_log_factory.views_path(log)
+    if isinstance(read_model_target, Path):
+        return log, event_log_factory.views_path(log)
+    return log, read_model_target
 
 
 # --- the tables say what the states say -----------------------------------------------------
@@ -71,7 +70,7 @@ def final_states(log: EventLog) -> dict[str, tuple[RunState, int]]:
 
 
 def test_tables_match_run_view_node_view_and_a_brute_force_phase_scan(
-    log_and_db: tuple[EventLog, Path],
+    log_and_db: tuple[EventLog, ReadModelTarget],
 ) -> None:
     log, db = log_and_db
     fill(log, histories())
@@ -128,18 +127,19 @@ def test_tables_match_run_view_node_view_and_a_brute_force_phase_scan(
     for stream in log.streams("run:"):
         events = decoded_stream(log, stream)
         expected_history += brute_force_transitions(states_by_version(events)[0].run_id, events)
-    got_history = sorted(tables["phase_history"], key=lambda r: (r[0], r[1], r[3]))
+    # ordinal (r[2]) numbers the transitions of one event from 0, in the order they came.
+    assert all(r[2] == 0 for r in tables["phase_history"] if r[1] == 1)
+    got_history = sorted((r[:2] + r[3:] for r in tables["phase_history"]), key=lambda r: (r[0], r[1], r[3]))
     assert got_history == sorted(expected_history, key=lambda r: (r[0], r[1], r[3]))
 
 
-def test_phase_history_has_the_implied_transitions() -> None:
+def test_phase_history_has_the_implied_transitions(read_model_db: SqlDatabase) -> None:
     log = InMemoryEventLog()
     history = history_named("09-dag-retry+dup")
     log.append(history.stream, list(history.events), NO_STREAM)
-    db = Database(memory=True)
-    Projector(log, db).catch_up()
-    rows = list(
-        db.conn.execute("SELECT node_id, from_phase, to_phase, event_type FROM phase_history ORDER BY seq, node_id")
+    Projector(log, read_model_db).catch_up()
+    rows = read_model_db.fetchall(
+        "SELECT node_id, from_phase, to_phase, event_type FROM phase_history ORDER BY seq, node_id"
     )
     by_type: dict[str, list[tuple[Any, ...]]] = {}
     for row in rows:
@@ -161,7 +161,10 @@ def test_phase_history_has_the_implied_transitions() -> None:
     ids=["cached", "evicting-with-snapshots", "evicting-refolding"],
 )
 def test_live_projection_equals_rebuild(
-    event_log_factory: EventLogFactory, log_and_db: tuple[EventLog, Path], cache_size: int, every: int | None
+    event_log_factory: EventLogFactory,
+    log_and_db: tuple[EventLog, ReadModelTarget],
+    cache_size: int,
+    every: int | None,
 ) -> None:
     log, db = log_and_db
     snapshots = event_log_factory.snapshots(log) if every is not None else None
@@ -192,40 +195,40 @@ def test_live_projection_equals_rebuild(
     rebuilt.close()
 
     # A projector on a separate, fresh database agrees too.
-    fresh = Database(memory=True)
+    fresh = SqliteDatabase.in_memory()
     Projector(log, fresh, batch_size=1000).catch_up()
     assert dump(fresh) == live_tables
 
 
-def test_restarted_projector_continues_where_it_stopped(tmp_path: Path) -> None:
+def test_restarted_projector_continues_where_it_stopped(read_model_target: ReadModelTarget) -> None:
     log = InMemoryEventLog()
     requests = interleaved(histories(), seed=3)
     half = len(requests) // 2
     for stream, events in requests[:half]:
         log.append(stream, events, ANY_VERSION)
-    first = Projector(log, tmp_path / "views.db", batch_size=13)
+    first = Projector(log, read_model_target, batch_size=13)
     first.catch_up()
     stopped_at = first.position
     first.close()
     for stream, events in requests[half:]:
         log.append(stream, events, ANY_VERSION)
-    second = Projector(log, tmp_path / "views.db", batch_size=13)
+    second = Projector(log, read_model_target, batch_size=13)
     assert second.position == stopped_at
     assert second.behind() == log.last_position() - stopped_at
     second.catch_up()
-    resumed = dump(tmp_path / "views.db")
+    resumed = dump(read_model_target)
     second.rebuild()
-    assert dump(tmp_path / "views.db") == resumed
+    assert dump(read_model_target) == resumed
     second.close()
 
 
 # --- position and behind() ----------------------------------------------------------------------
 
 
-def test_behind_and_catch_up_after_new_appends() -> None:
+def test_behind_and_catch_up_after_new_appends(read_model_db: SqlDatabase) -> None:
     log = InMemoryEventLog()
     first, second = history_named("01"), history_named("02")
-    projector = Projector(log, Database(memory=True), batch_size=4)
+    projector = Projector(log, read_model_db, batch_size=4)
     assert projector.behind() == 0 and projector.catch_up() == 0
     log.append(first.stream, list(first.events), NO_STREAM)
     assert projector.behind() == len(first.events)
@@ -234,18 +237,13 @@ def test_behind_and_catch_up_after_new_appends() -> None:
     log.append(second.stream, list(second.events[:5]), NO_STREAM)
     assert projector.behind() == 5
     assert projector.catch_up() == 5
-    row = projector.db.conn.execute(
-        "SELECT phase, last_version FROM runs WHERE run_id = ?", (second.run_id,)
-    ).fetchone()
-    assert row[1] == 5
+    row = read_model_db.fetchone("SELECT phase, last_version FROM runs WHERE run_id = ?", (second.run_id,))
+    assert row is not None and row[1] == 5
     log.append(second.stream, list(second.events[5:]), 5)
     assert projector.catch_up() == len(second.events) - 5
-    row = projector.db.conn.execute(
-        "SELECT phase, last_version FROM runs WHERE run_id = ?", (second.run_id,)
-    ).fetchone()
+    row = read_model_db.fetchone("SELECT phase, last_version FROM runs WHERE run_id = ?", (second.run_id,))
     assert row == ("Succeeded", len(second.events))
-    stored = projector.db.conn.execute(f"SELECT position FROM {POSITION_TABLE}").fetchone()
-    assert stored[0] == log.last_position()
+    assert read_model_db.fetchall(f"SELECT position FROM {POSITION_TABLE}") == [(log.last_position(),)]
 
 
 def test_streams_other_than_runs_are_skipped_but_counted() -> None:
@@ -253,10 +251,10 @@ def test_streams_other_than_runs_are_skipped_but_counted() -> None:
     history = history_named("01")
     log.append("submit-key:abc", [history.events[0]], NO_STREAM)  # any payload: never decoded
     log.append(history.stream, list(history.events), NO_STREAM)
-    projector = Projector(log, Database(memory=True))
+    projector = Projector(log, SqliteDatabase.in_memory())
     assert projector.catch_up() == len(history.events) + 1
     assert projector.behind() == 0
-    assert projector.db.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    assert projector.db.fetchone("SELECT count(*) FROM runs") == (1,)
 
 
 # --- failures ------------------------------------------------------------------------------------
@@ -274,21 +272,21 @@ class Exploding:
             raise RuntimeError("boom")
 
 
-def test_a_failing_batch_writes_nothing_and_the_next_attempt_recovers() -> None:
+def test_a_failing_batch_writes_nothing_and_the_next_attempt_recovers(read_model_db: SqlDatabase) -> None:
     log = InMemoryEventLog()
     history = history_named("02-dag-linear")
     log.append(history.stream, list(history.events), NO_STREAM)
-    db = Database(memory=True)
+    db = read_model_db
     exploding = Exploding(at_version=15)
     projector = Projector(log, db, batch_size=10, read_models=[*default_read_models(), exploding])
     with pytest.raises(RuntimeError, match="boom"):
         projector.catch_up()
     assert projector.position == 10  # the first batch committed, the second did not
-    assert db.conn.execute("SELECT max(seq) FROM phase_history").fetchone()[0] <= 10
-    assert db.conn.execute("SELECT last_version FROM runs").fetchone()[0] == 10
+    assert db.fetchall("SELECT max(seq) <= 10 FROM phase_history") == [(True,)]
+    assert db.fetchall("SELECT last_version FROM runs") == [(10,)]
     exploding.armed = False
     projector.catch_up()
-    want = Database(memory=True)
+    want = SqliteDatabase.in_memory()
     Projector(log, want).catch_up()
     assert dump(db) == dump(want)
 
@@ -296,7 +294,7 @@ def test_a_failing_batch_writes_nothing_and_the_next_attempt_recovers() -> None:
 def test_an_illegal_history_is_a_projection_error() -> None:
     log = InMemoryEventLog()
     log.append("run:bad", [encode(NodeCreated("main", None, "main", "main", "dag", 0))], NO_STREAM)
-    projector = Projector(log, Database(memory=True))
+    projector = Projector(log, SqliteDatabase.in_memory())
     with pytest.raises(ProjectionError, match="run:bad version 1"):
         projector.catch_up()
     assert projector.position == 0
@@ -322,24 +320,83 @@ class EventCounts:
         sink.put("event_counts", (kind,), lambda: (kind, n))
 
 
-def test_a_new_read_model_is_one_handler_and_changing_models_rebuilds(tmp_path: Path) -> None:
+def test_a_new_read_model_is_one_handler_and_changing_models_rebuilds(read_model_db: SqlDatabase) -> None:
     log = InMemoryEventLog()
     fill(log, [history_named("01"), history_named("02")])
-    path = tmp_path / "views.db"
-    Projector(log, path).catch_up()
+    Projector(log, read_model_db).catch_up()
 
     counts = EventCounts()
-    projector = Projector(log, path, read_models=[RunsModel(), counts])
+    projector = Projector(log, read_model_db, read_models=[RunsModel(), counts])
     assert projector.position == 0  # another layout: the tables are rebuilt from the start
     projector.catch_up()
-    conn = sqlite3.connect(path)
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = read_model_db.table_names()
     assert "tasks" not in tables and PHASE_HISTORY.name not in tables
-    assert dict(conn.execute("SELECT event_type, n FROM event_counts")) == counts.counts
+    assert dict(read_model_db.fetchall("SELECT event_type, n FROM event_counts")) == counts.counts
     assert sum(counts.counts.values()) == log.last_position()
     projector.close()
 
 
 def test_duplicate_table_names_are_refused() -> None:
     with pytest.raises(ValueError, match="same table"):
-        Projector(InMemoryEventLog(), Database(memory=True), read_models=[RunsModel(), RunsModel()])
+        Projector(InMemoryEventLog(), SqliteDatabase.in_memory(), read_models=[RunsModel(), RunsModel()])
+
+
+# --- several projectors, one database -------------------------------------------------------
+
+
+class AppliedBy:
+    """One row per run event and projector that committed it: an event two projectors
+    both applied shows up twice."""
+
+    tables: tuple[TableSpec, ...] = (
+        TableSpec(
+            "applied",
+            (("run_id", "TEXT NOT NULL"), ("version", "INTEGER NOT NULL"), ("projector", "TEXT NOT NULL")),
+            ("run_id", "version", "projector"),
+        ),
+    )
+
+    def __init__(self, projector: str) -> None:
+        self.projector = projector
+
+    def on_run_change(self, change: RunChange, sink: RowSink) -> None:
+        sink.append("applied", (change.run_id, change.version, self.projector))
+
+
+def test_projectors_sharing_a_database_apply_every_event_once(read_model_target: ReadModelTarget) -> None:
+    """Two engines' projectors catching up on one database at the same time: each batch is
+    written by one of them, and the tables are those one projector alone writes."""
+    log = InMemoryEventLog()
+    fill(log, histories())
+    projectors = [
+        Projector(log, read_model_target, batch_size=5, read_models=[*default_read_models(), AppliedBy(name)])
+        for name in ("a", "b")
+    ]
+    start = threading.Barrier(len(projectors))
+    failures: list[BaseException] = []
+
+    def catch_up(projector: Projector) -> None:
+        start.wait()
+        try:
+            projector.catch_up()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=catch_up, args=(p,)) for p in projectors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert all(p.stored_position() == log.last_position() for p in projectors)
+
+    applied = table_rows(read_model_target, AppliedBy("").tables)["applied"]
+    run_events = [
+        (e.stream.removeprefix("run:"), e.version) for e in log.read_all(0, 100_000) if e.stream.startswith("run:")
+    ]
+    assert sorted((run_id, version) for run_id, version, _ in applied) == sorted(run_events)
+    alone = SqliteDatabase.in_memory()
+    Projector(log, alone).catch_up()
+    assert dump(read_model_target) == dump(alone)
+    for projector in projectors:
+        projector.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from projection_support import (
     states_by_version,
     template_ref_history,
 )
+from support.read_model_databases import ReadModelTarget
 
 from aether.projections.snapshots import (
     SNAPSHOT_FORMAT,
@@ -28,9 +29,10 @@ from aether.store.base import NO_STREAM, EventLog
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
 from aether.store.memory_snapshots import InMemorySnapshotStore
+from aether.store.sql_database import open_database
+from aether.store.sql_snapshots import SqlSnapshotStore
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
-from aether.testing.adapters import EventLogFactory
 
 
 def all_histories() -> list[History]:
@@ -87,11 +89,17 @@ def test_a_snapshot_rebuilds_the_referenced_templates_from_the_state() -> None:
     assert restored == state
 
 
-def test_sqlite_store_round_trips_every_version_of_a_real_history(tmp_path: Path) -> None:
+def sql_store(target: ReadModelTarget, *, keep: int | None, format: str = SNAPSHOT_FORMAT) -> SqlSnapshotStore:
+    """A snapshot store in the SQLite file or PostgreSQL database ``target``."""
+    db, _ = open_database(target)
+    return SqlSnapshotStore(db, keep=keep, format=format, owns_db=True)
+
+
+def test_sql_store_round_trips_every_version_of_a_real_history(read_model_target: ReadModelTarget) -> None:
     history = history_named("09-dag-retry+dup")
     states = states_by_version(history.decoded())
-    log = logged(history, SqliteEventLog(tmp_path / "aether.db"))
-    with SqliteSnapshotStore(tmp_path / "aether.db", keep=None) as store:
+    log = logged(history)
+    with sql_store(read_model_target, keep=None) as store:
         for version, state in enumerate(states, start=1):
             store.save(history.stream, version, state)
         for version, want in enumerate(states, start=1):
@@ -103,17 +111,24 @@ def test_sqlite_store_round_trips_every_version_of_a_real_history(tmp_path: Path
     log.close()
 
 
-# --- the store contract, on both adapters --------------------------------------------------------
+# --- the store contract, on every store ----------------------------------------------------------
 
 
-@pytest.fixture
-def store_factory(event_log_factory: EventLogFactory) -> Callable[..., SnapshotStore]:
-    """Snapshot stores of each registered adapter."""
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., SnapshotStore]]:
+    """Snapshot stores of each kind: in memory, in an SQLite file, in a PostgreSQL database."""
+    opened: list[SqlSnapshotStore] = []
 
     def make(keep: int | None = 2) -> SnapshotStore:
-        return event_log_factory.snapshots(keep=keep)
+        if request.param == "memory":
+            return InMemorySnapshotStore(keep=keep)
+        target = tmp_path / "aether.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+        opened.append(sql_store(target, keep=keep))
+        return opened[-1]
 
-    return make
+    yield make
+    for store in opened:
+        store.close()
 
 
 def test_latest_respects_at_or_before_and_delete(store_factory) -> None:  # type: ignore[no-untyped-def]
@@ -153,15 +168,14 @@ def test_save_refuses_a_version_below_one(store_factory) -> None:  # type: ignor
 # --- format and corruption ------------------------------------------------------------------
 
 
-def test_snapshots_of_another_format_are_ignored_and_replaced(tmp_path: Path) -> None:
+def test_snapshots_of_another_format_are_ignored_and_replaced(read_model_target: ReadModelTarget) -> None:
     history = history_named("02-dag-linear")
     states = states_by_version(history.decoded())
-    path = tmp_path / "aether.db"
-    log = logged(history, SqliteEventLog(path))
-    with SqliteSnapshotStore(path, format="runstate-pickle5/0/older", keep=None) as old:
+    log = logged(history)
+    with sql_store(read_model_target, format="runstate-pickle5/0/older", keep=None) as old:
         old.save(history.stream, 10, states[9])
         assert old.latest(history.stream) is not None  # usable by the Aether that wrote it
-    with SqliteSnapshotStore(path, keep=None) as store:
+    with sql_store(read_model_target, keep=None) as store:
         assert store.format == SNAPSHOT_FORMAT
         assert store.versions(history.stream) == [(10, "runstate-pickle5/0/older")]
         assert store.latest(history.stream) is None
@@ -173,17 +187,13 @@ def test_snapshots_of_another_format_are_ignored_and_replaced(tmp_path: Path) ->
     log.close()
 
 
-def test_an_unreadable_snapshot_falls_back_to_an_older_one(tmp_path: Path) -> None:
+def test_an_unreadable_snapshot_falls_back_to_an_older_one(read_model_target: ReadModelTarget) -> None:
     history = history_named("02-dag-linear")
     states = states_by_version(history.decoded())
-    path = tmp_path / "snap.db"
-    with SqliteSnapshotStore(path, keep=None) as store:
+    with sql_store(read_model_target, keep=None) as store:
         store.save(history.stream, 5, states[4])
         store.save(history.stream, 10, states[9])
-        conn = sqlite3.connect(path)
-        conn.execute("UPDATE snapshots SET data = ? WHERE version = 10", (b"not a pickle",))
-        conn.commit()
-        conn.close()
+        store.db.execute("UPDATE snapshots SET data = ? WHERE version = 10", (b"not a pickle",))
         found = store.latest(history.stream)
         assert found is not None and found[0] == 5
         assert_same_state(found[1], states[4])

@@ -2,8 +2,9 @@
 
 Every upstream example (and a templateRef run) is recorded, the histories interleaved in
 one SQLite log the way concurrent runs interleave, and projected with checkpoints every
-few events and pages of a few nodes. Then, for every run and every event N, the view
-read from the history equals ``run_view`` of the state folded to N.
+few events and pages of a few nodes, into the log's own SQLite file or a PostgreSQL
+database (``read_model_target``). Then, for every run and every event N, the view read
+from the history equals ``run_view`` of the state folded to N.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from projection_support import History, decoded_stream, example_histories, fill, states_by_version, template_ref_history
-from sqlite_utils import Database
+from support.read_model_databases import ReadModelTarget
 
 from aether.history.time_travel import diff_views
 from aether.projections.read_model_base import ReadModel, RowSink, RunChange, TableSpec
@@ -24,6 +25,7 @@ from aether.runtime.engine import Engine
 from aether.runtime.time_travel_queries import TimeTravel
 from aether.store.base import NO_STREAM, EventLog
 from aether.store.projector import Projector
+from aether.store.sql_database import open_database
 from aether.store.sqlite import SqliteEventLog
 from aether.store.view_history_reader import ViewHistoryReader
 
@@ -42,10 +44,25 @@ def models(checkpoint_every: int = 4, page_size: int = 3, tracked_runs: int = 10
     ]
 
 
-def projected_run(tmp_path: Path, prefix: str, **options: int) -> tuple[SqliteEventLog, Path, History]:
+def log_for(db: ReadModelTarget, tmp_path: Path) -> SqliteEventLog:
+    """The SQLite log whose read models go to ``db``: the same file, or one beside a
+    PostgreSQL database."""
+    return SqliteEventLog(db if isinstance(db, Path) else tmp_path / "log.db")
+
+
+def execute(db: ReadModelTarget, sql: str) -> None:
+    database, _ = open_database(db)
+    try:
+        database.execute(sql)
+    finally:
+        database.close()
+
+
+def projected_run(
+    db: ReadModelTarget, tmp_path: Path, prefix: str, **options: int
+) -> tuple[SqliteEventLog, ReadModelTarget, History]:
     """One example's history in a SQLite log, projected with the view history ``options``."""
-    db = tmp_path / "aether.db"
-    log = SqliteEventLog(db)
+    log = log_for(db, tmp_path)
     history = next(h for h in example_histories() if h.run_id.startswith(prefix))
     log.append(history.stream, list(history.events), NO_STREAM)
     with Projector(log, db, read_models=models(**options)) as projector:
@@ -53,7 +70,7 @@ def projected_run(tmp_path: Path, prefix: str, **options: int) -> tuple[SqliteEv
     return log, db, history
 
 
-def every_point_matches(log: EventLog, db: Path) -> int:
+def every_point_matches(log: EventLog, db: ReadModelTarget) -> int:
     reader = ViewHistoryReader(db)
     checked = 0
     try:
@@ -73,10 +90,10 @@ def every_point_matches(log: EventLog, db: Path) -> int:
 
 @pytest.mark.parametrize(("checkpoint_every", "page_size", "tracked_runs"), [(4, 3, 1024), (1, 1, 2), (7, 64, 1)])
 def test_every_point_of_every_run_equals_the_folded_view(
-    tmp_path: Path, checkpoint_every: int, page_size: int, tracked_runs: int
+    read_model_target: ReadModelTarget, tmp_path: Path, checkpoint_every: int, page_size: int, tracked_runs: int
 ) -> None:
-    db = tmp_path / "aether.db"
-    log = SqliteEventLog(db)
+    db = read_model_target
+    log = log_for(db, tmp_path)
     fill(log, histories())
     with Projector(log, db, batch_size=17, read_models=models(checkpoint_every, page_size, tracked_runs)) as p:
         p.catch_up()
@@ -84,11 +101,12 @@ def test_every_point_of_every_run_equals_the_folded_view(
     log.close()
 
 
-def test_checkpoints_write_only_the_pages_that_changed(tmp_path: Path) -> None:
-    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=2, page_size=1)
-    conn = Database(db).conn
-    checkpoints = conn.execute("SELECT version, node_count FROM view_checkpoints ORDER BY version").fetchall()
-    pages = conn.execute("SELECT count(*) FROM view_pages").fetchone()[0]
+def test_checkpoints_write_only_the_pages_that_changed(read_model_target: ReadModelTarget, tmp_path: Path) -> None:
+    log, db, history = projected_run(read_model_target, tmp_path, "02-dag-linear", checkpoint_every=2, page_size=1)
+    database, _ = open_database(db)
+    checkpoints = database.fetchall("SELECT version, node_count FROM view_checkpoints ORDER BY version")
+    (pages,) = database.fetchone("SELECT count(*) FROM view_pages") or (0,)
+    database.close()
     # A linear DAG changes one or two nodes between checkpoints two events apart; writing
     # every page at every checkpoint would be the sum of the node counts.
     assert len(checkpoints) == len(history.events) // 2
@@ -109,9 +127,11 @@ class Exploding:
             raise RuntimeError("boom")
 
 
-def test_after_a_failed_batch_the_next_checkpoint_writes_every_page(tmp_path: Path) -> None:
-    db = tmp_path / "aether.db"
-    log = SqliteEventLog(db)
+def test_after_a_failed_batch_the_next_checkpoint_writes_every_page(
+    read_model_target: ReadModelTarget, tmp_path: Path
+) -> None:
+    db = read_model_target
+    log = log_for(db, tmp_path)
     fill(log, histories())
     exploding = Exploding(at_position=log.last_position() // 2)
     projector = Projector(log, db, batch_size=10, read_models=[*models(checkpoint_every=5, page_size=2), exploding])
@@ -124,10 +144,12 @@ def test_after_a_failed_batch_the_next_checkpoint_writes_every_page(tmp_path: Pa
     log.close()
 
 
-def test_time_travel_reads_the_history_and_diffs_only_changed_nodes(tmp_path: Path) -> None:
-    log, db, history = projected_run(tmp_path, "05-", checkpoint_every=3, page_size=2)
+def test_time_travel_reads_the_history_and_diffs_only_changed_nodes(
+    read_model_target: ReadModelTarget, tmp_path: Path
+) -> None:
+    log, db, history = projected_run(read_model_target, tmp_path, "05-", checkpoint_every=3, page_size=2)
     projector = Projector(log, db, read_models=models(checkpoint_every=3, page_size=2))
-    engine = Engine(log, workers=0, projector=projector, view_history=ViewHistoryReader(db))
+    engine = Engine(log, workers=0, projector=projector, view_history=ViewHistoryReader(projector.db))
     travel, run_id, last = TimeTravel(engine), history.run_id, len(history.events)
     for a, b in [(1, last), (last, 1), (2, 5), (5, 5)]:
         before, after = (view_of_state(engine.state_at(run_id, n)).to_dict() for n in (a, b))
@@ -135,33 +157,43 @@ def test_time_travel_reads_the_history_and_diffs_only_changed_nodes(tmp_path: Pa
     found = travel.view_at(run_id, last + 100)  # past the end: the run as it is now
     assert found is not None and found.to_dict() == engine.get(run_id)
     assert travel.fallback_reason is None
+    projector.close()
     log.close()
 
 
-def test_a_missing_page_is_a_clear_error(tmp_path: Path) -> None:
-    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=4, page_size=1)
-    with Database(db).conn as conn:
-        conn.execute("DELETE FROM view_pages WHERE page = 0")
+def test_a_missing_page_is_a_clear_error(read_model_target: ReadModelTarget, tmp_path: Path) -> None:
+    log, db, history = projected_run(read_model_target, tmp_path, "02-dag-linear", checkpoint_every=4, page_size=1)
+    execute(db, "DELETE FROM view_pages WHERE page = 0")
+    database, _ = open_database(db)
     with pytest.raises(ViewHistoryGap, match="page 0 of checkpoint"):
-        ViewHistoryReader(db).view_at(history.run_id, len(history.events))
+        ViewHistoryReader(database).view_at(history.run_id, len(history.events))
+    database.close()
     log.close()
 
 
-def test_a_change_without_its_creation_is_a_clear_error(tmp_path: Path) -> None:
-    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=10_000)
-    with Database(db).conn as conn:
-        conn.execute("DELETE FROM node_view_history WHERE seq = 0 AND CAST(change AS TEXT) LIKE '%\"id\"%'")
+def test_a_change_without_its_creation_is_a_clear_error(read_model_target: ReadModelTarget, tmp_path: Path) -> None:
+    log, db, history = projected_run(read_model_target, tmp_path, "02-dag-linear", checkpoint_every=10_000)
+    # The node's first change is its creation: the one that holds its "id".
+    execute(
+        db,
+        "DELETE FROM node_view_history WHERE seq = 0 AND version = "
+        "(SELECT MIN(version) FROM node_view_history WHERE seq = 0)",
+    )
+    database, _ = open_database(db)
     with pytest.raises(ViewHistoryGap, match="changes before it was created"):
-        ViewHistoryReader(db).view_at(history.run_id, len(history.events))
+        ViewHistoryReader(database).view_at(history.run_id, len(history.events))
+    database.close()
     log.close()
 
 
-def test_time_travel_catches_up_only_when_the_point_is_not_projected_yet(tmp_path: Path) -> None:
-    log, db, history = projected_run(tmp_path, "02-dag-linear", checkpoint_every=4, page_size=2)
+def test_time_travel_catches_up_only_when_the_point_is_not_projected_yet(
+    read_model_target: ReadModelTarget, tmp_path: Path
+) -> None:
+    log, db, history = projected_run(read_model_target, tmp_path, "02-dag-linear", checkpoint_every=4, page_size=2)
     other = next(h for h in example_histories() if h.run_id.startswith("05-"))
     log.append(other.stream, list(other.events), NO_STREAM)  # not projected yet
     projector = Projector(log, db, read_models=models())
-    engine = Engine(log, workers=0, projector=projector, view_history=ViewHistoryReader(db))
+    engine = Engine(log, workers=0, projector=projector, view_history=ViewHistoryReader(projector.db))
     calls: list[int] = []
     catch_up = engine.catch_up_projections
     engine.catch_up_projections = lambda: calls.append(1) or catch_up()  # type: ignore[method-assign]
@@ -172,4 +204,5 @@ def test_time_travel_catches_up_only_when_the_point_is_not_projected_yet(tmp_pat
     found = travel.view_at(other.run_id, len(other.events))
     assert calls == [1]
     assert found is not None and found.to_dict() == engine.get(other.run_id)
+    projector.close()
     log.close()

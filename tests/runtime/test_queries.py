@@ -21,7 +21,7 @@ from aether.projections.history_entries import HistoryEntry, iter_history
 from aether.projections.view_at import view_of_state
 from aether.runtime.engine import Engine, RunNotFound
 from aether.runtime.queries import NoReadModels, QueryService
-from aether.runtime.setup import sqlite_engine
+from aether.runtime.setup import postgres_engine, sqlite_engine
 from aether.runtime.time_travel_queries import TimeTravel
 from aether.store.base import NO_STREAM, EventLog
 from aether.store.history_import import import_history
@@ -69,12 +69,18 @@ class Calls:
         engine.state_at = counted(state_at)  # type: ignore[method-assign]
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """An engine on an SQLite file (read models and view history beside the log)."""
-    engine = sqlite_engine(tmp_path / "aether.db", workers=0)
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an SQLite file, or on a PostgreSQL database (read models and view
+    history beside the log, in both)."""
+    if request.param == "sqlite":
+        engine = sqlite_engine(tmp_path / "aether.db", workers=0)
+    else:
+        engine = postgres_engine(request.getfixturevalue("postgres_url"), workers=0)
     yield engine
     engine.log.close()
+    assert engine.projector is not None
+    engine.projector.db.close()
 
 
 def test_a_covered_point_is_read_from_the_read_models_without_refolding(engine: Engine) -> None:
