@@ -14,11 +14,31 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
+from aether.testing.adapters import PostgresAdapter, register_adapter
+
 # ``event_log_factory``: the store, conformance and projection suites run on every
-# registered event-log adapter (aether/testing/adapters.py).
+# registered event-log adapter (aether/testing/adapters.py), PostgreSQL included: on the
+# session's server, started when a test first opens a PostgreSQL log.
 pytest_plugins = ["aether.testing.fixtures", "support.postgres_fixtures", "support.read_model_databases"]
+
+
+def _postgres_server_url() -> str:
+    # Imported here: pytest_plugins loads the module itself (with assertion rewriting).
+    from support.postgres_fixtures import server_url
+
+    return server_url()
+
+
+POSTGRES_ADAPTER = register_adapter(PostgresAdapter(_postgres_server_url))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Databases of a test that could not close its factory; before the server stops.
+    POSTGRES_ADAPTER.discard_all()
+
 
 settings.register_profile(
     "ci",

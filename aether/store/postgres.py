@@ -40,7 +40,7 @@ from psycopg_pool import ConnectionPool
 
 from aether.store.base import AppendRequest, PendingEvent, StoredEvent, StoreError
 from aether.store.memory import PlannedAppend, plan_appends
-from aether.store.postgres_connect import is_postgres_url, pool, redacted
+from aether.store.postgres_connect import connect, is_postgres_url, pool, redacted
 from aether.store.postgres_coordination import PostgresCoordination, check_fence
 from aether.store.postgres_migrations import migrate
 from aether.store.postgres_task_queue import PostgresTaskQueue
@@ -88,17 +88,14 @@ class PostgresEventLog:
         self._clock = clock
         self._where = redacted(url)
         self._state = threading.Lock()
-        connections = pool(url, min_size=1, max_size=pool_size, name="aether-event-log")
-        try:
-            with connections.connection() as conn:
+        # One plain connection first: a server that refuses it fails at once with the
+        # driver's reason, where a pool would retry until its timeout.
+        with connect(url) as conn:
+            try:
                 migrate(conn, clock)
-        except psycopg.Error as exc:
-            connections.close()
-            raise StoreError(f"cannot open the event log {self._where}: {_first_line(exc)}") from exc
-        except BaseException:
-            connections.close()
-            raise
-        self._pool: ConnectionPool | None = connections
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot open the event log {self._where}: {_first_line(exc)}") from exc
+        self._pool: ConnectionPool | None = pool(url, min_size=1, max_size=pool_size, name="aether-event-log")
         self._coordination = PostgresCoordination(self)
         self._task_queue = PostgresTaskQueue(self)
 

@@ -2,17 +2,20 @@
 
 An adapter here is a recipe, not a log: it opens the log (and the snapshot store that goes
 with it) kept in a directory the test owns. :class:`EventLogFactory` turns one recipe into
-fresh logs for one test and closes them all at teardown. A new adapter (PostgreSQL, say)
-joins every suite with one call::
+fresh logs for one test and closes them all at teardown. Memory and SQLite are registered
+here; an adapter that needs a server, such as PostgreSQL, joins every suite with one call
+where the server is known (Aether's own ``tests/conftest.py``)::
 
-    register_adapter(PostgresAdapter())
+    register_adapter(PostgresAdapter(server_url))
 
 No pytest here: the fixtures that read this registry live in :mod:`aether.testing.fixtures`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 from aether.projections.snapshots import DEFAULT_KEEP, SnapshotStore
@@ -21,6 +24,7 @@ from aether.store.memory import InMemoryEventLog
 from aether.store.memory_snapshots import InMemorySnapshotStore
 from aether.store.sqlite import SqliteEventLog
 from aether.store.sqlite_snapshots import SqliteSnapshotStore
+from aether.testing.postgres_databases import ScratchDatabases
 
 
 class CommitClock:
@@ -54,6 +58,11 @@ class EventLogAdapter(ABC):
         """The SQLite file the projector writes the read models of ``directory``'s log to."""
         return directory / "views.db"
 
+    def discard(self, directory: Path) -> None:
+        """Remove what the logs of ``directory`` keep outside it (a server's database, say);
+        the factory calls it once their logs are closed. Nothing, for logs kept in files."""
+        return
+
 
 class MemoryAdapter(EventLogAdapter):
     name = "memory"
@@ -80,6 +89,50 @@ class SqliteAdapter(EventLogAdapter):
 
     def views_path(self, directory: Path) -> Path:
         return directory / "aether.db"
+
+
+class PostgresAdapter(EventLogAdapter):
+    """One PostgreSQL database per directory, on the server ``server_url()`` names.
+
+    The database is named after a hash of the directory's path and made the first time the
+    directory is opened, so opening the same directory again shows the same events.
+    ``server_url`` is called only then: a suite that never opens a PostgreSQL log never
+    needs a server. The URL's user must be allowed to create databases. A discarded
+    directory's database is emptied and recycled (:mod:`aether.testing.postgres_databases`);
+    :meth:`discard_all` drops them all. Snapshots and read models stay in SQLite files in
+    the directory.
+    """
+
+    name = "postgres"
+    durable = True
+
+    def __init__(self, server_url: Callable[[], str]) -> None:
+        self._databases = ScratchDatabases(server_url)
+
+    def open_log(self, directory: Path, clock: CommitClock) -> EventLog:
+        from aether.store.postgres import PostgresEventLog
+
+        return PostgresEventLog(self.database_url(directory), clock=clock)
+
+    def open_snapshots(self, directory: Path, keep: int | None) -> SnapshotStore:
+        return SqliteSnapshotStore(self.views_path(directory), keep=keep)
+
+    def database_url(self, directory: Path) -> str:
+        """The URL of ``directory``'s database, made if it does not exist yet."""
+        return self._databases.url(database_name(directory))
+
+    def discard(self, directory: Path) -> None:
+        self._databases.give_back(database_name(directory))
+
+    def discard_all(self) -> None:
+        """Drop every database this adapter made."""
+        self._databases.drop_all()
+
+
+def database_name(directory: Path) -> str:
+    """The PostgreSQL database of ``directory``: a name fixed by its absolute path."""
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()
+    return f"aether_{digest[:24]}"
 
 
 ADAPTERS: dict[str, EventLogAdapter] = {}
@@ -151,6 +204,8 @@ class EventLogFactory:
             close = getattr(store, "close", None)
             if close is not None:
                 close()
+        for directory in sorted(set(self._directories.values())):
+            self.adapter.discard(directory)
 
     def _open(self, directory: Path) -> EventLog:
         log = self.adapter.open_log(directory, self.clock)
