@@ -91,6 +91,8 @@ def postgres_engine(url: str, *, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, *
     snapshots = SqlSnapshotStore(db, keep_every=DEFAULT_MILESTONE_EVERY)
     snapshotter = Snapshotter(every=snapshot_every, per_node=SNAPSHOT_EVENTS_PER_NODE)
     projector = Projector(log, db, snapshots=snapshots, snapshotter=snapshotter)
+    # Tasks always go through the database: `aether worker` processes anywhere take part.
+    engine_options.setdefault("task_queue", log.task_queue)
     return Engine(log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(db), **engine_options)
 
 

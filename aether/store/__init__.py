@@ -21,6 +21,7 @@ from aether.store.base import (
     StoreError,
 )
 from aether.store.memory import InMemoryEventLog
+from aether.store.postgres_connect import is_postgres_url
 from aether.store.sqlite import SqliteEventLog
 
 _MEMORY_TARGETS = (":memory:", "memory:", "memory://")
@@ -42,8 +43,10 @@ def open_log(
     - any other string or path without a ``scheme://``: a :class:`SqliteEventLog` on
       that file.
 
-    ``synchronous`` and ``busy_timeout_ms`` apply to SQLite only. Another scheme (for
-    example ``postgresql://``) raises :class:`StoreError`.
+    - ``"postgresql://..."`` (or ``postgres://``): a :class:`~aether.store.postgres.PostgresEventLog`.
+
+    ``synchronous`` and ``busy_timeout_ms`` apply to SQLite only. Another scheme raises
+    :class:`StoreError`.
     """
     if isinstance(target, os.PathLike):
         return SqliteEventLog(target, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, clock=clock)
@@ -53,9 +56,15 @@ def open_log(
         path = target[len(_SQLITE_SCHEME) :]
         if not path:
             raise StoreError(f"no file in {target!r}: write sqlite:///<path>")
+    elif is_postgres_url(target):
+        from aether.store.postgres import PostgresEventLog
+
+        return PostgresEventLog(target, clock=clock)
     elif "://" in target:
         scheme = target.split("://", 1)[0]
-        raise StoreError(f"no event log adapter for {scheme!r} in {target!r}: use sqlite:///<path> or :memory:")
+        raise StoreError(
+            f"no event log adapter for {scheme!r} in {target!r}: use postgresql://..., sqlite:///<path> or :memory:"
+        )
     else:
         path = target
     if not path:
