@@ -132,7 +132,13 @@ _check_ordered()
 
 def schema_version(conn: Connection) -> int:
     """The database's schema version: the highest applied migration, 0 for a fresh one."""
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (SCHEMA_TABLE,)).fetchone()
+    # A query on the catalog, not to_regclass(): a name lookup may answer from the
+    # backend's cache of names it found missing, stale after another process migrated.
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relname = %s AND n.nspname = current_schema())",
+        (SCHEMA_TABLE,),
+    ).fetchone()
     if row is None or not row[0]:
         return 0
     found = conn.execute(f"SELECT max(version) FROM {SCHEMA_TABLE}").fetchone()
