@@ -64,7 +64,9 @@ def open_engine(
     kwargs.setdefault("drives", "all" if workers > 0 else "none")
     if is_postgres_url(db):
         assert db is not None
-        return _with_templates(_open_postgres_engine(db, workers=workers, **kwargs))
+        # An engine that drives runs lives long enough to be worth a listening connection.
+        listen = kwargs["drives"] != "none"
+        return _with_templates(_open_postgres_engine(db, workers=workers, listen=listen, **kwargs))
     path = db_path(db)
     if must_exist:
         check_existing(path)

@@ -12,7 +12,6 @@ from aether.cli.stopping import (
     DEFAULT_GRACE,
     DEFAULT_LEASE,
     GRACE_HELP,
-    LEASE_HELP,
     StopRequests,
     grace_seconds,
     lease_seconds,
@@ -20,6 +19,11 @@ from aether.cli.stopping import (
 from aether.cli.store_faults import EXIT_STORE_FAULT, describe_store_fault
 from aether.runtime.queue_broker import Waker
 from aether.store.base import StoreError
+
+WORKER_LEASE_HELP = (
+    "How long this worker stays registered without renewal: if it dies, the engines run its tasks"
+    " again after this long (at once on the same machine, where the dead process can be seen)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +36,7 @@ def register(app: typer.Typer) -> None:
             help="Comma-separated executor types this worker runs (default: every built-in type).",
         ),
         grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP),
-        lease: str = typer.Option(DEFAULT_LEASE, "--lease", help=LEASE_HELP),
+        lease: str = typer.Option(DEFAULT_LEASE, "--lease", help=WORKER_LEASE_HELP),
         secrets: str | None = SecretsOption,
         db: str | None = DbOption,
     ) -> None:
@@ -118,5 +122,15 @@ def _executor_types(chosen: str | None, known: tuple[str, ...] | frozenset[str])
 
 
 def _work_waker(target: str) -> Waker | None:
-    """What wakes an idle worker when work is queued: PostgreSQL notifies; SQLite is polled."""
-    return None
+    """What wakes an idle worker when work is queued: PostgreSQL notifies (the waker stops
+    listening when the worker's broker closes); SQLite is polled."""
+    from aether.store.postgres_connect import is_postgres_url
+
+    if not is_postgres_url(target):
+        return None
+    from aether.runtime.queue_broker import NotifiedWaker
+    from aether.store.postgres_notify import Listener
+    from aether.store.postgres_task_queue import TASKS_CHANNEL
+
+    listener = Listener(target, [TASKS_CHANNEL])
+    return NotifiedWaker(listener.add_callback, TASKS_CHANNEL, on_close=listener.close)

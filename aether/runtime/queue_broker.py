@@ -46,7 +46,7 @@ class Waker(Protocol):
         ...
 
     def wake(self) -> None:
-        """Wake every waiter now (the broker is closing)."""
+        """Wake every waiter now, and from now on: the broker is closing."""
         ...
 
 
@@ -63,6 +63,54 @@ class PollingWaker:
 
     def wake(self) -> None:
         self._event.set()
+
+
+class NotifiedWaker:
+    """Wakes when the database notifies ``channel`` (a PostgreSQL ``LISTEN``, through
+    ``subscribe``, which registers a callback taking the channel and the payload), and
+    every ``fallback`` seconds regardless, since a notification is only a hint: one sent
+    while the listener reconnects is lost. Every waiting thread wakes, and a thread also
+    counts the notifications that arrived since its previous wait, while it was reading."""
+
+    def __init__(
+        self,
+        subscribe: Callable[[Callable[[str, str], None]], None],
+        channel: str,
+        *,
+        fallback: float = 1.0,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.channel = channel
+        self.fallback = fallback
+        self._changed = threading.Condition()
+        self._generation = 0
+        self._seen = threading.local()
+        self._closed = False
+        self._on_close = on_close
+        subscribe(self._notified)
+
+    def _notified(self, channel: str, _payload: str) -> None:
+        if channel != self.channel:
+            return
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        with self._changed:
+            seen = getattr(self._seen, "generation", self._generation)
+            self._changed.wait_for(
+                lambda: self._generation != seen or self._closed, max(0.0, min(timeout, self.fallback))
+            )
+            self._seen.generation = self._generation
+            return self._generation != seen or self._closed
+
+    def wake(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._on_close is not None:
+            self._on_close()
 
 
 class QueueBroker:
@@ -281,4 +329,4 @@ class QueueBroker:
         return reports
 
 
-__all__ = ["PollingWaker", "QueueBroker", "Waker"]
+__all__ = ["NotifiedWaker", "PollingWaker", "QueueBroker", "Waker"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from aether.projections.snapshots import Snapshotter
 from aether.runtime.engine import Engine
+from aether.runtime.queue_broker import NotifiedWaker, Waker
 from aether.store.base import StoreError
 from aether.store.postgres_connect import is_postgres_url
 from aether.store.projector import Projector
@@ -76,10 +77,16 @@ def _read_only_engine(path: str | os.PathLike[str], **engine_options: Any) -> En
     return Engine(log, snapshots=snapshots, projector=projector, view_history=view_history, **engine_options)
 
 
-def postgres_engine(url: str, *, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, **engine_options: Any) -> Engine:
+def postgres_engine(
+    url: str, *, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, listen: bool = False, **engine_options: Any
+) -> Engine:
     """An engine whose log, read models, view history and snapshots live in the PostgreSQL
     database at ``url``, which engines of other processes and machines may share: their
-    projectors take turns on the same tables (``aether.store.projector``)."""
+    projectors take turns on the same tables (``aether.store.projector``).
+
+    ``listen``: its task queue wakes on PostgreSQL notifications (a connection of its own,
+    for the life of the process) instead of polling: for long-lived engines that run
+    workers or read their reports (``aether serve``, ``aether run``)."""
     from aether.store.postgres import PostgresEventLog
 
     log = PostgresEventLog(url)
@@ -93,6 +100,8 @@ def postgres_engine(url: str, *, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, *
     projector = Projector(log, db, snapshots=snapshots, snapshotter=snapshotter)
     # Tasks always go through the database: `aether worker` processes anywhere take part.
     engine_options.setdefault("task_queue", log.task_queue)
+    if listen:
+        engine_options.setdefault("queue_wakers", _notified_wakers(url))
     return Engine(log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(db), **engine_options)
 
 
@@ -102,3 +111,14 @@ def open_engine_for(target: str | os.PathLike[str], **options: Any) -> Engine:
         assert isinstance(target, str)
         return postgres_engine(target, **options)
     return sqlite_engine(target, **options)
+
+
+def _notified_wakers(url: str) -> tuple[Waker, Waker]:
+    from aether.store.postgres_notify import Listener
+    from aether.store.postgres_task_queue import REPORTS_CHANNEL, TASKS_CHANNEL
+
+    listener = Listener(url, [TASKS_CHANNEL, REPORTS_CHANNEL])
+    return (
+        NotifiedWaker(listener.add_callback, TASKS_CHANNEL, on_close=listener.close),
+        NotifiedWaker(listener.add_callback, REPORTS_CHANNEL, on_close=listener.close),
+    )

@@ -79,9 +79,11 @@ def _run(argv: list[str]) -> None:
         raise ClusterUnavailable(f"{' '.join(argv[:2])} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
 
 
-def start(directory: Path) -> str:
+def start(directory: Path, *, durable: bool = False) -> str:
     """Create and start a cluster in ``directory`` (which must not hold one yet); return
-    the URL of its ``postgres`` database, as the superuser ``aether``."""
+    the URL of its ``postgres`` database, as the superuser ``aether``. ``durable`` keeps
+    PostgreSQL's default durability (every commit flushed), as benchmarks need; the tests'
+    cluster turns it off, since it is thrown away."""
     bin_dir = server_bin_dir()
     directory.mkdir(parents=True, exist_ok=True)
     data = directory / "data"
@@ -91,11 +93,9 @@ def start(directory: Path) -> str:
         directory.chmod(0o700)
     _run([str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"])
     port = _free_port()
-    # fsync off: a test cluster is thrown away, so durability only costs time here.
-    options = (
-        f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-        " -c full_page_writes=off -c max_connections=300"
-    )
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=300"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(directory / "server.log"), "-o", options, "-w", "start"])
     (directory / "port").write_text(str(port))
     return url_of(port)
