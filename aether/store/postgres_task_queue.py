@@ -100,7 +100,11 @@ class PostgresTaskQueue:
         if not run_ids:
             return
         with self._db.transaction(doing="forget finished tasks") as conn:
-            conn.execute("DELETE FROM task_queue WHERE run_id = ANY(%s)", (list(run_ids),))
+            conn.execute("DELETE FROM task_queue WHERE run_id = ANY(%s) AND taken_by IS NULL", (list(run_ids),))
+            # A task still running is stopped by its worker once it sees the mark (the run's
+            # cancellations are written in the same flush and must not be lost with it); its
+            # row goes when that worker reports.
+            conn.execute("UPDATE task_queue SET cancelled = TRUE WHERE run_id = ANY(%s)", (list(run_ids),))
             conn.execute("DELETE FROM task_reports WHERE run_id = ANY(%s)", (list(run_ids),))
 
     def take(
@@ -164,7 +168,9 @@ class PostgresTaskQueue:
         with self._db.transaction(doing="report") as conn:
             conn.execute(
                 "INSERT INTO task_reports (run_id, assignment_id, kind, payload, reported_ms)"
-                " SELECT r, a, k, p, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) AS u(r, a, k, p)",
+                " SELECT r, a, k, p, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) AS u(r, a, k, p)"
+                # A run without a lease is finished and released: no engine would ever read it.
+                " WHERE EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = u.r)",
                 (
                     reported_ms,
                     [r.run_id for r in reports],

@@ -72,7 +72,11 @@ class SqliteTaskQueue:
             return
         with self._db.transaction(doing="forget finished tasks") as conn:
             rows = [(r,) for r in run_ids]
-            conn.executemany("DELETE FROM task_queue WHERE run_id = ?", rows)
+            conn.executemany("DELETE FROM task_queue WHERE run_id = ? AND taken_by IS NULL", rows)
+            # A task still running is stopped by its worker once it sees the mark (the run's
+            # cancellations are written in the same flush and must not be lost with it); its
+            # row goes when that worker reports.
+            conn.executemany("UPDATE task_queue SET cancelled = 1 WHERE run_id = ?", rows)
             conn.executemany("DELETE FROM task_reports WHERE run_id = ?", rows)
 
     def take(
@@ -133,9 +137,11 @@ class SqliteTaskQueue:
         if not reports:
             return
         with self._db.transaction(doing="report") as conn:
+            # A run without a lease is finished and released: no engine would ever read it.
             conn.executemany(
-                "INSERT INTO task_reports (run_id, assignment_id, kind, payload, reported_ms) VALUES (?, ?, ?, ?, ?)",
-                [(r.run_id, r.assignment_id, r.kind, r.payload, reported_ms) for r in reports],
+                "INSERT INTO task_reports (run_id, assignment_id, kind, payload, reported_ms)"
+                " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM run_leases WHERE run_id = ?)",
+                [(r.run_id, r.assignment_id, r.kind, r.payload, reported_ms, r.run_id) for r in reports],
             )
             conn.executemany(
                 "DELETE FROM task_queue WHERE assignment_id = ?",

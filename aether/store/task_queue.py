@@ -85,7 +85,9 @@ class TaskQueue(Protocol):
         ...
 
     def forget_runs(self, run_ids: Sequence[str]) -> None:
-        """Drop the queue rows and reports of finished runs."""
+        """Drop the waiting tasks and the reports of finished runs. A task of theirs that a
+        worker runs is marked cancelled instead, so the worker stops it; its row goes when
+        the worker reports."""
         ...
 
     # --- worker side ---------------------------------------------------------------------
@@ -108,7 +110,8 @@ class TaskQueue(Protocol):
         ...
 
     def report(self, reports: Sequence[WorkerReport], reported_ms: int) -> None:
-        """Write ``reports`` in one transaction (group commit)."""
+        """Write ``reports`` in one transaction (group commit). A report about a run that
+        has no lease (finished and released) is not kept: no engine would read it."""
         ...
 
 

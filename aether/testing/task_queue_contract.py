@@ -465,6 +465,46 @@ class TaskQueueContract:
         assert [r.run_id for r in queue.reports_for(ENGINE, 10)] == ["run-2"]
         assert ids(take(queue)) == [going_on.assignment_id]
 
+    def test_forgetting_a_run_leaves_its_running_tasks_marked_cancelled_for_their_workers(
+        self, queue: TaskQueue, coordination: Coordination
+    ) -> None:
+        # A run cancelled while a worker runs one of its tasks finishes at once: its
+        # cancellations and its forgetting are written together, and the worker must still
+        # learn that it should stop.
+        coordination.acquire(ENGINE, ["run-1"])
+        running, waiting = queued("run-1", "main/a", priority=1), queued("run-1", "main/b")
+        queue.enqueue([running, waiting])
+        assert ids(take(queue, limit=1)) == [running.assignment_id]
+        queue.cancel([running.assignment_id, waiting.assignment_id])
+        queue.forget_runs(["run-1"])
+        assert queue.cancelled([running.assignment_id, waiting.assignment_id]) == {running.assignment_id}
+        assert queue.waiting_count(ENGINE) == 0
+        assert take(queue) == []
+        queue.report([report_of(running, "result")], NOW_MS)  # the worker stopped it
+        assert queue.cancelled([running.assignment_id]) == set()
+
+    def test_forgetting_a_run_marks_its_running_tasks_cancelled_even_unasked(self, queue: TaskQueue) -> None:
+        task = queued("run-1")
+        queue.enqueue([task])
+        assert len(take(queue)) == 1
+        queue.forget_runs(["run-1"])
+        assert queue.cancelled([task.assignment_id]) == {task.assignment_id}
+
+    def test_a_report_about_a_run_without_a_lease_is_not_kept(
+        self, queue: TaskQueue, coordination: Coordination
+    ) -> None:
+        # The run finished and its owner released it: no engine would ever read the report.
+        coordination.acquire(ENGINE, ["run-1"])
+        coordination.release(ENGINE, ["run-1"])
+        task = queued("run-1")
+        queue.enqueue([task])
+        assert len(take(queue)) == 1
+        queue.cancel([task.assignment_id])
+        queue.report([report_of(task, "started"), report_of(task, "result")], NOW_MS)
+        assert queue.cancelled([task.assignment_id]) == set(), "the result still ends the assignment"
+        coordination.acquire(ENGINE, ["run-1"])  # leased again, it shows that nothing was kept
+        assert queue.reports_for(ENGINE, 10) == []
+
     # -- several processes --------------------------------------------------------------------
 
     def test_a_task_queued_by_one_connection_is_taken_through_another(self, queue_database: QueueDatabase) -> None:

@@ -307,6 +307,38 @@ def test_a_worker_that_reported_its_result_and_then_died_finished_its_attempt(cl
     assert node_attempts(engine, run_id, "main/t") == [(1, "initial")]
 
 
+def test_cancelling_a_run_stops_its_task_on_the_worker_running_it(cluster: Cluster, tmp_path: Path) -> None:
+    # The run ends Cancelled at once, so its cancellation and its forgetting reach the
+    # queue together: the worker must still learn that it should stop the task.
+    pid_file = tmp_path / "sleeper.pid"
+    worker = cluster.worker()
+    command = f"sleep 30 & echo $! > {pid_file}; wait"
+    run_id = cluster.engine.submit(workflow("cancelled", dag("main", shell_task("t", command)))).run_id
+    cluster.drive(lambda: started(cluster.engine, run_id, "main/t", 1) is not None, "the task to start")
+    wait_until(lambda: pid_in(pid_file) is not None, "the task to write its pid")
+    sleeper = pid_in(pid_file)
+    assert sleeper is not None
+
+    cluster.engine.cancel(run_id)
+    cluster.engine.pump()
+    assert phase(cluster.engine, run_id) == "Cancelled"
+    wait_until(lambda: gone(sleeper), "the cancelled task's process to end")
+    wait_until(lambda: worker.running() == 0, "the worker to let go of the task")
+    assert rows_left(cluster.db) == (0, 0), "the task's row went with its result, which nobody will read"
+
+
+def rows_left(db: Path) -> tuple[int, int]:
+    """(queue rows, reports) left in the database."""
+    log = SqliteEventLog(db)
+    try:
+        with log.transaction(write=False) as conn:
+            queued = conn.execute("SELECT count(*) FROM task_queue").fetchone()[0]
+            reports = conn.execute("SELECT count(*) FROM task_reports").fetchone()[0]
+    finally:
+        log.close()
+    return int(queued), int(reports)
+
+
 # --- engines that go away ----------------------------------------------------------------------
 
 
