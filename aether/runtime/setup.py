@@ -12,7 +12,6 @@ from aether.projections.snapshots import Snapshotter
 from aether.runtime.engine import Engine
 from aether.runtime.queue_broker import NotifiedWaker, Waker
 from aether.store.base import StoreError
-from aether.store.postgres_connect import is_postgres_url
 from aether.store.projector import Projector
 from aether.store.sql_database import PostgresDatabase
 from aether.store.sql_snapshots import SqlSnapshotStore
@@ -103,14 +102,6 @@ def postgres_engine(
     if listen:
         engine_options.setdefault("queue_wakers", _notified_wakers(url))
     return Engine(log, snapshots=snapshots, projector=projector, view_history=ViewHistoryReader(db), **engine_options)
-
-
-def open_engine_for(target: str | os.PathLike[str], **options: Any) -> Engine:
-    """The engine of ``target``: a PostgreSQL URL, else an SQLite path."""
-    if is_postgres_url(target):
-        assert isinstance(target, str)
-        return postgres_engine(target, **options)
-    return sqlite_engine(target, **options)
 
 
 def _notified_wakers(url: str) -> tuple[Waker, Waker]:
