@@ -39,6 +39,10 @@ class TaskBroker(Protocol):
         """The reports taken so far are recorded in the log."""
         ...
 
+    def flush_reports(self, timeout: float) -> bool:
+        """Wait until the reports workers handed over are where the engine reads them."""
+        ...
+
     def run_finished(self, run_id: str) -> None:
         """A run ended: what the broker keeps for it may go."""
         ...
@@ -128,6 +132,10 @@ class LocalBroker:
 
     def acknowledge_reports(self) -> None:
         """Nothing to delete: a report taken is gone from the broker."""
+
+    def flush_reports(self, timeout: float) -> bool:
+        """Reports reach the engine at once: nothing to wait for."""
+        return True
 
     def run_finished(self, run_id: str) -> None:
         """Nothing kept per run."""

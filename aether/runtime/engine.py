@@ -527,6 +527,8 @@ class Engine:
         # takes longer is left to the death of this process (see executors.lifetime).
         pool.stop(self.INTERRUPT_WAIT if not finished else grace)
         self._pool = None
+        # Results of the tasks that finished are written before the loop's last rounds read them.
+        self.broker.flush_reports(self.INTERRUPT_WAIT)
         self._record_interrupted(pool.interrupted())
         return finished
 

@@ -150,6 +150,10 @@ class QueueBroker:
         self._taken: dict[str, tuple[TaskAssignment, str]] = {}  # by assignment id: (assignment, worker)
         self._cancelled: set[str] = set()
         self._cancel_checked = 0.0
+        self._outgoing: list[WorkerReport] = []
+        self._outgoing_ready = threading.Condition(self._lock)
+        self._reporter: threading.Thread | None = None
+        self._writing = 0  # reports in the transaction being written
         self._closed = False
         self.fenced = False
 
@@ -232,8 +236,14 @@ class QueueBroker:
         return buffered + (0 if member is None else self._queue.waiting_count(member))
 
     def close(self) -> None:
+        """Stop handing out work and wake every waiter; reports still to be written are
+        written first (for up to ``CLOSE_WAIT_SECONDS``)."""
         with self._lock:
             self._closed = True
+            self._outgoing_ready.notify_all()
+            reporter = self._reporter
+        if reporter is not None and reporter is not threading.current_thread():
+            reporter.join(self.CLOSE_WAIT_SECONDS)
         self._work_waker.wake()
         self._report_waker.wake()
 
@@ -311,10 +321,62 @@ class QueueBroker:
         )
 
     def _write(self, report: Report) -> None:
-        self._queue.report(
-            [WorkerReport(report.run_id, report.assignment_id, report_kind(report), encode_report(report))],
-            self._now_ms(),
-        )
+        """Hand ``report`` to the reporter thread, which writes whatever has gathered in one
+        transaction (group commit): a worker thread never waits for the database to report,
+        and reports of many tasks share one commit. A report still in memory when the
+        process dies is lost with it; the attempt's claim then dies too, and the run's owner
+        records the attempt as lost and runs it again."""
+        written = WorkerReport(report.run_id, report.assignment_id, report_kind(report), encode_report(report))
+        with self._lock:
+            self._outgoing.append(written)
+            self._outgoing_ready.notify()
+            if self._reporter is None:
+                self._reporter = threading.Thread(target=self._report_loop, name="aether-reporter", daemon=True)
+                self._reporter.start()
+
+    def _report_loop(self) -> None:
+        failures = 0
+        while True:
+            with self._lock:
+                while not self._outgoing and not self._closed:
+                    self._outgoing_ready.wait()
+                if not self._outgoing:
+                    return
+                batch, self._outgoing = self._outgoing, []
+                closing = self._closed
+                self._writing = len(batch)
+            try:
+                self._queue.report(batch, self._now_ms())
+                failures = 0
+                with self._lock:
+                    self._writing = 0
+                    self._outgoing_ready.notify_all()
+            except Exception:
+                failures += 1
+                _log.exception("writing %d worker reports failed (%d times in a row)", len(batch), failures)
+                if closing and failures >= self.REPORT_ATTEMPTS_AT_CLOSE:
+                    return  # their claims die with this process; the attempts run again
+                with self._lock:
+                    self._writing = 0
+                    self._outgoing[:0] = batch
+                time.sleep(min(0.1 * failures, 2.0))
+
+    def flush_reports(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until every report handed over so far is written;
+        True if they are."""
+        give_up = time.monotonic() + timeout
+        with self._lock:
+            while self._outgoing or self._writing:
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    return False
+                self._outgoing_ready.wait(left)
+        return True
+
+    # Tries to write the last reports once the broker is closing, before giving them up.
+    REPORT_ATTEMPTS_AT_CLOSE = 5
+    # Seconds ``close`` waits for the reporter to write what it holds.
+    CLOSE_WAIT_SECONDS = 15.0
 
     @staticmethod
     def _decoded(found: list[QueuedReport]) -> list[Report]:
