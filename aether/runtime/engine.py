@@ -1010,7 +1010,9 @@ class Engine:
     CACHE_LIMIT = 10_000
     TAIL_INTERVAL = 0.2
     HOUSEKEEPING_INTERVAL = 1.0  # seconds between rounds of lease renewal and takeover
-    CLAIM_SWEEP_INTERVAL = 30.0  # a full look for dead claims, besides after each departure
+    # A full look for dead claims, besides after each departure this engine sees: it finds
+    # the claims of a member that joined and died between two rounds, removed by another.
+    CLAIM_SWEEP_INTERVAL = 5.0
     ORPHANS_PER_ROUND = 1000
 
     def _deliver(self, key: str, payload: Mapping[str, JSON]) -> None:

@@ -162,7 +162,8 @@ class Ownership:
         self.coordination.remove_members(dead)
         live = [m for m in members if m.member_id not in dead]
         alive = {m.member_id for m in live}
-        departed = self.known_members - alive
+        # A member that joined and died since the last call was never known: it departed too.
+        departed = (self.known_members - alive) | set(dead)
         self.known_members = alive
         self.serving_members = {m.member_id for m in live if m.role == SERVING}
         return sorted(departed)

@@ -7,7 +7,10 @@ only when a PostgreSQL URL is used, so the embedded SQLite default never pays fo
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import re
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from aether.store.base import StoreError
@@ -76,7 +79,21 @@ def pool(url: str, *, min_size: int = 1, max_size: int = 8, name: str = "aether"
     except Exception as exc:
         connections.close()
         raise StoreError(f"cannot connect to {redacted(url)}: {_first_line(exc)}") from exc
+    _open_pools.add(connections)
     return connections
+
+
+# Pools a process never closed are closed when it exits: left to the garbage collector at
+# interpreter shutdown, a pool's finaliser can wait forever for a lock one of its own
+# (already frozen) worker threads holds, and the process never exits.
+_open_pools: weakref.WeakSet[psycopg_pool.ConnectionPool] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_pools() -> None:
+    for connections in list(_open_pools):
+        with contextlib.suppress(Exception):
+            connections.close(timeout=1.0)
 
 
 def _first_line(exc: BaseException) -> str:
