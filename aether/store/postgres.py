@@ -56,21 +56,23 @@ Connection = psycopg.Connection[Any]
 
 _EVENT_COLUMNS = "stream, version, position, type, schema_version, data, recorded_at"
 _LOCK_APPENDS = "SELECT pg_advisory_xact_lock(%s)"
+# One statement writes a batch: its events, its streams' versions and the notification.
 # Positions follow the batch's order (WITH ORDINALITY) after the highest committed one,
 # read inside this statement, after the lock was taken. The arrays travel in binary (%b):
 # no quoting or escaping of a thousand values on either side.
-_INSERT_EVENTS = (
-    "INSERT INTO events (position, stream, version, type, schema_version, data, recorded_at)"
-    " SELECT last.position + e.n, e.stream, e.version, e.type, e.schema_version, e.data, %s"
+_WRITE_BATCH = (
+    "WITH appended AS ("
+    " INSERT INTO events (position, stream, version, type, schema_version, data, recorded_at)"
+    " SELECT last.position + e.n, e.stream, e.version, e.type, e.schema_version, e.data, %b"
     " FROM (SELECT coalesce(max(position), 0) AS position FROM events) AS last,"
     " unnest(%b::text[], %b::bigint[], %b::text[], %b::integer[], %b::bytea[])"
     " WITH ORDINALITY AS e(stream, version, type, schema_version, data, n)"
+    " RETURNING position),"
+    " moved AS ("
+    " INSERT INTO streams (stream, version) SELECT * FROM unnest(%b::text[], %b::bigint[])"
+    " ON CONFLICT (stream) DO UPDATE SET version = excluded.version)"
+    " SELECT pg_notify(%s, (SELECT max(position) FROM appended)::text)"
 )
-_UPSERT_STREAMS = (
-    "INSERT INTO streams (stream, version) SELECT * FROM unnest(%s::text[], %s::bigint[])"
-    " ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
-)
-_NOTIFY = "SELECT pg_notify(%s, (SELECT max(position) FROM events)::text)"
 _SELECT_VERSIONS = "SELECT stream, version FROM streams WHERE stream = ANY(%s)"
 _SELECT_VERSION = "SELECT version FROM streams WHERE stream = %s"
 _SELECT_RANGE = f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = %s AND version BETWEEN %s AND %s ORDER BY version"
@@ -140,11 +142,20 @@ class PostgresEventLog:
                 payloads.append(event.data)
         touched = sorted({plan.stream for plan in plans if plan.events})
         at = self._clock()  # commit time, shared by the batch
-        # One round trip for the three statements; the server runs them in order.
-        with conn.pipeline():
-            conn.execute(_INSERT_EVENTS, (at, streams, numbers, types, schema_versions, payloads))
-            conn.execute(_UPSERT_STREAMS, (touched, [versions[s] for s in touched]))
-            conn.execute(_NOTIFY, (EVENTS_CHANNEL,))
+        conn.execute(
+            _WRITE_BATCH,
+            (
+                at,
+                streams,
+                numbers,
+                types,
+                schema_versions,
+                payloads,
+                touched,
+                [versions[s] for s in touched],
+                EVENTS_CHANNEL,
+            ),
+        )
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True, doing: str = "write") -> Iterator[Connection]:
