@@ -33,6 +33,7 @@ from aether.events.assignment_codec import (
     encode_report,
     report_kind,
 )
+from aether.runtime.executors.base import CODE_ERROR
 from aether.store.coordination import Fenced
 from aether.store.task_queue import QueuedReport, QueuedTask, TaskQueue, WorkerReport
 
@@ -274,6 +275,7 @@ class QueueBroker:
                         assignment = decode_assignment(task.payload)
                     except UnreadableWork as exc:
                         _log.error("assignment %s cannot be read by this worker: %s", task.assignment_id, exc)
+                        self._refuse_unreadable(task.assignment_id, worker_id, str(exc))
                         continue
                     with self._lock:
                         self._taken[assignment.id] = (assignment, worker_id)
@@ -283,6 +285,16 @@ class QueueBroker:
                 return None
             self._work_waker.wait(0.5 if left is None else left)
         return None
+
+    def _refuse_unreadable(self, assignment_id: str, worker_id: str, why: str) -> None:
+        """An assignment this worker took but cannot read (written by a newer Aether, or
+        damaged) fails with code 3 saying so, rather than holding its claim unrun."""
+        run_id, _, rest = assignment_id.partition(":")
+        node_id, _, attempt = rest.rpartition("#")
+        if not (run_id and node_id and attempt.isdigit()):
+            return  # not an id this Aether writes: its claim dies with this process
+        message = f"the worker cannot read this assignment: {why}"
+        self._write(TaskResultReport(assignment_id, run_id, node_id, int(attempt), worker_id, CODE_ERROR, message))
 
     def report_started(self, started: TaskStartReport) -> None:
         self._write(started)
