@@ -168,9 +168,13 @@ class PostgresTaskQueue:
         with self._db.transaction(doing="report") as conn:
             conn.execute(
                 "INSERT INTO task_reports (run_id, assignment_id, kind, payload, reported_ms)"
-                " SELECT r, a, k, p, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) AS u(r, a, k, p)"
+                " SELECT r, a, k, p, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])"
+                " WITH ORDINALITY AS u(r, a, k, p, n)"
                 # A run without a lease is finished and released: no engine would ever read it.
-                " WHERE EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = u.r)",
+                " WHERE EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = u.r)"
+                # Ids follow the order of the reports (a start before its result): the
+                # semi-join alone may hand the rows over in any order.
+                " ORDER BY n",
                 (
                     reported_ms,
                     [r.run_id for r in reports],

@@ -380,6 +380,19 @@ class TaskQueueContract:
         assert len(queue.reports_for(ENGINE, 5)) == 5
         assert queue.reports_for(ENGINE, 0) == []
 
+    def test_reports_written_together_are_read_in_the_order_they_were_given(
+        self, queue: TaskQueue, coordination: Coordination
+    ) -> None:
+        # One group commit holds starts and results of many tasks of several runs: a start
+        # read after its result would be recorded as a duplicate and its result's start lost.
+        runs = [f"run-{i}" for i in range(4)]
+        coordination.acquire(ENGINE, runs)
+        tasks = [queued(runs[i % 4], f"main/t{i}") for i in range(60)]
+        written = [report_of(task, kind) for task in tasks for kind in ("started", "result")]
+        queue.report(written, NOW_MS)
+        read = queue.reports_for(ENGINE, 1000)
+        assert [(r.assignment_id, r.kind) for r in read] == [(w.assignment_id, w.kind) for w in written]
+
     def test_reports_stay_until_acknowledged_and_follow_the_runs_lease(
         self, queue: TaskQueue, coordination: Coordination
     ) -> None:
