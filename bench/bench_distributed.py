@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aether.events.catalog import WorkflowCompleted
 from aether.events.codec import decode
 from aether.events.streams import run_stream
 from aether.store import open_log
@@ -85,10 +86,11 @@ def wait_finished(db: str, run_id: str, timeout: float = 1800) -> str:
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:
             version = log.stream_version(stream)
-            if version:
-                last = decode(next(iter(log.read(stream, version, version))))
-                if type(last).__name__ == "WorkflowCompleted":
-                    return str(getattr(last, "phase", ""))
+            # The end is among the last events (a late report may follow it).
+            for stored in log.read(stream, max(1, version - 20), version) if version else ():
+                event = decode(stored)
+                if isinstance(event, WorkflowCompleted):
+                    return str(event.phase)
             time.sleep(0.05)
         raise TimeoutError(f"run {run_id} did not finish in {timeout} s")
     finally:
