@@ -43,6 +43,7 @@ def _register_commands() -> None:
         run_cmd,
         runs_cmd,
         template_cmd,
+        ui_cmd,
         validate_cmd,
         worker_cmd,
     )
@@ -56,6 +57,7 @@ def _register_commands() -> None:
     replay_cmd.register(app)
     history_cmd.register(app)
     worker_cmd.register(app)
+    ui_cmd.register(app)
 
 
 def run() -> None:
