@@ -91,7 +91,9 @@ def run_data(queries: QueryService, run_id: str) -> dict[str, JSON]:
     """The run's page document (see the module docstring); :class:`RunNotFound` for an
     unknown run."""
     last = queries.last_version(run_id)
-    state = queries.engine.get_state(run_id)
+    # Folded from the log to that version: another process may be driving the run, and
+    # an engine's cached state of a run it does not drive can lag.
+    state = queries.engine.state_at(run_id, last)
     seqs = _AttemptSeqs()
     events: list[JSON] = []
     node_numbers = {node.node_id: number for number, node in enumerate(state.nodes_in_order())}

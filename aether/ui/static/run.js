@@ -482,7 +482,12 @@
       root.setAttribute("data-loading", "true");
       source.phasesAt(state.seq).then((view) => {
         if (ticket !== state.request) return;
-        if (Object.keys(view.nodes).length > state.data.nodes.length) { refresh(); return; }
+        if (Object.keys(view.nodes).length > state.data.nodes.length && !state.reloaded) {
+          state.reloaded = true; // the run moved on since its document was read: read it again, once
+          refresh();
+          return;
+        }
+        state.reloaded = false;
         applyView(view);
         root.removeAttribute("data-loading");
       }).catch((error) => { $("#at-label").textContent = "cannot load event " + state.seq + ": " + error.message; });
