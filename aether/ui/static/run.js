@@ -415,7 +415,8 @@
       const badge = $("#run-phase");
       badge.textContent = phase;
       badge.setAttribute("data-phase", phase);
-      $("#run-times").textContent = "created " + run.createdAt + (run.finishedAt ? " · finished " + run.finishedAt + " · " + run.duration : "");
+      const finished = TERMINAL.has(phase) && run.finishedAt ? " · finished " + run.finishedAt + " · " + run.duration : "";
+      $("#run-times").textContent = "created " + run.createdAt + finished;
       $("#at-label").textContent = "after event " + state.seq + " of " + state.data.lastSeq + (state.follow && !state.data.terminal ? " (following)" : "") +
         ": " + describeEvent(state.seq);
     }
