@@ -244,6 +244,14 @@ class PostgresEventLog:
         rows = self._query("SELECT coalesce(max(position), 0) FROM events", ())
         return int(rows[0][0])
 
+    def run_statement(self, sql: str, params: Any, *, doing: str) -> list[Any]:
+        """Run one statement as a transaction of its own (autocommit: one round trip, with
+        no BEGIN and COMMIT around it) and return its rows, for the other tables' adapters
+        whose work fits one statement."""
+        with self._connection(f"{doing} on {self._where} failed, nothing written") as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
+
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         with self._connection(f"reading {self._where} failed") as conn:
             return conn.execute(sql, params).fetchall()

@@ -16,20 +16,42 @@ from typing import Any, Protocol
 
 from psycopg import Connection
 
-from aether.store.postgres_coordination import check_fence
+from aether.store.coordination import Fenced
 from aether.store.task_queue import QueuedReport, QueuedTask, TakenTask, WorkerReport
 
 TASKS_CHANNEL = "aether_tasks"
 REPORTS_CHANNEL = "aether_reports"
 _ENDS_ASSIGNMENT = ["result", "lost"]
 
+# Taking is one statement, so one round trip: check the member is registered (and keep
+# it so until commit), pick the best waiting rows other takers have not locked, claim
+# them, mark the claimed rows taken and drop the rows claimed before (a copy queued again
+# by a takeover: never run twice). The first column says whether the member is registered;
+# a row with no task follows when nothing was taken.
 _TAKE = (
-    "WITH picked AS ("
-    " SELECT seq FROM task_queue WHERE taken_by IS NULL AND NOT cancelled{types}"
-    " ORDER BY priority DESC, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
-    " UPDATE task_queue q SET taken_by = %(member)s FROM picked WHERE q.seq = picked.seq"
-    " RETURNING q.seq, q.assignment_id, q.run_id, q.node_id, q.attempt, q.payload, q.priority"
+    "WITH fence AS MATERIALIZED ("
+    " SELECT member_id FROM members WHERE member_id = %(member)s FOR KEY SHARE),"
+    " picked AS MATERIALIZED ("
+    " SELECT seq, assignment_id, run_id, node_id, attempt, payload, priority FROM task_queue"
+    " WHERE taken_by IS NULL AND NOT cancelled{types} AND EXISTS (SELECT 1 FROM fence)"
+    " ORDER BY priority DESC, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
+    " claimed AS ("
+    " INSERT INTO claims (assignment_id, run_id, node_id, attempt, worker_id, member_id, claimed_ms)"
+    " SELECT assignment_id, run_id, node_id, attempt, %(worker)s, %(member)s, %(ms)s FROM picked"
+    " ON CONFLICT DO NOTHING RETURNING assignment_id),"
+    " taken AS ("
+    " UPDATE task_queue q SET taken_by = %(member)s FROM claimed c WHERE q.assignment_id = c.assignment_id"
+    " RETURNING q.assignment_id),"
+    " dropped AS ("
+    " DELETE FROM task_queue q USING picked p WHERE q.seq = p.seq"
+    " AND NOT EXISTS (SELECT 1 FROM claimed c WHERE c.assignment_id = p.assignment_id))"
+    " SELECT EXISTS (SELECT 1 FROM fence), p.seq, p.assignment_id, p.payload, p.priority"
+    " FROM (SELECT 1) AS one LEFT JOIN picked p ON p.assignment_id IN (SELECT assignment_id FROM taken)"
 )
+
+
+class _Statements(Protocol):
+    def run_statement(self, sql: str, params: Any, *, doing: str) -> list[Any]: ...
 
 
 class _Transactions(Protocol):
@@ -38,9 +60,14 @@ class _Transactions(Protocol):
     ) -> contextlib.AbstractContextManager[Connection[Any]]: ...
 
 
+class _Database(_Transactions, _Statements, Protocol):
+    pass
+
+
 class PostgresTaskQueue:
-    def __init__(self, db: _Transactions) -> None:
+    def __init__(self, db: _Database) -> None:
         self._db = db
+        self._statements: _Statements = db
 
     def enqueue(self, tasks: Sequence[QueuedTask]) -> None:
         if not tasks:
@@ -117,40 +144,17 @@ class PostgresTaskQueue:
     ) -> list[TakenTask]:
         if limit < 1 or (executor_types is not None and not executor_types):
             return []
-        params: dict[str, Any] = {"limit": limit, "member": member_id}
+        params: dict[str, Any] = {"limit": limit, "member": member_id, "worker": worker_id, "ms": claimed_ms}
         types = ""
         if executor_types is not None:
             types = " AND executor_type = ANY(%(types)s)"
             params["types"] = sorted(executor_types)
-        with self._db.transaction(doing="take tasks") as conn:
-            check_fence(conn, member_id)
-            rows = conn.execute(_TAKE.format(types=types), params).fetchall()
-            if not rows:
-                return []
-            # RETURNING follows no order: hand them out best first, as they were picked.
-            rows.sort(key=lambda row: (-row[6], row[0]))
-            won = {
-                assignment_id
-                for (assignment_id,) in conn.execute(
-                    "INSERT INTO claims (assignment_id, run_id, node_id, attempt, worker_id, member_id, claimed_ms)"
-                    " SELECT a, r, n, t, %s, %s, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[])"
-                    " AS u(a, r, n, t) ON CONFLICT DO NOTHING RETURNING assignment_id",
-                    (
-                        worker_id,
-                        member_id,
-                        claimed_ms,
-                        [row[1] for row in rows],
-                        [row[2] for row in rows],
-                        [row[3] for row in rows],
-                        [row[4] for row in rows],
-                    ),
-                ).fetchall()
-            }
-            # Claimed before (a copy queued again by a takeover): never run twice.
-            lost = [row[0] for row in rows if row[1] not in won]
-            if lost:
-                conn.execute("DELETE FROM task_queue WHERE seq = ANY(%s)", (lost,))
-        return [TakenTask(row[1], bytes(row[5])) for row in rows if row[1] in won]
+        rows = self._statements.run_statement(_TAKE.format(types=types), params, doing="take tasks")
+        if not rows or not rows[0][0]:
+            raise Fenced(member_id)
+        # The rows come in no order: hand them out best first, as they were picked.
+        found = sorted((row for row in rows if row[2] is not None), key=lambda row: (-row[4], row[1]))
+        return [TakenTask(row[2], bytes(row[3])) for row in found]
 
     def cancelled(self, assignment_ids: Collection[str]) -> set[str]:
         if not assignment_ids:
