@@ -39,6 +39,9 @@ class Limits:
     events_per_run: int = 10_000_000  # L-EVENTS
     catchup_runs: int = 100  # L-CATCHUP
     backfill_times: int = 1_000  # L-BACKFILL
+    # Output one attempt of a task may leave in its log (stdout, stderr and messages):
+    # the head and the tail are kept, with a line saying how much was cut between them.
+    log_bytes: int = 10 * MIB  # L-LOG
 
     def to_json(self) -> dict[str, int]:
         return asdict(self)

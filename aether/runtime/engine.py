@@ -484,6 +484,7 @@ class Engine:
                 claim=None if getattr(self.broker, "claims_on_fetch", False) else self._claim,
                 limits=self.limits,
                 worker_id_prefix="local" if self.ownership is None else self.ownership.member_id,
+                task_logs=getattr(self.log, "task_logs", None),
             )
             self._pool.start()
         self._thread = threading.Thread(target=self._loop, name="aether-engine", daemon=True)

@@ -22,8 +22,10 @@ from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.runtime.config_interpolation import ConfigRefused, command_rules, interpolate_config
 from aether.runtime.executors.base import CODE_ERROR, CODE_TIMEOUT, ExecContext, ExecResult, ExecutorPlugin
+from aether.runtime.executors.task_log_sink import DISCARD
 from aether.runtime.result_check import recordable_result
 from aether.runtime.secrets import SecretProvider
+from aether.runtime.task_logs import AttemptLog
 
 REDACTED = "<redacted>"
 MIN_REDACTED_LENGTH = 4  # shorter secret values would redact half the world ("true", "1")
@@ -52,9 +54,11 @@ def run_assignment(
     artifacts: Any = None,
     log: Callable[[str], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    task_log: AttemptLog | None = None,
 ) -> ExecResult:
     """Execute one assignment and return its result; never raises ``Exception``. A result
-    the log could not store under ``limits`` (the engine's) fails with code 3 instead."""
+    the log could not store under ``limits`` (the engine's) fails with code 3 instead.
+    ``task_log`` receives the task's output while it runs, secret values hidden."""
     plugin = executors.get(assignment.executor_type)
     if plugin is None:
         return ExecResult(CODE_ERROR, f"unknown executor type: {assignment.executor_type}")
@@ -76,8 +80,11 @@ def run_assignment(
         deadline=deadline,
         now=now,
         artifacts=artifacts,
-        log=log or (lambda _msg: None),
+        log=_messages(log, task_log),
+        task_log=DISCARD if task_log is None else task_log,
     )
+    if task_log is not None and secret_values:
+        task_log.hide(secret_values)
     try:
         result = plugin.execute(request, ctx)
     except Exception as exc:
@@ -91,6 +98,18 @@ def run_assignment(
             f"executor {assignment.executor_type} returned {type(result).__name__}, not ExecResult",
         )
     return recordable_result(redact(result, secret_values), limits)
+
+
+def _messages(log: Callable[[str], None] | None, task_log: AttemptLog | None) -> Callable[[str], None]:
+    """An executor's messages go to the process's log and to the attempt's task log."""
+
+    def write(message: str) -> None:
+        if log is not None:
+            log(message)
+        if task_log is not None:
+            task_log.message(message)
+
+    return write
 
 
 def _describe(exc: BaseException) -> str:

@@ -102,6 +102,7 @@ class WorkerProcess:
             claim=None,  # taking an assignment from the queue claims it
             limits=limits,
             worker_id_prefix=self.ownership.member_id,
+            task_logs=getattr(log, "task_logs", None),
         )
         self.fenced = False
         self._stopping = threading.Event()

@@ -28,7 +28,9 @@ from aether.model.limits import DEFAULT_LIMITS, Limits
 from aether.runtime.executors.base import CODE_ERROR, ExecResult, ExecutorPlugin
 from aether.runtime.executors.lifetime import die_with_owner
 from aether.runtime.secrets import SecretProvider
+from aether.runtime.task_logs import AttemptLog, TaskLogWriter
 from aether.runtime.worker import run_assignment, utc_now
+from aether.store.task_logs import TaskLogStore
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class WorkerPool:
         processes: int | None = None,
         claim: Callable[[TaskAssignment, str], bool] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        task_logs: TaskLogStore | None = None,
     ) -> None:
         """``executor_types`` limits what the pool fetches; by default it fetches every
         type, so that an assignment of a type nobody runs gets SPEC §14.1's code 3
@@ -87,7 +90,12 @@ class WorkerPool:
 
         ``claim`` is asked before an assignment starts (ARCHITECTURE rule 6): False means
         the attempt was claimed before, by this or another process, or this process may no
-        longer act, and the assignment is dropped without running or reporting."""
+        longer act, and the assignment is dropped without running or reporting.
+
+        ``task_logs``: where every attempt's output is stored while it runs, within
+        ``limits.log_bytes`` (L-LOG); an attempt's result is reported once its output is
+        stored, so a finished run's logs are complete. Executors of ``process_types``
+        log nothing."""
         if size < 1:
             raise ValueError("a worker pool needs at least one thread")
         self._broker = broker
@@ -111,6 +119,7 @@ class WorkerPool:
         self._claim = claim
         self._limits = limits
         self._interrupted_attempts: list[tuple[TaskAssignment, str]] = []
+        self._log_writer = None if task_logs is None else TaskLogWriter(task_logs)
 
     @property
     def worker_ids(self) -> list[str]:
@@ -170,7 +179,12 @@ class WorkerPool:
         if self._process_pool is not None and not alive:
             self._process_pool.shutdown(wait=False, cancel_futures=True)
             self._process_pool = None
+        if self._log_writer is not None and not alive:
+            self._log_writer.close(self.LOG_WAIT_SECONDS)
         return not alive
+
+    # How long a finished attempt waits for its output to be stored before it reports.
+    LOG_WAIT_SECONDS = 5.0
 
     def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():
@@ -220,6 +234,7 @@ class WorkerPool:
             )
         except Exception:
             _log.exception("worker %s: report_started %s failed", worker_id, assignment.id)
+        task_log = None if self._log_writer is None else self._log_writer.attempt(assignment, self._limits.log_bytes)
         try:
             if self._process_pool is not None and assignment.executor_type in self._process_types:
                 result = self._run_in_process(assignment, cancelled)
@@ -234,9 +249,11 @@ class WorkerPool:
                     artifacts=self._artifacts,
                     log=lambda msg: _log.info("%s: %s", assignment.id, msg),
                     limits=self._limits,
+                    task_log=task_log,
                 )
         except Exception as exc:  # run_assignment does not raise; vars_env_for might
             result = ExecResult(CODE_ERROR, f"worker failure: {str(exc) or type(exc).__name__}")
+        self._store_log(task_log)
         if self._interrupted.is_set():
             # Whatever the executor made of the interruption, it is not the task's result.
             # A task that ended by itself at the same instant is dropped too, and runs
@@ -247,6 +264,13 @@ class WorkerPool:
                 self._interrupted_attempts.append((assignment, worker_id))
             return
         self._report(worker_id, assignment, result)
+
+    def _store_log(self, task_log: AttemptLog | None) -> None:
+        if task_log is None or self._log_writer is None:
+            return
+        last = task_log.close()
+        if last and not self._log_writer.wait_stored(last, self.LOG_WAIT_SECONDS):
+            _log.warning("the output of an attempt was not stored within %.0f s", self.LOG_WAIT_SECONDS)
 
     def _claimed(self, worker_id: str, assignment: TaskAssignment) -> bool:
         if self._claim is None:

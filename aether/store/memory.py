@@ -27,6 +27,7 @@ from aether.store.base import (
     StoreError,
 )
 from aether.store.memory_coordination import InMemoryCoordination
+from aether.store.task_logs import InMemoryTaskLogs
 
 
 @frozen
@@ -100,11 +101,17 @@ class InMemoryEventLog:
         # Kept sorted as streams appear, so streams(prefix) is a bisect, not a sort.
         self._names: list[str] = []
         self._coordination = InMemoryCoordination(self._lock)
+        self._task_logs = InMemoryTaskLogs()
 
     @property
     def coordination(self) -> InMemoryCoordination:
         """Members, run leases and claims, under this log's lock."""
         return self._coordination
+
+    @property
+    def task_logs(self) -> InMemoryTaskLogs:
+        """What tasks wrote to stdout and stderr, by attempt, in memory like the log."""
+        return self._task_logs
 
     def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
         return self.append_batch([(stream, events, expected_version)])[0]

@@ -98,10 +98,21 @@ def _create_task_queue_tables(db: Database) -> None:
     db.execute("CREATE INDEX task_reports_run ON task_reports (run_id, report_id)")
 
 
+def _create_task_log_table(db: Database) -> None:
+    # Task logs (aether.store.task_logs): chunks of output, read by attempt in seq order.
+    db.execute(
+        "CREATE TABLE task_logs (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, node_id TEXT NOT NULL,"
+        " attempt INTEGER NOT NULL, seq INTEGER NOT NULL, stream TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+        " data BLOB NOT NULL)"
+    )
+    db.execute("CREATE INDEX task_logs_attempt ON task_logs (run_id, node_id, attempt, seq)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and streams tables", _create_event_tables),
     Migration(2, "members, run leases and claims", _create_coordination_tables),
     Migration(3, "task queue and worker reports", _create_task_queue_tables),
+    Migration(4, "task logs", _create_task_log_table),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -43,6 +43,7 @@ from aether.store.memory import PlannedAppend, plan_appends
 from aether.store.postgres_connect import connect, is_postgres_url, pool, redacted
 from aether.store.postgres_coordination import PostgresCoordination, check_fence
 from aether.store.postgres_migrations import migrate
+from aether.store.postgres_task_logs import PostgresTaskLogs
 from aether.store.postgres_task_queue import PostgresTaskQueue
 from aether.store.sqlite import PAGE_SIZE, _prefix_upper_bound
 
@@ -101,6 +102,7 @@ class PostgresEventLog:
         self._pool: ConnectionPool | None = pool(url, min_size=1, max_size=pool_size, name="aether-event-log")
         self._coordination = PostgresCoordination(self)
         self._task_queue = PostgresTaskQueue(self)
+        self._task_logs = PostgresTaskLogs(self)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -176,6 +178,11 @@ class PostgresEventLog:
     def task_queue(self) -> PostgresTaskQueue:
         """Assignments and worker reports, for workers on any machine, kept in this database."""
         return self._task_queue
+
+    @property
+    def task_logs(self) -> PostgresTaskLogs:
+        """What tasks wrote to stdout and stderr, by attempt, kept in this database."""
+        return self._task_logs
 
     @staticmethod
     def _committed_versions(conn: Connection, streams: set[str]) -> dict[str, int]:

@@ -44,6 +44,7 @@ from aether.store.memory import plan_appends
 from aether.store.migrations import LATEST_VERSION, migrate, schema_version
 from aether.store.sqlite_coordination import SqliteCoordination, check_fence
 from aether.store.sqlite_read_only import connect_read_only
+from aether.store.sqlite_task_logs import SqliteTaskLogs
 from aether.store.sqlite_task_queue import SqliteTaskQueue
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -120,6 +121,7 @@ class SqliteEventLog:
         self._conn: sqlite3.Connection | None = conn
         self._coordination = SqliteCoordination(self)
         self._task_queue = SqliteTaskQueue(self)
+        self._task_logs = SqliteTaskLogs(self)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -187,6 +189,11 @@ class SqliteEventLog:
     def task_queue(self) -> SqliteTaskQueue:
         """Assignments and worker reports for workers in other processes, kept in this file."""
         return self._task_queue
+
+    @property
+    def task_logs(self) -> SqliteTaskLogs:
+        """What tasks wrote to stdout and stderr, by attempt, kept in this file."""
+        return self._task_logs
 
     @staticmethod
     def _committed_versions(conn: sqlite3.Connection, streams: set[str]) -> dict[str, int]:

@@ -19,6 +19,7 @@ from aether.events.assignment import TaskAssignment, TaskResultReport
 from aether.events.values import ResultParameter
 from aether.model.json_value import JSON
 from aether.model.problems import Problem
+from aether.runtime.executors.task_log_sink import DISCARD, TaskLogSink
 
 CODE_SUCCEEDED = 0
 CODE_SUSPENDED = 1
@@ -64,6 +65,8 @@ class ExecContext:
     now: Callable[[], datetime] = field(factory=lambda: lambda: datetime.now().astimezone())
     artifacts: Any = None  # an ArtifactStore, or None
     log: Callable[[str], None] = field(factory=lambda: lambda _msg: None)
+    # Where the task's output goes while it runs (its stdout and stderr, as read).
+    task_log: TaskLogSink = DISCARD
 
     def seconds_left(self) -> float | None:
         """Seconds until the deadline (never negative), or None without a deadline."""

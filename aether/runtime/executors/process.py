@@ -18,7 +18,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from attrs import frozen
@@ -82,12 +82,16 @@ def inherited_env() -> dict[str, str]:
 
 class _Capture:
     """Drains one pipe on its own thread: keeps the first ``cap`` bytes and the last
-    ``tail_size`` bytes, counts the rest."""
+    ``tail_size`` bytes, counts the rest, and hands every chunk to ``on_read`` as it is read
+    (whatever the pipe holds at that instant: lines, or part of one)."""
 
-    def __init__(self, stream: IO[bytes], cap: int, tail_size: int = 0) -> None:
+    def __init__(
+        self, stream: IO[bytes], cap: int, tail_size: int = 0, on_read: Callable[[bytes], None] | None = None
+    ) -> None:
         self._stream = stream
         self._cap = cap
         self._tail_size = tail_size
+        self._on_read = on_read  # streams the output to the task log as it comes
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
@@ -101,6 +105,8 @@ class _Capture:
                 if not chunk:
                     return
                 self.total += len(chunk)
+                if self._on_read is not None:
+                    self._on_read(chunk)
                 room = self._cap - len(self.head)
                 if room > 0:
                     self.head += chunk[:room]
@@ -176,8 +182,9 @@ def _supervise(
     proc: subprocess.Popen[bytes], ctx: ExecContext, stdin_data: bytes | None, grace_seconds: float, cap: int
 ) -> ProcessOutcome:
     assert proc.stdout is not None and proc.stderr is not None
-    out = _Capture(proc.stdout, cap, STREAM_TAIL_BYTES)
-    err = _Capture(proc.stderr, cap, STREAM_TAIL_BYTES)
+    sink = ctx.task_log
+    out = _Capture(proc.stdout, cap, STREAM_TAIL_BYTES, lambda data: sink.write("stdout", data))
+    err = _Capture(proc.stderr, cap, STREAM_TAIL_BYTES, lambda data: sink.write("stderr", data))
     out.thread.start()
     err.thread.start()
     if stdin_data is not None:
