@@ -98,12 +98,12 @@ class PostgresTaskQueue:
             )
 
     def reports_for(self, owner_id: str, limit: int) -> list[QueuedReport]:
-        with self._db.transaction(write=False, doing="read reports") as conn:
-            rows = conn.execute(
-                "SELECT r.report_id, r.run_id, r.assignment_id, r.kind, r.payload FROM task_reports r"
-                " JOIN run_leases l ON l.run_id = r.run_id WHERE l.owner = %s ORDER BY r.report_id LIMIT %s",
-                (owner_id, limit),
-            ).fetchall()
+        rows = self._statements.run_statement(
+            "SELECT r.report_id, r.run_id, r.assignment_id, r.kind, r.payload FROM task_reports r"
+            " JOIN run_leases l ON l.run_id = r.run_id WHERE l.owner = %s ORDER BY r.report_id LIMIT %s",
+            (owner_id, limit),
+            doing="read reports",
+        )
         return [
             QueuedReport(int(i), run, assignment, kind, bytes(payload)) for i, run, assignment, kind, payload in rows
         ]
@@ -111,17 +111,18 @@ class PostgresTaskQueue:
     def acknowledge(self, report_ids: Sequence[int]) -> None:
         if not report_ids:
             return
-        with self._db.transaction(doing="acknowledge reports") as conn:
-            conn.execute("DELETE FROM task_reports WHERE report_id = ANY(%s)", (list(report_ids),))
+        self._statements.run_statement(
+            "DELETE FROM task_reports WHERE report_id = ANY(%s)", (list(report_ids),), doing="acknowledge reports"
+        )
 
     def waiting_count(self, owner_id: str) -> int:
-        with self._db.transaction(write=False, doing="count queued tasks") as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM task_queue q JOIN run_leases l ON l.run_id = q.run_id"
-                " WHERE l.owner = %s AND q.taken_by IS NULL AND NOT q.cancelled",
-                (owner_id,),
-            ).fetchone()
-        return int(row[0]) if row is not None else 0
+        rows = self._statements.run_statement(
+            "SELECT count(*) FROM task_queue q JOIN run_leases l ON l.run_id = q.run_id"
+            " WHERE l.owner = %s AND q.taken_by IS NULL AND NOT q.cancelled",
+            (owner_id,),
+            doing="count queued tasks",
+        )
+        return int(rows[0][0]) if rows else 0
 
     def forget_runs(self, run_ids: Sequence[str]) -> None:
         if not run_ids:
@@ -159,17 +160,18 @@ class PostgresTaskQueue:
     def cancelled(self, assignment_ids: Collection[str]) -> set[str]:
         if not assignment_ids:
             return set()
-        with self._db.transaction(write=False, doing="read cancellations") as conn:
-            rows = conn.execute(
-                "SELECT assignment_id FROM task_queue WHERE cancelled AND assignment_id = ANY(%s)",
-                (list(assignment_ids),),
-            ).fetchall()
+        rows = self._statements.run_statement(
+            "SELECT assignment_id FROM task_queue WHERE cancelled AND assignment_id = ANY(%s)",
+            (list(assignment_ids),),
+            doing="read cancellations",
+        )
         return {assignment_id for (assignment_id,) in rows}
 
     def report(self, reports: Sequence[WorkerReport], reported_ms: int) -> None:
         if not reports:
             return
-        with self._db.transaction(doing="report") as conn:
+        # One round trip for the three statements: the server runs them in order.
+        with self._db.transaction(doing="report") as conn, conn.pipeline():
             conn.execute(
                 "INSERT INTO task_reports (run_id, assignment_id, kind, payload, reported_ms)"
                 " SELECT r, a, k, p, %s FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])"
