@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import orjson
+
 from aether.events import catalog as ev
 from aether.events.times import parse_ms
 from aether.model.json_value import JSON
 from aether.projections.history_entries import iter_history
-from aether.projections.views import node_view, run_header
-from aether.reducers.state import NodeState, RunState
+from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.queries import QueryService
+from aether.runtime.time_travel_queries import TimeTravel
 
 PHASES = ("Created", "Ready", "Running", "Suspended", "Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped")
 PHASE_INDEX = {phase: index for index, phase in enumerate(PHASES)}
@@ -28,76 +30,107 @@ RUN_KEY = ""  # the run's own phase changes, beside the nodes'
 FORMAT = 1
 
 
-class _AttemptSeqs:
-    """Event numbers of each attempt's dispatch, start and end, noted as events stream by."""
+class _Recorder:
+    """What the page needs from the events themselves, noted as they stream by once: each
+    attempt (when and why it was dispatched, its start and its end, with the event numbers
+    of each) and the submitted document's dependencies."""
 
     def __init__(self) -> None:
-        self.by_attempt: dict[tuple[str, int], list[int | None]] = {}
+        self.attempts: dict[str, list[dict[str, JSON]]] = {}
+        self.submitted: ev.WorkflowSubmitted | None = None
+        self.now_ms: int | None = None  # the run's clock: the latest input's time
 
     def note(self, seq: int, event: ev.Event) -> None:
-        if isinstance(event, ev.TaskDispatched):
-            self.by_attempt[(event.node_id, event.attempt)] = [seq, None, None]
+        at = getattr(event, "at", None)
+        if event.KIND == ev.INPUT and isinstance(at, str):
+            at_ms = parse_ms(at)
+            self.now_ms = at_ms if self.now_ms is None else max(self.now_ms, at_ms)
+        if isinstance(event, ev.WorkflowSubmitted):
+            self.submitted = event
+        elif isinstance(event, ev.TaskDispatched):
+            self.attempts.setdefault(event.node_id, []).append(
+                {
+                    "n": event.attempt,
+                    "reason": event.reason,
+                    "worker": "",
+                    "dispatchedMs": self.now_ms,
+                    "startedMs": None,
+                    "finishedMs": None,
+                    "phase": None,
+                    "code": None,
+                    "message": "",
+                    "seqs": [seq, None, None],
+                }
+            )
         elif isinstance(event, ev.TaskStarted):
-            self._set(event.node_id, event.attempt, 1, seq)
+            attempt = self._attempt(event.node_id, event.attempt)
+            if attempt is not None and attempt["startedMs"] is None:
+                attempt.update(startedMs=self.now_ms, worker=event.worker_id)
+                attempt["seqs"][1] = seq
         elif isinstance(event, ev.TaskResultRecorded | ev.AttemptLost):
-            self._set(event.node_id, event.attempt, 2, seq)
+            attempt = self._attempt(event.node_id, event.attempt)
+            if attempt is None or attempt["finishedMs"] is not None:
+                return
+            attempt["finishedMs"] = self.now_ms
+            if attempt["startedMs"] is None:  # a result implies the start (SPEC §7.5)
+                attempt["startedMs"] = self.now_ms
+            if isinstance(event, ev.TaskResultRecorded):
+                attempt.update(phase=event.phase, code=event.code, message=event.message)
+            else:
+                attempt["message"] = f"lost: {event.reason}"
+            attempt["seqs"][2] = seq
 
-    def _set(self, node_id: str, attempt: int, slot: int, seq: int) -> None:
-        found = self.by_attempt.get((node_id, attempt))
-        if found is not None and found[slot] is None:
-            found[slot] = seq
+    def _attempt(self, node_id: str, number: int) -> dict[str, JSON] | None:
+        return next((a for a in reversed(self.attempts.get(node_id, [])) if a["n"] == number), None)
 
     def tap(self, events: Iterable[tuple[int, ev.Event]]) -> Iterator[tuple[int, ev.Event]]:
         for seq, event in events:
             self.note(seq, event)
             yield seq, event
 
+    def dependencies(self) -> dict[str, dict[str, list[str]]]:
+        """DAG template (as a node's ``templateName`` shows it) -> task name -> the names of
+        the sibling tasks it waits for, from the recorded document and template snapshots."""
+        found: dict[str, dict[str, list[str]]] = {}
+        if self.submitted is None:
+            return found
+        spec = self.submitted.document.get("spec")
+        scopes: list[tuple[str, JSON]] = [("", spec.get("templates") if isinstance(spec, dict) else None)]
+        scopes += list(self.submitted.templates_snapshot.items())
+        for scope, templates in scopes:
+            for template in templates if isinstance(templates, list) else []:
+                dag = template.get("dag") if isinstance(template, dict) else None
+                if not isinstance(dag, dict):
+                    continue
+                name = f"{scope}/{dag.get('name')}" if scope else str(dag.get("name"))
+                tasks = dag.get("tasks")
+                found[name] = {
+                    str(task.get("name")): [str(dep) for dep in task.get("dependencies") or []]
+                    for task in (tasks if isinstance(tasks, list) else [])
+                    if isinstance(task, dict)
+                }
+        return found
 
-def _dependencies(state: RunState, node: NodeState) -> list[str]:
-    """The names of the sibling tasks ``node`` waits for (a task of a DAG), else none."""
-    if node.parent_id is None or node.task_index is None:
-        return []
-    parent = state.node(node.parent_id)
-    if parent.template_type != "dag" or parent.template_key is None:
-        return []
-    tasks = state.info.plan.dag(parent.template_key).tasks
-    if node.task_index >= len(tasks):
-        return []
-    return list(tasks[node.task_index].dependencies or ())
 
-
-def _attempts(node: NodeState, seqs: _AttemptSeqs) -> list[JSON]:
-    rows: list[JSON] = []
-    for attempt in node.attempts:
-        dispatched, started, finished = seqs.by_attempt.get((node.node_id, attempt.number), [None, None, None])
-        rows.append(
-            {
-                "n": attempt.number,
-                "reason": attempt.reason,
-                "worker": attempt.worker_id,
-                "dispatchedMs": attempt.dispatched_ms,
-                "startedMs": attempt.started_ms,
-                "finishedMs": attempt.finished_ms,
-                "phase": attempt.phase,
-                "code": attempt.code,
-                "message": attempt.message,
-                "seqs": [dispatched, started, finished],
-            }
-        )
-    return rows
+def _ms(text: JSON) -> int | None:
+    return parse_ms(text) if isinstance(text, str) and text else None
 
 
 def run_data(queries: QueryService, run_id: str) -> dict[str, JSON]:
     """The run's page document (see the module docstring); :class:`RunNotFound` for an
-    unknown run."""
+    unknown run.
+
+    Nothing here folds the run: the nodes are the run's view at its last event (from the
+    view history), the phase changes are the audit trail, and the attempts come from one
+    pass over the events, the same pass that lists them."""
     last = queries.last_version(run_id)
-    # Folded from the log to that version: another process may be driving the run, and
-    # an engine's cached state of a run it does not drive can lag.
-    state = queries.engine.state_at(run_id, last)
-    seqs = _AttemptSeqs()
+    view = TimeTravel(queries.engine, queries).view_at(run_id, last)
+    assert view is not None, "a run with events has a view"
+    views = [orjson.loads(task) for task in view.tasks]
+    node_numbers = {node["id"]: number for number, node in enumerate(views)}
+    recorder = _Recorder()
     events: list[JSON] = []
-    node_numbers = {node.node_id: number for number, node in enumerate(state.nodes_in_order())}
-    for entry in iter_history(seqs.tap(queries.engine.events(run_id, 1, last))):
+    for entry in iter_history(recorder.tap(queries.engine.events(run_id, 1, last))):
         summary = entry.summary[len(entry.type) + 1 :] if entry.summary.startswith(entry.type) else entry.summary
         node_number = node_numbers.get(entry.node_id, -1) if entry.node_id is not None else -1
         events.append([entry.seq, parse_ms(entry.at) if entry.at else None, entry.type, node_number, summary])
@@ -106,35 +139,38 @@ def run_data(queries: QueryService, run_id: str) -> dict[str, JSON]:
         if change.seq > last or change.to_phase is None:
             continue
         phases.setdefault(change.node_id or RUN_KEY, []).extend((change.seq, PHASE_INDEX[change.to_phase]))
+    dependencies = recorder.dependencies()
+    templates = {node["id"]: node["templateName"] for node in views}
     nodes: list[JSON] = []
-    for node in state.nodes_in_order():
-        view = node_view(node)
-        changes = phases.get(node.node_id, [])
+    for node in views:
+        changes = phases.get(node["id"], [])
+        parent = node["parentId"]
+        waits_for = dependencies.get(templates.get(parent, ""), {}) if isinstance(parent, str) else {}
         nodes.append(
             {
-                "id": node.node_id,
-                "parent": node.parent_id,
-                "name": node.task_name,
-                "template": node.template_name,
-                "type": node.template_type,
-                "index": node.index,
-                "deps": _dependencies(state, node),
+                "id": node["id"],
+                "parent": parent,
+                "name": node["taskName"],
+                "template": node["templateName"],
+                "type": node["templateType"],
+                "index": node["index"],
+                "deps": waits_for.get(str(node["taskName"]), []) if node["index"] is None else [],
                 "created": changes[0] if changes else 0,
                 "phases": changes,
-                "message": node.message,
-                "inputs": view["inputs"],
-                "outputs": view["outputs"],
-                "retryCount": node.retry_count,
-                "attempts": _attempts(node, seqs),
-                "startedMs": node.started_ms,
-                "finishedMs": node.finished_ms,
+                "message": node["message"],
+                "inputs": node["inputs"],
+                "outputs": node["outputs"],
+                "retryCount": node["retryCount"],
+                "attempts": recorder.attempts.get(str(node["id"]), []),
+                "startedMs": _ms(node["startedAt"]),
+                "finishedMs": _ms(node["finishedAt"]),
             }
         )
     return {
         "format": FORMAT,
-        "run": run_header(state),
+        "run": view.header,
         "lastSeq": last,
-        "terminal": state.terminal,
+        "terminal": view.header["phase"] in TERMINAL_PHASES,
         "phaseNames": list(PHASES),
         "runPhases": phases.get(RUN_KEY, []),
         "nodes": nodes,

@@ -8,6 +8,7 @@
   const LEAF_W = 150, LEAF_H = 28, GAP_X = 36, GAP_Y = 8, PAD = 10, HEAD = 24;
   const COLUMN_LIMIT = 40;        // a layer with more nodes wraps into several columns
   const LOOP_HEAD = 8, LOOP_TAIL = 3; // a loop with more iterations shows these and a summary
+  const LAYER_LIMIT = 60, LAYER_HEAD = 40; // a DAG layer with more nodes shows the first ones and a summary
   const TIMELINE_ROWS = 400;
   const EVENT_WINDOW = 60;
   const TERMINAL = new Set(["Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"]);
@@ -189,21 +190,25 @@
     return out;
   }
 
-  function measure(item, collapsed) {
+  function summary(hidden, key, what) {
+    return { summary: hidden, expand: key, what: what, w: LEAF_W + 60, h: LEAF_H + 14, children: [], columns: [] };
+  }
+
+  function measure(item, collapsed, expanded) {
     item.collapsed = isContainer(item) && (collapsed.has(item.node.id) || item.children.length === 0);
     if (!isContainer(item) || item.collapsed) {
       item.w = LEAF_W; item.h = isContainer(item) ? LEAF_H + 14 : LEAF_H; item.columns = [];
       return;
     }
-    for (const child of item.children) measure(child, collapsed);
+    for (const child of item.children) measure(child, collapsed, expanded);
     let columns;
     if (item.node.type === "loop") {
       let shown = item.children, hidden = [];
-      if (item.children.length > LOOP_HEAD + LOOP_TAIL + 1) {
+      const key = item.node.id + "#loop";
+      if (item.children.length > LOOP_HEAD + LOOP_TAIL + 1 && !expanded.has(key)) {
         shown = item.children.slice(0, LOOP_HEAD).concat(item.children.slice(item.children.length - LOOP_TAIL));
         hidden = item.children.slice(LOOP_HEAD, item.children.length - LOOP_TAIL);
-        const summary = { summary: hidden, w: LEAF_W + 60, h: LEAF_H + 14, children: [], columns: [] };
-        shown.splice(LOOP_HEAD, 0, summary);
+        shown.splice(LOOP_HEAD, 0, summary(hidden, key, "iterations"));
       }
       columns = [shown];
     } else {
@@ -226,10 +231,13 @@
         (layers[d] = layers[d] || []).push(child);
       }
       columns = [];
-      for (const layer of layers) {
-        if (!layer) continue;
+      layers.forEach((layer, number) => {
+        const key = item.node.id + "#" + number;
+        if (layer.length > LAYER_LIMIT && !expanded.has(key)) {
+          layer = layer.slice(0, LAYER_HEAD).concat([summary(layer.slice(LAYER_HEAD), key, "tasks at this depth")]);
+        }
         for (let i = 0; i < layer.length; i += COLUMN_LIMIT) columns.push(layer.slice(i, i + COLUMN_LIMIT));
-      }
+      });
     }
     item.columns = columns;
     let x = PAD, tallest = 0;
@@ -256,8 +264,8 @@
   function drawItem(item, ax, ay, phases, out, edges, positions) {
     if (item.summary) {
       const counts = phaseCounts(countPhases(item.summary, phases, {}));
-      out.push('<g class="summary" transform="translate(' + ax + "," + ay + ')"><rect width="' + item.w + '" height="' + item.h +
-        '" rx="4"/><text x="8" y="17">… ' + item.summary.length + ' more iterations</text><text class="sub" x="8" y="33">' +
+      out.push('<g class="summary" data-expand="' + esc(item.expand) + '" transform="translate(' + ax + "," + ay + ')"><title>show them all</title><rect width="' + item.w + '" height="' + item.h +
+        '" rx="4"/><text x="8" y="17">… ' + item.summary.length + " more " + item.what + '</text><text class="sub" x="8" y="33">' +
         esc(counts) + "</text></g>");
       return;
     }
@@ -289,13 +297,13 @@
     }
   }
 
-  function drawGraph(svg, data, view, collapsed) {
+  function drawGraph(svg, data, view, collapsed, expanded) {
     const count = Object.keys(view.nodes).length;
     const tree = buildTree(data, Math.min(count, data.nodes.length));
     const out = [], edges = [], positions = new Map();
     let y = PAD, width = 0;
     for (const root of tree.roots) {
-      measure(root, collapsed);
+      measure(root, collapsed, expanded);
       drawItem(root, PAD, y, view.nodes, out, edges, positions);
       y += root.h + GAP_Y;
       width = Math.max(width, root.w);
@@ -375,7 +383,7 @@
   function start(source, root) {
     const $ = (selector) => root.querySelector(selector);
     const params = new URLSearchParams(window.location.search);
-    const state = { data: null, seq: 0, follow: true, selected: params.get("node"), collapsed: new Set(), view: null, request: 0 };
+    const state = { data: null, seq: 0, follow: true, selected: params.get("node"), collapsed: new Set(), expanded: new Set(), view: null, request: 0 };
     const slider = $("#at-slider");
 
     function setURL() {
@@ -467,7 +475,7 @@
     function applyView(view) {
       state.view = view;
       renderRun(view);
-      drawGraph($("#graph"), state.data, view, state.collapsed);
+      drawGraph($("#graph"), state.data, view, state.collapsed, state.expanded);
       for (const element of root.querySelectorAll('#graph [data-node-id="' + CSS.escape(state.selected || "") + '"]')) element.classList.add("selected");
       drawTimeline($("#timeline"), $("#timeline-note"), state.data, view);
       renderEvents();
@@ -515,6 +523,12 @@
     $("#step-forward").onclick = () => { show(state.seq + 1); };
     $("#latest").onclick = () => { state.follow = true; show(state.data.lastSeq); };
     $("#graph").addEventListener("click", (event) => {
+      const more = event.target.closest("[data-expand]");
+      if (more) {
+        state.expanded.add(more.getAttribute("data-expand"));
+        applyView(state.view);
+        return;
+      }
       const target = event.target.closest("[data-node-id]");
       if (!target) return;
       const id = target.getAttribute("data-node-id");
