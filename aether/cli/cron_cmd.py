@@ -12,9 +12,9 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from aether.cli.common import DbOption, fail, invalid, open_engine, print_json, report_problems, stored_templates
+from aether.cli.whole_ids import id_table, print_table
 from aether.model.json_value import JSON
 from aether.model.problems import ValidationError
 from aether.runtime.cron import CronError, CronService
@@ -46,12 +46,8 @@ def _show(view: dict[str, JSON]) -> None:
         f"last scheduled {status['lastScheduleTime'] or '-'}  last run {status['lastRunId'] or '-'}  "
         f"next {status['nextScheduleTime'] or '-'}"
     )
-    table = Table()
-    for column in ("run", "scheduled", "trigger", "phase"):
-        table.add_column(column)
-    for run in view["runs"]:
-        table.add_row(run["runId"], run["scheduledTime"], run["trigger"], run["phase"])
-    console.print(table)
+    rows = [[str(run[key]) for key in ("runId", "scheduledTime", "trigger", "phase")] for run in view["runs"]]
+    print_table(id_table(("run", "scheduled", "trigger", "phase"), {"run"}, rows), console)
 
 
 def register(app: typer.Typer) -> None:
@@ -85,11 +81,9 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print_json(rows)
             return
-        table = Table()
-        for column in ("cron", "schedule", "timezone", "policy", "suspended", "last scheduled", "next", "active"):
-            table.add_column(column)
-        for row in rows:
-            table.add_row(
+        headers = ("cron", "schedule", "timezone", "policy", "suspended", "last scheduled", "next", "active")
+        cells = [
+            [
                 f"{row['namespace']}/{row['name']}",
                 row["schedule"],
                 row["timezone"],
@@ -98,8 +92,10 @@ def register(app: typer.Typer) -> None:
                 row["lastScheduleTime"] or "-",
                 row["nextScheduleTime"] or "-",
                 str(row["active"]),
-            )
-        Console().print(table)
+            ]
+            for row in rows
+        ]
+        print_table(id_table(headers, {"cron"}, cells))
 
     @cron.command("get")
     def get(

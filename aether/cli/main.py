@@ -45,6 +45,7 @@ def _register_commands() -> None:
         template_cmd,
         ui_cmd,
         validate_cmd,
+        wait_cmd,
         worker_cmd,
     )
 
@@ -52,6 +53,7 @@ def _register_commands() -> None:
     eval_cmd.register(app)
     run_cmd.register(app)
     runs_cmd.register(app)
+    wait_cmd.register(app)
     cron_cmd.register(app)
     template_cmd.register(app)
     replay_cmd.register(app)

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from aether.cli.live_rows import add_task_columns, rows_for_height, tasks_that_fit
 from aether.model.json_value import JSON
 
 PHASE_STYLE = {
@@ -57,8 +58,6 @@ class PlainProgress:
 class RichProgress:
     """A live table of the run's tasks on a terminal."""
 
-    MAX_ROWS = 30
-
     def __init__(self) -> None:
         self.console = Console(stderr=True)
         self.live: Live | None = None
@@ -69,16 +68,14 @@ class RichProgress:
             title_justify="left",
             min_width=72,
         )
-        table.add_column("task")
-        table.add_column("phase")
-        table.add_column("message", overflow="fold")
         tasks = view["tasks"]
-        shown = tasks if len(tasks) <= self.MAX_ROWS else tasks[-self.MAX_ROWS :]
+        shown, not_shown = tasks_that_fit(tasks, rows_for_height(self.console.size.height))
+        add_task_columns(table, shown, self.console.width, one_line=bool(not_shown))
         for task in shown:
             style = PHASE_STYLE.get(task["phase"], "")
             table.add_row(task["id"], f"[{style}]{task['phase']}[/]" if style else task["phase"], task["message"])
-        if len(tasks) > len(shown):
-            table.caption = f"{len(tasks) - len(shown)} earlier tasks not shown"
+        if not_shown:
+            table.caption = not_shown
         return table
 
     def start(self, view: dict[str, JSON]) -> None:

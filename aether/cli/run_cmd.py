@@ -34,6 +34,7 @@ from aether.cli.stopping import (
     lease_seconds,
 )
 from aether.cli.store_faults import EXIT_STORE_FAULT
+from aether.cli.wait_cmd import WaitTimeoutOption, wait_for_end, wait_timeout
 from aether.model.durations import parse_duration_seconds
 from aether.model.json_value import JSON
 from aether.model.limits import DEFAULT_LIMITS
@@ -41,6 +42,7 @@ from aether.model.problems import Problem, ValidationError
 from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.cron import attach_cron_ticker
 from aether.runtime.executors import builtin_executors, config_checks
+from aether.runtime.queries import QueryService
 from aether.runtime.submission import PreparedRun, load_workflow, parse_argument
 
 ParamOption = typer.Option(None, "-p", "--param", help="Workflow argument NAME=VALUE (VALUE is JSON, or text).")
@@ -152,13 +154,24 @@ def register(app: typer.Typer) -> None:
         param: list[str] | None = ParamOption,
         strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
         key: str | None = typer.Option(None, "--idempotency-key", help="Return the existing run for a used key."),
+        wait: bool = typer.Option(False, "--wait", help="Then wait for the run's end, as `aether wait` does."),
+        wait_limit: str | None = WaitTimeoutOption,
+        json_output: bool = typer.Option(False, "--json", help="With --wait: print the run view, not the id."),
         db: str | None = DbOption,
     ) -> None:
-        """Record a new run and print its id; `aether serve` executes it."""
+        """Record a new run and print its id; `aether serve` executes it.
+
+        With --wait, then wait for the run's end and exit as `aether wait` does."""
+        if not wait and (wait_limit is not None or json_output):
+            fail("--timeout and --json of submit go with --wait")
+        limit = wait_timeout(wait_limit)
         prepared = _prepare(file, param, strict, db)
         engine = open_engine(db, workers=0)
         result = engine.submit(prepared, source_name=str(file), idempotency_key=key)
-        typer.echo(result.run_id)
+        if not (wait and json_output):
+            typer.echo(result.run_id)
+        if wait:
+            wait_for_end(QueryService(engine), result.run_id, limit, json_output=json_output)
 
     @app.command("serve")
     def serve(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from aether.cli.common import DbOption, fail, open_engine, open_queries, print_json
+from aether.cli.list_filters import LimitOption, PhaseOption, SinceOption, WorkflowOption, run_filter
 from aether.cli.run_facts import workflow_deadline
+from aether.cli.whole_ids import id_table, print_table
 from aether.events.times import format_ms, parse_ms
 from aether.model.json_value import JSON
 from aether.reducers.state import TERMINAL_PHASES
@@ -67,14 +68,13 @@ def register(app: typer.Typer) -> None:
             )
         elif view["phase"] not in TERMINAL_PHASES:
             console.print("owner none: waiting for `aether serve` to take the run")
-        table = Table()
-        for column in ("task", "template", "phase", "retries", "worker", "message"):
-            table.add_column(column)
-        for task in view["tasks"]:
-            worker = ownership.workers.get(str(task["id"]), "")
-            row = (task["id"], task["templateName"], task["phase"], str(task["retryCount"]), worker, task["message"])
-            table.add_row(*(str(cell) for cell in row))
-        console.print(table)
+        headers = ("task", "template", "phase", "retries", "worker", "message")
+        rows = [
+            [str(task[key]) for key in ("id", "templateName", "phase", "retryCount")]
+            + [ownership.workers.get(str(task["id"]), ""), str(task["message"])]
+            for task in view["tasks"]
+        ]
+        print_table(id_table(headers, {"task", "worker"}, rows), console)
 
     @app.command("delete")
     def delete(
@@ -113,19 +113,21 @@ def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_runs(
         json_output: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+        phases: list[str] | None = PhaseOption,
+        workflow: str | None = WorkflowOption,
+        since: str | None = SinceOption,
+        limit: int | None = LimitOption,
         db: str | None = DbOption,
     ) -> None:
-        """List every run in the database."""
-        rows = open_queries(db).runs()
+        """List the runs in the database, oldest first (newest first with --limit)."""
+        chosen = run_filter(phases, workflow, since, limit)
+        rows = open_queries(db).runs(chosen)
         if json_output:
             print_json(rows)
             return
-        table = Table()
-        for column in ("run", "name", "phase", "created", "progress"):
-            table.add_column(column)
-        for row in rows:
-            table.add_row(row["runId"], row["name"], row["phase"], row["createdAt"], row["progress"])
-        Console().print(table)
+        headers = ("run", "name", "phase", "created", "progress")
+        cells = [[str(row[key]) for key in ("runId", "name", "phase", "createdAt", "progress")] for row in rows]
+        print_table(id_table(headers, {"run"}, cells))
 
     @app.command("resume")
     def resume(

@@ -12,9 +12,9 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from aether.cli.common import DbOption, fail, open_engine, print_json, report_problems, stored_templates
+from aether.cli.whole_ids import id_table, print_table
 from aether.model.json_value import JSON
 from aether.runtime.engine import Engine
 from aether.runtime.templates import TemplateError, TemplateService
@@ -40,13 +40,9 @@ def _show(view: dict[str, JSON]) -> None:
         f"updated {view['updatedAt']}"
     )
     console.print(f"entrypoint {spec.get('entrypoint') or '-'}")
-    table = Table()
-    for column in ("template", "type"):
-        table.add_column(column)
-    for template in spec.get("templates") or ():
-        for kind, body in template.items():
-            table.add_row(str(body.get("name")), kind)
-    console.print(table)
+    templates = spec.get("templates") or ()
+    rows = [[str(body.get("name")), kind] for template in templates for kind, body in template.items()]
+    print_table(id_table(("template", "type"), {"template"}, rows), console)
 
 
 def register(app: typer.Typer) -> None:
@@ -83,18 +79,17 @@ def register(app: typer.Typer) -> None:
         if json_output:
             print_json(rows)
             return
-        table = Table()
-        for column in ("template", "entrypoint", "templates", "revision", "updated"):
-            table.add_column(column)
-        for row in rows:
-            table.add_row(
+        cells = [
+            [
                 f"{row['namespace']}/{row['name']}",
                 row["entrypoint"] or "-",
                 ", ".join(str(name) for name in row["templates"]),
                 str(row["revision"]),
                 row["updatedAt"],
-            )
-        Console().print(table)
+            ]
+            for row in rows
+        ]
+        print_table(id_table(("template", "entrypoint", "templates", "revision", "updated"), {"template"}, cells))
 
     @template.command("get")
     def get(

@@ -26,12 +26,13 @@ from aether.events.streams import run_stream
 from aether.history.transfer import export_lines
 from aether.model.json_value import JSON
 from aether.projections.history_entries import HistoryEntry, iter_history
+from aether.reducers.state import RunState
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.audit import iter_phase_history
 from aether.store.coordination import Coordination, Member
 from aether.store.projector import ProjectionError, Projector, projected_in_memory
 from aether.store.read_model_check import Damage, read_model_damage
-from aether.store.read_queries import listed_runs
+from aether.store.read_queries import EVERY_RUN, RunFilter, listed_runs
 
 
 class NoReadModels(LookupError):
@@ -95,9 +96,10 @@ class QueryService:
             raise RunNotFound(run_id)
         return last
 
-    def runs(self) -> list[dict[str, JSON]]:
-        """Every run in creation order (``aether list``), from the read models brought up to
-        the log, without the runs a cron's history limits pruned (SPEC §12.4)."""
+    def runs(self, run_filter: RunFilter = EVERY_RUN) -> list[dict[str, JSON]]:
+        """The runs ``run_filter`` keeps (every run by default), in creation order (``aether
+        list``; newest first with a limit), from the read models brought up to the log,
+        without the runs a cron's history limits pruned (SPEC §12.4)."""
         projector = self._projector()
         try:
             self.engine.catch_up_projections()
@@ -106,12 +108,22 @@ class QueryService:
                 raise
             # A read-only database's tables lag: fold the log into private ones instead.
             self.fallback_reason = str(exc)
-            return listed_runs(projected_in_memory(self.engine.log, self.engine.snapshots))
-        return listed_runs(projector.db)
+            return listed_runs(projected_in_memory(self.engine.log, self.engine.snapshots), run_filter)
+        return listed_runs(projector.db, run_filter)
 
     def get(self, run_id: str) -> dict[str, JSON]:
         """The run view as it stands now (``aether get``)."""
         return self.engine.get(run_id)
+
+    def latest_state(self, run_id: str) -> tuple[RunState, int]:
+        """The run and its last event's version as the log holds them now, with what other
+        processes (a serve, workers) appended since this service last looked folded in:
+        one version check when nothing moved, so ``aether wait`` polls it cheaply."""
+        loaded = self.engine.runs.load(run_id, fresh=True)
+        if loaded.state is None:
+            self.engine.runs.forget(run_id)
+            raise RunNotFound(run_id)
+        return loaded.state, loaded.version
 
     def ownership(self, run_id: str) -> RunOwnership:
         """Who acts on the run now: the engine holding its lease, and the worker of each
