@@ -33,7 +33,7 @@ from aether.runtime.time_travel_queries import TimeTravel
 from aether.ui import pages
 from aether.ui.auth import TokenGate
 from aether.ui.cron_times import next_times
-from aether.ui.run_data import run_data
+from aether.ui.run_data import run_data, task_logs
 
 # How often a stream looks for new events: the live pages lag the log by at most this.
 POLL_SECONDS = 0.5
@@ -102,8 +102,19 @@ class _Reader:
             "outputs": node["outputs"],
             "attempts": _attempts_at(recorded["attempts"] if recorded else [], seq),
             "audit": audit,
-            "logs": None,
+            "logs": task_logs(self.queries, run_id, node_id, self._time_at(run_id, seq)).get(node_id, {}),
         }
+
+    def _time_at(self, run_id: str, seq: int) -> int | None:
+        """The run's clock after event ``seq`` (from its document's event list); None at
+        its last event, where everything written so far is shown."""
+        document = self.document(run_id)
+        events = document["events"]
+        if seq >= document["lastSeq"]:
+            return None
+        assert isinstance(events, list)
+        found = events[seq - 1] if 0 < seq <= len(events) else None
+        return found[1] if isinstance(found, list) and isinstance(found[1], int) else None
 
     def runs(self, phase: str, workflow: str, since: int | None, until: int | None) -> list[dict[str, JSON]]:
         listed = []

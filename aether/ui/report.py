@@ -16,5 +16,5 @@ from aether.ui.run_data import run_data
 
 def build_report(queries: QueryService, run_id: str) -> str:
     """The report of ``run_id``; :class:`RunNotFound` for an unknown run."""
-    document = run_data(queries, run_id)
+    document = run_data(queries, run_id, with_logs=True)
     return report_page(run_id, orjson.dumps(document).decode())

@@ -20,7 +20,7 @@ from aether.events.times import parse_ms
 from aether.model.json_value import JSON
 from aether.projections.history_entries import iter_history
 from aether.reducers.state import TERMINAL_PHASES
-from aether.runtime.queries import QueryService
+from aether.runtime.queries import NoTaskLogs, QueryService
 from aether.runtime.time_travel_queries import TimeTravel
 
 PHASES = ("Created", "Ready", "Running", "Suspended", "Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped")
@@ -28,6 +28,8 @@ PHASE_INDEX = {phase: index for index, phase in enumerate(PHASES)}
 RUN_KEY = ""  # the run's own phase changes, beside the nodes'
 
 FORMAT = 1
+# What a page shows of one stream of one node's output: the end, where a failure says why.
+LOG_LIMIT = 64 * 1024
 
 
 class _Recorder:
@@ -116,9 +118,38 @@ def _ms(text: JSON) -> int | None:
     return parse_ms(text) if isinstance(text, str) and text else None
 
 
-def run_data(queries: QueryService, run_id: str) -> dict[str, JSON]:
+def task_logs(
+    queries: QueryService, run_id: str, node_id: str | None = None, until_ms: int | None = None
+) -> dict[str, dict[str, str]]:
+    """Node id -> stream (``stdout``, ``stderr``) -> what its attempts wrote (up to
+    ``until_ms``), attempt after attempt, the last ``LOG_LIMIT`` characters of each; empty
+    when the database keeps no task logs."""
+    try:
+        chunks = queries.task_log(run_id, node_id)
+    except NoTaskLogs:
+        return {}
+    written: dict[str, dict[str, dict[int, bytearray]]] = {}
+    for chunk in chunks:
+        if chunk.stream == "message" or (until_ms is not None and chunk.at_ms > until_ms):
+            continue
+        by_attempt = written.setdefault(chunk.node_id, {}).setdefault(chunk.stream, {})
+        by_attempt.setdefault(chunk.attempt, bytearray()).extend(chunk.data)
+    logs: dict[str, dict[str, str]] = {}
+    for node, streams in written.items():
+        for stream, by_attempt in streams.items():
+            several = len(by_attempt) > 1
+            text = "".join(
+                (f"--- attempt {attempt} ---\n" if several else "") + data.decode("utf-8", "replace")
+                for attempt, data in sorted(by_attempt.items())
+            )
+            logs.setdefault(node, {})[stream] = text[-LOG_LIMIT:]
+    return logs
+
+
+def run_data(queries: QueryService, run_id: str, *, with_logs: bool = False) -> dict[str, JSON]:
     """The run's page document (see the module docstring); :class:`RunNotFound` for an
-    unknown run.
+    unknown run. ``with_logs``: each node carries what its tasks wrote (the report has no
+    server to ask).
 
     Nothing here folds the run: the nodes are the run's view at its last event (from the
     view history), the phase changes are the audit trail, and the attempts come from one
@@ -140,6 +171,7 @@ def run_data(queries: QueryService, run_id: str) -> dict[str, JSON]:
             continue
         phases.setdefault(change.node_id or RUN_KEY, []).extend((change.seq, PHASE_INDEX[change.to_phase]))
     dependencies = recorder.dependencies()
+    logs = task_logs(queries, run_id) if with_logs else {}
     templates = {node["id"]: node["templateName"] for node in views}
     nodes: list[JSON] = []
     for node in views:
@@ -164,6 +196,7 @@ def run_data(queries: QueryService, run_id: str) -> dict[str, JSON]:
                 "attempts": recorder.attempts.get(str(node["id"]), []),
                 "startedMs": _ms(node["startedAt"]),
                 "finishedMs": _ms(node["finishedAt"]),
+                "logs": logs.get(str(node["id"])),
             }
         )
     return {

@@ -47,6 +47,11 @@ def test_the_report_draws_the_graph_and_travels_in_time_with_no_network(tmp_path
     page.goto(report.as_uri() + "?at=20")
     expect(page.locator("#run-root")).to_have_attribute("data-shown-seq", "20")
     assert drawn_phases(page) == replay_phases(db, run_id, 20)
+    page.locator("#latest").click()
+    page.click('#graph [data-node-id="main/b"]')
+    expect(page.locator("#node-panel .log")).to_contain_text("hello from b")
+    page.goto(report.as_uri() + "?at=20")
+    expect(page.locator("#run-root")).to_have_attribute("data-shown-seq", "20")
     page.click('#graph [data-node-id="main/a"]')
     expect(page.locator("#node-panel h3")).to_have_attribute("data-phase", replay_phases(db, run_id, 20)["main/a"])
     assert errors == []

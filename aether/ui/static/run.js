@@ -89,7 +89,7 @@
       outputs: done ? node.outputs : {},
       attempts: attempts,
       audit: auditOf(node, data.phaseNames),
-      logs: null,
+      logs: done || attempts.length ? node.logs : null,
     };
   }
 
