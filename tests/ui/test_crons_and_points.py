@@ -22,7 +22,9 @@ def test_the_cron_page_shows_the_schedule_its_next_times_and_the_runs_of_its_tic
 ) -> None:
     db = tmp_path / "aether.db"
     document = tmp_path / "nightly.json"
-    document.write_bytes(orjson.dumps(cron_workflow("nightly", "0 3 * * *", dag("main", echo_task("hello")), timezone="UTC")))
+    document.write_bytes(
+        orjson.dumps(cron_workflow("nightly", "0 3 * * *", dag("main", echo_task("hello")), timezone="UTC"))
+    )
     assert aether(db, "cron", "create", str(document)).exit_code == 0
     triggered = aether(db, "cron", "trigger", "nightly", "--json")
     assert triggered.exit_code == 0, triggered.output
