@@ -1,7 +1,7 @@
 """``aether wait RUN`` and ``aether submit --wait``: follow a run another process drives to
 its end, print the end as ``aether run`` does, and exit with what it came to: 0 Succeeded,
 1 any other end, 2 bad input, 124 at ``--timeout`` (SPEC §6.1 runs, §6.4 phases, §7.7 run
-finalization). Real processes on one SQLite file.
+finalization). Real processes on one SQLite file; the same reads on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,11 +18,16 @@ from pathlib import Path
 import pytest
 from support.commands import aether_command
 from support.documents import dag, echo_task, shell_task, workflow
+from typer.testing import CliRunner
 
+from aether.cli.main import _register_commands, app
 from aether.cli.wait_cmd import EXIT_WAIT_TIMEOUT
 from aether.reducers.state import TERMINAL_PHASES
+from aether.runtime.setup import postgres_engine
 
 pytestmark = pytest.mark.spec("6.1", "6.4", "7.7")
+
+_register_commands()
 
 
 class Background:
@@ -182,6 +187,24 @@ def test_submit_wait_prints_the_id_first_and_exits_1_when_the_run_fails(tmp_path
     assert waited.returncode == 1, waited.stderr
     run_id = waited.stdout.strip()
     assert f"run {run_id} finished Failed" in waited.stderr
+
+
+def test_wait_reads_a_postgresql_database_as_it_reads_sqlite(postgres_url: str, tmp_path: Path) -> None:
+    engine = postgres_engine(postgres_url, workers=2)
+    try:
+        done = engine.run(workflow("quick", dag("main", echo_task("a"))), timeout=60)
+    finally:
+        engine.stop()
+        engine.log.close()
+    waited = CliRunner().invoke(app, ["wait", done["runId"], "--json", "--db", postgres_url])
+    assert waited.exit_code == 0, waited.output
+    assert json.loads(waited.stdout)["phase"] == "Succeeded"
+    pending = write(tmp_path, "pending.json", workflow("pending", dag("main", echo_task("a"))))
+    run_id = CliRunner().invoke(app, ["submit", str(pending), "--db", postgres_url]).stdout.strip()
+    gave_up = CliRunner().invoke(app, ["wait", run_id, "--timeout", "300ms", "--db", postgres_url])
+    assert gave_up.exit_code == EXIT_WAIT_TIMEOUT, gave_up.output
+    unknown = CliRunner().invoke(app, ["wait", "no-such-run", "--db", postgres_url])
+    assert unknown.exit_code == 2, unknown.output
 
 
 def test_submit_refuses_wait_options_without_wait(tmp_path: Path, slow_flow: Path) -> None:
