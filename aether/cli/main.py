@@ -39,6 +39,7 @@ def _register_commands() -> None:
         cron_cmd,
         eval_cmd,
         history_cmd,
+        logs_cmd,
         replay_cmd,
         run_cmd,
         runs_cmd,
@@ -60,6 +61,7 @@ def _register_commands() -> None:
     history_cmd.register(app)
     worker_cmd.register(app)
     ui_cmd.register(app)
+    logs_cmd.register(app)
 
 
 def run() -> None:

@@ -34,6 +34,7 @@ from aether.cli.stopping import (
     lease_seconds,
 )
 from aether.cli.store_faults import EXIT_STORE_FAULT
+from aether.cli.task_output import TaskOutput
 from aether.cli.wait_cmd import WaitTimeoutOption, wait_for_end, wait_timeout
 from aether.model.durations import parse_duration_seconds
 from aether.model.json_value import JSON
@@ -98,6 +99,7 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Treat validation warnings as errors."),
         grace: str = typer.Option(DEFAULT_GRACE, "--grace", help=GRACE_HELP + " Also when --timeout is over."),
         lease: str = typer.Option(DEFAULT_LEASE, "--lease", help=LEASE_HELP),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not show the tasks' output as it arrives."),
         secrets: str | None = SecretsOption,
         db: str | None = DbOption,
     ) -> None:
@@ -121,11 +123,16 @@ def register(app: typer.Typer) -> None:
             display = RichProgress() if (is_terminal() and not json_output) else PlainProgress(quiet=json_output)
             deadline = None if limit is None else time.monotonic() + limit
             view = engine.get(result.run_id)
+            output = TaskOutput(
+                QueryService(engine), result.run_id, show=not (quiet or json_output), colour=is_terminal()
+            )
             display.start(view)
             while True:
                 view = engine.get(result.run_id)
+                output.poll()
                 display.update(view)
                 if view["phase"] in TERMINAL_PHASES:
+                    output.finish()
                     break
                 if engine.fenced:
                     gave_up = "lost its lease to another engine (this process was paused past it)"
@@ -139,6 +146,8 @@ def register(app: typer.Typer) -> None:
                     break
                 requests.requested.wait(0.05)
             display.stop(view)
+            if view["phase"] in TERMINAL_PHASES and view["phase"] != "Succeeded" and not json_output:
+                output.failure_tails(view)
             if gave_up:
                 typer.echo(f"aether: run {result.run_id} {gave_up}; it continues with `aether serve`", err=True)
                 drain(engine, grace_limit, requests)

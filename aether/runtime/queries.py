@@ -18,7 +18,8 @@ the store (``aether.store.read_queries``, ``aether.store.audit``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 
 from attrs import frozen
 
@@ -30,9 +31,15 @@ from aether.reducers.state import RunState
 from aether.runtime.engine import Engine, RunNotFound
 from aether.store.audit import iter_phase_history
 from aether.store.coordination import Coordination, Member
+from aether.store.postgres_connect import is_postgres_url
 from aether.store.projector import ProjectionError, Projector, projected_in_memory
 from aether.store.read_model_check import Damage, read_model_damage
 from aether.store.read_queries import EVERY_RUN, RunFilter, listed_runs
+from aether.store.task_logs import TaskLogChunk, TaskLogStore
+
+
+class NoTaskLogs(LookupError):
+    """The engine's log keeps no task logs."""
 
 
 class NoReadModels(LookupError):
@@ -161,6 +168,49 @@ class QueryService:
         self.last_version(run_id)  # raises RunNotFound for a run without events
         stream = run_stream(run_id)
         return export_lines(stream, self.engine.log.read(stream))
+
+    # --- task logs -----------------------------------------------------------------------
+
+    def task_log(
+        self,
+        run_id: str,
+        node_id: str | None = None,
+        attempt: int | None = None,
+        after: Mapping[tuple[str, int], int] | None = None,
+    ) -> list[TaskLogChunk]:
+        """What the run's tasks wrote (``aether logs``): the chunks of every attempt, or of
+        ``node_id``'s, or of its attempt ``attempt``, attempt by attempt in the order they
+        began writing, each in ``seq`` order. ``after`` holds the last ``seq`` already read
+        of each (node id, attempt); only newer chunks are returned. Not part of the event
+        log: the workers store it beside it (``aether.store.task_logs``)."""
+        self.last_version(run_id)  # raises RunNotFound for a run without events
+        store = self._task_logs()
+        seen = after or {}
+        chunks: list[TaskLogChunk] = []
+        for logged in store.attempts(run_id, node_id):
+            if attempt is not None and logged.attempt != attempt:
+                continue
+            last_read = seen.get((logged.node_id, logged.attempt), 0)
+            if logged.last_seq > last_read:
+                chunks.extend(store.read(run_id, logged.node_id, logged.attempt, last_read))
+        return chunks
+
+    def task_log_waiter(self) -> Callable[[float], object]:
+        """What to wait on between two reads of a task log being written: on PostgreSQL
+        it returns early when a worker stores a chunk (``aether_logs``)."""
+        url = getattr(self.engine.log, "url", None)
+        if isinstance(url, str) and is_postgres_url(url):
+            from aether.store.postgres_notify import Listener
+            from aether.store.postgres_task_logs import LOGS_CHANNEL
+
+            return Listener(url, [LOGS_CHANNEL]).wait
+        return time.sleep
+
+    def _task_logs(self) -> TaskLogStore:
+        store: TaskLogStore | None = getattr(self.engine.log, "task_logs", None)
+        if store is None:
+            raise NoTaskLogs("this database keeps no task logs")
+        return store
 
     # --- the read models themselves ------------------------------------------------------
 
