@@ -151,6 +151,11 @@ class TaskLogWriter:
         self._closed = False
         self._thread: threading.Thread | None = None
 
+    @property
+    def closed(self) -> bool:
+        with self._changed:
+            return self._closed
+
     def attempt(self, assignment: TaskAssignment, limit: int = DEFAULT_LIMITS.log_bytes) -> AttemptLog:
         return AttemptLog(self, assignment, limit)
 

@@ -119,6 +119,7 @@ class WorkerPool:
         self._claim = claim
         self._limits = limits
         self._interrupted_attempts: list[tuple[TaskAssignment, str]] = []
+        self._task_logs = task_logs
         self._log_writer = None if task_logs is None else TaskLogWriter(task_logs)
 
     @property
@@ -130,6 +131,8 @@ class WorkerPool:
             raise RuntimeError("worker pool already started")
         self._stopping.clear()
         self._interrupted.clear()
+        if self._task_logs is not None and (self._log_writer is None or self._log_writer.closed):
+            self._log_writer = TaskLogWriter(self._task_logs)  # the last stop closed it
         if self._process_types and self._process_pool is None:
             self._process_pool = ProcessPoolExecutor(
                 max_workers=self._processes, initializer=die_with_owner, initargs=(os.getpid(),)

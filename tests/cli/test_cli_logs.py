@@ -219,8 +219,15 @@ def test_follow_prints_lines_as_they_come_and_ends_with_the_run(tmp_path: Path, 
 
 
 def test_run_and_logs_on_postgres(postgres_url: str, tmp_path: Path) -> None:
-    run = CliRunner().invoke(app, ["run", str(write(tmp_path, RETRIES)), "--db", postgres_url])
-    assert run.exit_code == 1, run.output
+    # A process of its own, as a user runs it: its engine listens to the database until it exits.
+    run = subprocess.run(
+        [*aether_command(), "run", str(write(tmp_path, RETRIES)), "--db", postgres_url],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
     assert "main/flaky#2: try 2\n" in run.stdout
     assert "output of main/flaky (attempt 2):\n" in run.stderr
     run_id = next(line.split()[1] for line in run.stderr.splitlines() if line.startswith("run "))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -37,6 +38,8 @@ STREAM_TAIL_BYTES = 128 * 1024
 DEFAULT_GRACE_SECONDS = 10.0  # SIGTERM → SIGKILL (SPEC §14.3)
 POLL_SECONDS = 0.05  # how often cancel and deadline are checked while a child runs
 READER_JOIN_SECONDS = 5.0  # how long to wait for pipes to close once the group is gone
+
+_log = logging.getLogger(__name__)
 
 SECRET_ENV_PREFIX = "AETHER_SECRET_"
 _NOT_ENV_CHAR = re.compile(r"[^A-Z0-9]")
@@ -106,7 +109,7 @@ class _Capture:
                     return
                 self.total += len(chunk)
                 if self._on_read is not None:
-                    self._on_read(chunk)
+                    self._stream_out(chunk)
                 room = self._cap - len(self.head)
                 if room > 0:
                     self.head += chunk[:room]
@@ -118,6 +121,16 @@ class _Capture:
         finally:
             with contextlib.suppress(OSError):
                 self._stream.close()
+
+    def _stream_out(self, chunk: bytes) -> None:
+        assert self._on_read is not None
+        try:
+            self._on_read(chunk)
+        except Exception:
+            # The pipe must go on being drained, or the child blocks on a full pipe: the
+            # task's log goes without the rest of this stream instead.
+            _log.exception("streaming a task's output failed; the rest of the stream is not logged")
+            self._on_read = None
 
     @property
     def truncated(self) -> bool:
