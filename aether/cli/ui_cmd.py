@@ -33,9 +33,12 @@ def register(app: typer.Typer) -> None:
         """Serve a web UI of the runs: the list, each run's graph, timeline, events and time travel, and the crons."""
         if host not in LOCAL_HOSTS and not token:
             fail(f"--host {host} lets other machines in: give --token T so that every request must carry it")
-        import uvicorn
+        try:
+            import uvicorn
 
-        from aether.ui.app import create_app
+            from aether.ui.app import create_app
+        except ImportError as exc:
+            fail(f"aether ui needs its server ({exc.name} is missing): pip install 'aether[ui]'")
 
         application = create_app(open_queries(db), token=token or None, allow_actions=allow_actions)
         shown = f"[{host}]" if ":" in host else host
