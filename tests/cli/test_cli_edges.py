@@ -60,7 +60,7 @@ def test_python_dash_m_aether_is_the_command() -> None:
 def test_shell_completion_is_offered_and_completes_commands() -> None:
     help_text = CliRunner().invoke(app, ["--help"]).stdout
     assert "--install-completion" in help_text and "--show-completion" in help_text
-    env = {**os.environ, "_AETHER_COMPLETE": "complete_bash", "COMP_WORDS": "aether rep", "COMP_CWORD": "1"}
+    env = {**os.environ, "_AETHER_COMPLETE": "complete_bash", "COMP_WORDS": "aether repl", "COMP_CWORD": "1"}
     done = subprocess.run(aether_command(), env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["replay"]
