@@ -132,7 +132,7 @@ def cron_events(log: PostgresEventLog) -> list[ev.Event]:
     return [decode(stored) for stream in log.streams("cron:") for stored in log.read(stream)]
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)  # it waits for a cron minute boundary, on a machine shared with the suite
 def test_two_deciding_engines_and_three_workers_survive_the_loss_of_one_of_each(
     postgres_url: str, tmp_path: Path
 ) -> None:
