@@ -38,14 +38,14 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from aether.store.base import AppendRequest, PendingEvent, StoredEvent, StoreError
+from aether.store.base import AppendRequest, PendingEvent, StoreError
 from aether.store.memory import PlannedAppend, plan_appends
 from aether.store.postgres_connect import connect, is_postgres_url, pool, redacted
 from aether.store.postgres_coordination import PostgresCoordination, check_fence
 from aether.store.postgres_migrations import migrate
 from aether.store.postgres_task_logs import PostgresTaskLogs
 from aether.store.postgres_task_queue import PostgresTaskQueue
-from aether.store.sqlite import PAGE_SIZE, _prefix_upper_bound
+from aether.store.sql_log_reads import SqlLogReads
 
 # The channel every append notifies, with the log's last position as payload.
 EVENTS_CHANNEL = "aether_events"
@@ -55,7 +55,6 @@ DEFAULT_POOL_SIZE = 8
 
 Connection = psycopg.Connection[Any]
 
-_EVENT_COLUMNS = "stream, version, position, type, schema_version, data, recorded_at"
 _LOCK_APPENDS = "SELECT pg_advisory_xact_lock(%s)"
 # One statement writes a batch: its events, its streams' versions and the notification.
 # Positions follow the batch's order (WITH ORDINALITY) after the highest committed one,
@@ -75,13 +74,12 @@ _WRITE_BATCH = (
     " SELECT pg_notify(%s, (SELECT max(position) FROM appended)::text)"
 )
 _SELECT_VERSIONS = "SELECT stream, version FROM streams WHERE stream = ANY(%s)"
-_SELECT_VERSION = "SELECT version FROM streams WHERE stream = %s"
-_SELECT_RANGE = f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = %s AND version BETWEEN %s AND %s ORDER BY version"
-_SELECT_AFTER = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s"
 
 
-class PostgresEventLog:
+class PostgresEventLog(SqlLogReads):
     """An ``EventLog`` in one PostgreSQL database, safe for several threads, processes and machines."""
+
+    PLACEHOLDER = "%s"
 
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         if not is_postgres_url(url):
@@ -192,64 +190,6 @@ class PostgresEventLog:
         return {stream: int(version) for stream, version in conn.execute(_SELECT_VERSIONS, (names,))}
 
     # -- reading -------------------------------------------------------------------------
-
-    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
-        """The stream's events in ``[from_version, to_version]``, fetched a page at a time.
-
-        The upper end is fixed when ``read`` is called (the stream's version then, if
-        ``to_version`` is None), so events appended during the iteration are not included.
-        """
-        last = self.stream_version(stream)
-        high = last if to_version is None else min(to_version, last)
-        return self._read_pages(stream, max(from_version, 1), high)
-
-    def _read_pages(self, stream: str, low: int, high: int) -> Iterator[StoredEvent]:
-        # Versions are contiguous, so a page is a version range: no OFFSET, no LIMIT.
-        while low <= high:
-            top = min(low + PAGE_SIZE - 1, high)
-            for row in self._query(_SELECT_RANGE, (stream, low, top)):
-                yield StoredEvent(*row)
-            low = top + 1
-
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit}")
-        if limit == 0:
-            self._query("SELECT 1", ())  # still refuses a closed log
-            return []
-        return [StoredEvent(*row) for row in self._query(_SELECT_AFTER, (after_position, limit))]
-
-    def stream_version(self, stream: str) -> int:
-        rows = self._query(_SELECT_VERSION, (stream,))
-        return int(rows[0][0]) if rows else 0
-
-    def streams(self, prefix: str = "") -> Iterator[str]:
-        """Stream names starting with ``prefix`` in sorted order, fetched a page at a time."""
-        self._query("SELECT 1", ())  # refuse a closed log now, not at the first next()
-        return self._stream_pages(prefix)
-
-    def _stream_pages(self, prefix: str) -> Iterator[str]:
-        # [prefix, upper) is exactly the names starting with prefix: the columns compare
-        # byte-wise (COLLATE "C"), and UTF-8 byte order is code point order.
-        upper = _prefix_upper_bound(prefix)
-        sql = "SELECT stream FROM streams WHERE stream >= %s AND stream > %s"
-        params: list[Any] = [prefix, ""]
-        if upper is not None:
-            sql += " AND stream < %s"
-            params.append(upper)
-        sql += " ORDER BY stream LIMIT %s"
-        params.append(PAGE_SIZE)
-        while True:
-            rows = self._query(sql, tuple(params))
-            for (name,) in rows:
-                yield name
-            if len(rows) < PAGE_SIZE:
-                return
-            params[1] = rows[-1][0]
-
-    def last_position(self) -> int:
-        rows = self._query("SELECT coalesce(max(position), 0) FROM events", ())
-        return int(rows[0][0])
 
     def run_statement(self, sql: str, params: Any, *, doing: str) -> list[Any]:
         """Run one statement as a transaction of its own (autocommit: one round trip, with

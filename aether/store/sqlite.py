@@ -39,36 +39,30 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from aether.store.base import AppendRequest, PendingEvent, StoredEvent, StoreError
+from aether.store.base import AppendRequest, PendingEvent, StoreError
 from aether.store.memory import plan_appends
 from aether.store.migrations import LATEST_VERSION, migrate, schema_version
+from aether.store.sql_log_reads import SqlLogReads
 from aether.store.sqlite_coordination import SqliteCoordination, check_fence
 from aether.store.sqlite_read_only import connect_read_only
 from aether.store.sqlite_task_logs import SqliteTaskLogs
 from aether.store.sqlite_task_queue import SqliteTaskQueue
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-# Rows fetched per query when read() or streams() page through a result, so the lock is
-# never held for a whole long stream and memory stays bounded.
-PAGE_SIZE = 1000
 
 # Bound parameters per statement when looking up a batch's streams (SQLite's default
 # limit is 32766 since 3.32, 999 before).
 _MAX_PARAMS = 500
 
-_EVENT_COLUMNS = "stream, version, position, type, schema_version, data, recorded_at"
 _INSERT_EVENT = (
     "INSERT INTO events (stream, version, type, schema_version, data, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _UPSERT_STREAM = (
     "INSERT INTO streams (stream, version) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
 )
-_SELECT_VERSION = "SELECT version FROM streams WHERE stream = ?"
-_SELECT_RANGE = f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream = ? AND version BETWEEN ? AND ? ORDER BY version"
-_SELECT_AFTER = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
 
 
-class SqliteEventLog:
+class SqliteEventLog(SqlLogReads):
     """An ``EventLog`` in one SQLite file, safe for several threads and several processes."""
 
     def __init__(
@@ -215,65 +209,6 @@ class SqliteEventLog:
 
     # -- reading -------------------------------------------------------------------------
 
-    def read(self, stream: str, from_version: int = 1, to_version: int | None = None) -> Iterator[StoredEvent]:
-        """The stream's events in ``[from_version, to_version]``, fetched a page at a time.
-
-        The upper end is fixed when ``read`` is called (the stream's version then, if
-        ``to_version`` is None), so events appended during the iteration are not included.
-        """
-        last = self.stream_version(stream)
-        high = last if to_version is None else min(to_version, last)
-        return self._read_pages(stream, max(from_version, 1), high)
-
-    def _read_pages(self, stream: str, low: int, high: int) -> Iterator[StoredEvent]:
-        # Versions are contiguous, so a page is a version range: no OFFSET, no LIMIT.
-        while low <= high:
-            top = min(low + PAGE_SIZE - 1, high)
-            rows = self._query(_SELECT_RANGE, (stream, low, top))
-            for row in rows:
-                yield StoredEvent(*row)
-            low = top + 1
-
-    def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit}")
-        if limit == 0:
-            self._query("SELECT 1", ())  # still refuses a closed log
-            return []
-        return [StoredEvent(*row) for row in self._query(_SELECT_AFTER, (after_position, limit))]
-
-    def stream_version(self, stream: str) -> int:
-        rows = self._query(_SELECT_VERSION, (stream,))
-        return int(rows[0][0]) if rows else 0
-
-    def streams(self, prefix: str = "") -> Iterator[str]:
-        """Stream names starting with ``prefix`` in sorted order, fetched a page at a time."""
-        self._query("SELECT 1", ())  # refuse a closed log now, not at the first next()
-        return self._stream_pages(prefix)
-
-    def _stream_pages(self, prefix: str) -> Iterator[str]:
-        # [prefix, upper) is exactly the names starting with prefix, since SQLite compares
-        # TEXT as UTF-8 bytes and UTF-8 byte order is code point order (Python's order).
-        upper = _prefix_upper_bound(prefix)
-        sql = "SELECT stream FROM streams WHERE stream >= ? AND stream > ?"
-        params: list[Any] = [prefix, ""]
-        if upper is not None:
-            sql += " AND stream < ?"
-            params.append(upper)
-        sql += " ORDER BY stream LIMIT ?"
-        params.append(PAGE_SIZE)
-        while True:
-            rows = self._query(sql, tuple(params))
-            for (name,) in rows:
-                yield name
-            if len(rows) < PAGE_SIZE:
-                return
-            params[1] = rows[-1][0]
-
-    def last_position(self) -> int:
-        rows = self._query("SELECT max(position) FROM events", ())
-        return int(rows[0][0] or 0)
-
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         # fetchall under the lock: an unfinished cursor would keep a read transaction
         # open, which pins the WAL and blocks checkpoints.
@@ -328,16 +263,3 @@ def _check_current_schema(db: Database, path: str) -> None:
         f"the event log's schema is version {found}, but this Aether knows only up to version {LATEST_VERSION}: "
         "upgrade Aether to open it"
     )
-
-
-def _prefix_upper_bound(prefix: str) -> str | None:
-    """The smallest string above every string that starts with ``prefix``; None if unbounded."""
-    chars = list(prefix)
-    while chars:
-        code = ord(chars[-1]) + 1
-        if code <= 0x10FFFF:
-            # Surrogates cannot be stored as UTF-8, so no name contains one: skip them.
-            chars[-1] = chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
-            return "".join(chars)
-        chars.pop()
-    return None
