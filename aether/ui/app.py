@@ -4,8 +4,11 @@ Every read goes through :class:`QueryService` and :class:`TimeTravel`, on one th
 their own (the engine's reads are not meant to run on the event loop, and one reader at
 a time keeps their caches simple). Pages poll nothing themselves: each page holds one
 server-sent-event stream that says when the runs (or the shown run) changed, and the page
-then asks again. Actions that change a run (cancel, resume, retry) exist only when the
-server was started with them allowed; otherwise they answer 403.
+then asks again: the runs list for the list, a run page for what changed after the event
+it shows last (``/api/runs/<id>/changes?since=SEQ``), not the whole run again. Actions that
+change a run (cancel, resume, retry) exist only when the server was started with them
+allowed, and only from the UI's own pages (``aether.ui.same_origin``); otherwise they
+answer 403.
 """
 
 from __future__ import annotations
@@ -30,43 +33,60 @@ from aether.runtime.cron import CronError, CronService
 from aether.runtime.engine import HistoryDecodeError, RequestRejected, RunNotFound
 from aether.runtime.queries import QueryService
 from aether.runtime.time_travel_queries import TimeTravel
-from aether.ui import pages
+from aether.ui import pages, same_origin
 from aether.ui.auth import TokenGate
 from aether.ui.cron_times import next_times
-from aether.ui.run_data import run_data, task_logs
+from aether.ui.packing import pack
+from aether.ui.run_data import RunDocument, task_logs
 
 # How often a stream looks for new events: the live pages lag the log by at most this.
 POLL_SECONDS = 0.5
 # A comment line this often keeps proxies from closing an idle stream.
 KEEPALIVE_SECONDS = 15.0
-# Run documents kept, newest first: a page asks for the same run at the same version often.
+# Run documents kept up to date, the least recently asked for dropped first.
 CACHED_RUNS = 8
 
 Result = TypeVar("Result")
 
 
 class _Reader:
-    """The query services, called from one thread; run documents cached by run and version."""
+    """The query services, called from one thread; the documents of the runs last shown,
+    each brought up to its run's last event when asked for (reading only what is new)."""
 
     def __init__(self, queries: QueryService) -> None:
         self.queries = queries
         self.travel = TimeTravel(queries.engine, queries)
         self.crons = CronService(queries.engine)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aether-ui-reads")
-        self._documents: dict[tuple[str, int], dict[str, JSON]] = {}
+        self._documents: dict[str, RunDocument] = {}
+        self._packed: dict[str, tuple[int, bytes]] = {}  # run id -> (its last event, the packed document)
 
     async def call(self, function: Callable[..., Result], *args: Any) -> Result:
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
-    def document(self, run_id: str) -> dict[str, JSON]:
-        key = (run_id, self.queries.last_version(run_id))
-        found = self._documents.get(key)
+    def document(self, run_id: str) -> RunDocument:
+        found = self._documents.pop(run_id, None)
         if found is None:
-            found = run_data(self.queries, run_id)
-            self._documents[key] = found
-            while len(self._documents) > CACHED_RUNS:
-                del self._documents[next(iter(self._documents))]
+            found = RunDocument(self.queries, run_id)
+        else:
+            found.advance()
+        self._documents[run_id] = found
+        while len(self._documents) > CACHED_RUNS:
+            dropped = next(iter(self._documents))
+            del self._documents[dropped]
+            self._packed.pop(dropped, None)
         return found
+
+    def packed(self, run_id: str) -> bytes:
+        """The run's whole document, packed (``aether.ui.packing``) as JSON."""
+        document = self.document(run_id)
+        found = self._packed.get(run_id)
+        if found is None or found[0] != document.last:
+            found = self._packed[run_id] = (document.last, orjson.dumps(pack(document.whole())))
+        return found[1]
+
+    def changes(self, run_id: str, since: int) -> dict[str, JSON]:
+        return self.document(run_id).since(since)
 
     def phases_at(self, run_id: str, seq: int) -> dict[str, JSON]:
         view = self.travel.view_at(run_id, seq)
@@ -86,7 +106,7 @@ class _Reader:
         if found is None:
             return None
         node = orjson.loads(found)
-        recorded = next((n for n in self.document(run_id)["nodes"] if n["id"] == node_id), None)
+        recorded = next((n for n in self.document(run_id).nodes if n["id"] == node_id), None)
         audit = [
             {"seq": entry.seq, "from": entry.from_phase, "to": entry.to_phase, "message": entry.message}
             for entry in self.queries.history(run_id, phases_only=True, node=node_id)
@@ -109,11 +129,9 @@ class _Reader:
         """The run's clock after event ``seq`` (from its document's event list); None at
         its last event, where everything written so far is shown."""
         document = self.document(run_id)
-        events = document["events"]
-        if seq >= document["lastSeq"]:
+        if seq >= document.last:
             return None
-        assert isinstance(events, list)
-        found = events[seq - 1] if 0 < seq <= len(events) else None
+        found = document.events[seq - 1] if 0 < seq <= len(document.events) else None
         return found[1] if isinstance(found, list) and isinstance(found[1], int) else None
 
     def runs(self, phase: str, workflow: str, since: int | None, until: int | None) -> list[dict[str, JSON]]:
@@ -225,7 +243,15 @@ def create_app(queries: QueryService, *, token: str | None = None, allow_actions
 
     async def api_run(request: Request) -> Response:
         try:
-            return _json(await reader.call(reader.document, request.path_params["run_id"]))
+            packed = await reader.call(reader.packed, request.path_params["run_id"])
+        except (RunNotFound, HistoryDecodeError) as exc:
+            return _error(str(exc), 404)
+        return Response(packed, media_type="application/json")
+
+    async def api_changes(request: Request) -> Response:
+        run_id, since = request.path_params["run_id"], _int_param(request, "since", 0)
+        try:
+            return _json(await reader.call(reader.changes, run_id, since))
         except (RunNotFound, HistoryDecodeError) as exc:
             return _error(str(exc), 404)
 
@@ -279,6 +305,8 @@ def create_app(queries: QueryService, *, token: str | None = None, allow_actions
     async def action(request: Request) -> Response:
         if not allow_actions:
             return _error("actions are disabled: start aether ui with --allow-actions", 403)
+        if (refused := same_origin.refusal(request)) is not None:
+            return _error(refused, 403)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return _error("an action is a JSON request", 415)
         run_id, name = request.path_params["run_id"], request.path_params["action"]
@@ -312,6 +340,7 @@ def create_app(queries: QueryService, *, token: str | None = None, allow_actions
         Route("/api/runs", api_runs),
         Route("/api/runs/stream", runs_stream),
         Route("/api/runs/{run_id}", api_run),
+        Route("/api/runs/{run_id}/changes", api_changes),
         Route("/api/runs/{run_id}/phases", api_phases),
         Route("/api/runs/{run_id}/node", api_node),
         Route("/api/runs/{run_id}/diff", api_diff),

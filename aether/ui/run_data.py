@@ -1,46 +1,62 @@
 """What the run page and the report draw, as one JSON document per run.
 
 The same shape feeds the live page (from ``/api/runs/<id>``) and the report (embedded in
-the file), so one front-end draws both. It is built for the time slider: each node
-carries its phase changes as flat ``[seq, phase index, seq, phase index, ...]`` lists
-(from the audit trail), and each attempt the event numbers at which it was dispatched,
-started and finished, so the page finds the run as it stood after any event without
-asking for one view per event. Nodes are listed in creation order, which is also the
-order of their creating events: the nodes that exist after event ``s`` are a prefix.
+the file, packed by ``aether.ui.packing``), so one front-end draws both. It is built for
+the time slider: each node carries its phase changes as flat ``[seq, phase index, seq,
+phase index, ...]`` lists (from the audit trail), and each attempt the event numbers at
+which it was dispatched, started and finished, so the page finds the run as it stood
+after any event without asking for one view per event. Nodes are listed in creation
+order, which is also the order of their creating events: the nodes that exist after event
+``s`` are a prefix.
+
+A :class:`RunDocument` is kept up to date as the run goes on by reading only what was
+appended since it last looked, and says what changed after a given event, so a live page
+asks for that instead of the whole document again.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable, Iterator
 
 import orjson
 
 from aether.events import catalog as ev
 from aether.events.times import parse_ms
 from aether.model.json_value import JSON
-from aether.projections.history_entries import iter_history
+from aether.projections.history_entries import summarize
 from aether.reducers.state import TERMINAL_PHASES
 from aether.runtime.queries import NoTaskLogs, QueryService
 from aether.runtime.time_travel_queries import TimeTravel
 
 PHASES = ("Created", "Ready", "Running", "Suspended", "Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped")
 PHASE_INDEX = {phase: index for index, phase in enumerate(PHASES)}
-RUN_KEY = ""  # the run's own phase changes, beside the nodes'
 
 FORMAT = 1
 # What a page shows of one stream of one node's output: the end, where a failure says why.
 LOG_LIMIT = 64 * 1024
+# Over this many changed nodes, one read of the whole audit trail is cheaper than one per node.
+AUDIT_READS_PER_NODE = 50
+# The events that end an attempt with its recorded phase: whichever of them carries the phase.
+_RESULTS = tuple(getattr(ev, name) for name in ("TaskResultRecorded", "TaskResultReported") if hasattr(ev, name))
 
 
 class _Recorder:
     """What the page needs from the events themselves, noted as they stream by once: each
     attempt (when and why it was dispatched, its start and its end, with the event numbers
-    of each) and the submitted document's dependencies."""
+    of each), the run's clock, the node each event is about, and the submitted document's
+    dependencies. Attempts are read from what each event carries, not from a fixed
+    sequence of events: a start is implied by a result, and a result ends the attempt
+    whichever event records its phase."""
 
     def __init__(self) -> None:
         self.attempts: dict[str, list[dict[str, JSON]]] = {}
         self.submitted: ev.WorkflowSubmitted | None = None
         self.now_ms: int | None = None  # the run's clock: the latest input's time
+        self._timer_nodes: dict[str, str | None] = {}  # a TimerFired names its timer, its arming the node
+
+    def node_of(self, event: ev.Event) -> str | None:
+        if isinstance(event, ev.TimerFired):
+            return self._timer_nodes.get(event.timer_id)
+        node_id = getattr(event, "node_id", None)
+        return node_id if isinstance(node_id, str) else None
 
     def note(self, seq: int, event: ev.Event) -> None:
         at = getattr(event, "at", None)
@@ -49,6 +65,8 @@ class _Recorder:
             self.now_ms = at_ms if self.now_ms is None else max(self.now_ms, at_ms)
         if isinstance(event, ev.WorkflowSubmitted):
             self.submitted = event
+        elif isinstance(event, ev.TimerArmed):
+            self._timer_nodes[event.timer_id] = event.node_id
         elif isinstance(event, ev.TaskDispatched):
             self.attempts.setdefault(event.node_id, []).append(
                 {
@@ -64,31 +82,31 @@ class _Recorder:
                     "seqs": [seq, None, None],
                 }
             )
-        elif isinstance(event, ev.TaskStarted):
+        if isinstance(event, ev.TaskStarted):
             attempt = self._attempt(event.node_id, event.attempt)
             if attempt is not None and attempt["startedMs"] is None:
                 attempt.update(startedMs=self.now_ms, worker=event.worker_id)
                 attempt["seqs"][1] = seq
-        elif isinstance(event, ev.TaskResultRecorded | ev.AttemptLost):
-            attempt = self._attempt(event.node_id, event.attempt)
-            if attempt is None or attempt["finishedMs"] is not None:
-                return
-            attempt["finishedMs"] = self.now_ms
-            if attempt["startedMs"] is None:  # a result implies the start (SPEC §7.5)
-                attempt["startedMs"] = self.now_ms
-            if isinstance(event, ev.TaskResultRecorded):
-                attempt.update(phase=event.phase, code=event.code, message=event.message)
-            else:
-                attempt["message"] = f"lost: {event.reason}"
-            attempt["seqs"][2] = seq
+        if isinstance(event, ev.AttemptLost) or (isinstance(event, _RESULTS) and getattr(event, "phase", None)):
+            self._finish(seq, event)
+
+    def _finish(self, seq: int, event: ev.Event) -> None:
+        attempt = self._attempt(getattr(event, "node_id", ""), getattr(event, "attempt", 0))
+        if attempt is None or attempt["finishedMs"] is not None:
+            return
+        attempt["finishedMs"] = self.now_ms
+        if attempt["startedMs"] is None:  # a result implies the start (SPEC §7.5)
+            attempt["startedMs"] = self.now_ms
+            attempt["worker"] = attempt["worker"] or getattr(event, "worker_id", "")
+        if isinstance(event, ev.AttemptLost):
+            attempt["message"] = f"lost: {event.reason}"
+        else:
+            recorded = {name: getattr(event, name, None) for name in ("phase", "code", "message")}
+            attempt.update(recorded, message=recorded["message"] or "")
+        attempt["seqs"][2] = seq
 
     def _attempt(self, node_id: str, number: int) -> dict[str, JSON] | None:
         return next((a for a in reversed(self.attempts.get(node_id, [])) if a["n"] == number), None)
-
-    def tap(self, events: Iterable[tuple[int, ev.Event]]) -> Iterator[tuple[int, ev.Event]]:
-        for seq, event in events:
-            self.note(seq, event)
-            yield seq, event
 
     def dependencies(self) -> dict[str, dict[str, list[str]]]:
         """DAG template (as a node's ``templateName`` shows it) -> task name -> the names of
@@ -146,66 +164,157 @@ def task_logs(
     return logs
 
 
+class RunDocument:
+    """The page document of one run (see the module docstring), read once and then brought
+    up to the run's last event by :meth:`advance`, which reads only the events appended
+    since and the audit trail of the nodes they changed."""
+
+    def __init__(self, queries: QueryService, run_id: str, *, with_logs: bool = False) -> None:
+        self.queries = queries
+        self.run_id = run_id
+        self.last = 0
+        self.header: dict[str, JSON] = {}
+        self.run_phases: list[int] = []
+        self.nodes: list[dict[str, JSON]] = []
+        self.events: list[JSON] = []
+        self._numbers: dict[str, int] = {}  # node id -> its place in ``nodes``
+        self._views: list[bytes] = []  # each node's view as last read
+        self._changed: list[int] = []  # each node's last event that changed its document
+        self._recorder = _Recorder()
+        self._dependencies: dict[str, dict[str, list[str]]] | None = None
+        self._logs = task_logs(queries, run_id) if with_logs else None
+        self.advance()
+
+    def advance(self) -> bool:
+        """Reads what the run recorded since; False when there was nothing new."""
+        last = self.queries.last_version(self.run_id)
+        if last <= self.last:
+            return False
+        view = TimeTravel(self.queries.engine, self.queries).view_at(self.run_id, last)
+        assert view is not None, "a run with events has a view"
+        changed = self._changed_views(view.tasks)
+        for seq, event in self.queries.engine.events(self.run_id, self.last + 1, last):
+            self._recorder.note(seq, event)
+            node_id = self._recorder.node_of(event)
+            number = self._numbers.get(node_id, -1) if node_id is not None else -1
+            if number >= 0:
+                changed.add(number)
+            summary = summarize(event)
+            summary = summary[len(event.TYPE) + 1 :] if summary.startswith(event.TYPE + " ") else ""
+            self.events.append([seq, self._recorder.now_ms, event.TYPE, number, summary])
+        if self._dependencies is None:
+            self._dependencies = self._recorder.dependencies()
+        phases = self._phases(
+            [str(self.nodes[number]["id"]) for number in changed] if self.last else None, last, view.header
+        )
+        self.header, self.last = view.header, last
+        for number in sorted(changed):
+            self.nodes[number] = self._node(
+                orjson.loads(self._views[number]), phases.get(str(self.nodes[number]["id"]), [])
+            )
+            self._changed[number] = last
+        return True
+
+    def _changed_views(self, views: list[bytes]) -> set[int]:
+        """The places of the nodes whose view differs from the one last read (new nodes
+        included), each given a placeholder to fill."""
+        changed: set[int] = set()
+        for number, view in enumerate(views):
+            if number < len(self._views):
+                if self._views[number] != view:
+                    self._views[number] = view
+                    changed.add(number)
+                continue
+            node_id = str(orjson.loads(view)["id"])
+            self._numbers[node_id] = number
+            self._views.append(view)
+            self._changed.append(0)
+            self.nodes.append({"id": node_id})
+            changed.add(number)
+        return changed
+
+    def _phases(self, node_ids: list[str] | None, last: int, header: dict[str, JSON]) -> dict[str, list[int]]:
+        """Node id -> its phase changes up to event ``last``, for ``node_ids`` (every node
+        when None); the run's own changes are read again when its phase moved."""
+        whole = (
+            node_ids is None or len(node_ids) > AUDIT_READS_PER_NODE or header.get("phase") != self.header.get("phase")
+        )
+        found: dict[str, list[int]] = {}
+        if whole:
+            self.run_phases = []
+            for change in self.queries.history(self.run_id, phases_only=True):
+                if change.to_phase is None or change.seq > last:
+                    continue
+                into = found.setdefault(change.node_id, []) if change.node_id is not None else self.run_phases
+                into.extend((change.seq, PHASE_INDEX[change.to_phase]))
+            return found
+        for node_id in node_ids or []:
+            into = found.setdefault(node_id, [])
+            for change in self.queries.history(self.run_id, phases_only=True, node=node_id):
+                if change.node_id == node_id and change.to_phase is not None and change.seq <= last:
+                    into.extend((change.seq, PHASE_INDEX[change.to_phase]))
+        return found
+
+    def _node(self, node: dict[str, JSON], changes: list[int]) -> dict[str, JSON]:
+        parent = node["parentId"]
+        templates = self._dependencies or {}
+        template = self.nodes[self._numbers[parent]].get("template", "") if isinstance(parent, str) else ""
+        waits_for = templates.get(str(template), {})
+        node_id = str(node["id"])
+        return {
+            "id": node_id,
+            "parent": parent,
+            "name": node["taskName"],
+            "template": node["templateName"],
+            "type": node["templateType"],
+            "index": node["index"],
+            "deps": waits_for.get(str(node["taskName"]), []) if node["index"] is None else [],
+            "created": changes[0] if changes else 0,
+            "phases": changes,
+            "message": node["message"],
+            "inputs": node["inputs"],
+            "outputs": node["outputs"],
+            "retryCount": node["retryCount"],
+            "attempts": list(self._recorder.attempts.get(node_id, [])),
+            "startedMs": _ms(node["startedAt"]),
+            "finishedMs": _ms(node["finishedAt"]),
+            "logs": self._logs.get(node_id) if self._logs is not None else None,
+        }
+
+    def whole(self) -> dict[str, JSON]:
+        """The document of the run as read so far."""
+        return {
+            "format": FORMAT,
+            "run": self.header,
+            "lastSeq": self.last,
+            "terminal": self.header["phase"] in TERMINAL_PHASES,
+            "phaseNames": list(PHASES),
+            "runPhases": self.run_phases,
+            "nodes": self.nodes,
+            "events": self.events,
+        }
+
+    def since(self, seq: int) -> dict[str, JSON]:
+        """What changed after event ``seq``: the run, the events after it, and the
+        documents of the nodes they changed (each with its place in the node list)."""
+        seq = max(0, min(seq, self.last))
+        nodes: list[JSON] = [
+            {**node, "number": number} for number, node in enumerate(self.nodes) if self._changed[number] > seq
+        ]
+        return {
+            "format": FORMAT,
+            "since": seq,
+            "run": self.header,
+            "lastSeq": self.last,
+            "terminal": self.header["phase"] in TERMINAL_PHASES,
+            "runPhases": self.run_phases,
+            "nodes": nodes,
+            "events": self.events[seq:],
+        }
+
+
 def run_data(queries: QueryService, run_id: str, *, with_logs: bool = False) -> dict[str, JSON]:
     """The run's page document (see the module docstring); :class:`RunNotFound` for an
     unknown run. ``with_logs``: each node carries what its tasks wrote (the report has no
-    server to ask).
-
-    Nothing here folds the run: the nodes are the run's view at its last event (from the
-    view history), the phase changes are the audit trail, and the attempts come from one
-    pass over the events, the same pass that lists them."""
-    last = queries.last_version(run_id)
-    view = TimeTravel(queries.engine, queries).view_at(run_id, last)
-    assert view is not None, "a run with events has a view"
-    views = [orjson.loads(task) for task in view.tasks]
-    node_numbers = {node["id"]: number for number, node in enumerate(views)}
-    recorder = _Recorder()
-    events: list[JSON] = []
-    for entry in iter_history(recorder.tap(queries.engine.events(run_id, 1, last))):
-        summary = entry.summary[len(entry.type) + 1 :] if entry.summary.startswith(entry.type) else entry.summary
-        node_number = node_numbers.get(entry.node_id, -1) if entry.node_id is not None else -1
-        events.append([entry.seq, parse_ms(entry.at) if entry.at else None, entry.type, node_number, summary])
-    phases: dict[str, list[int]] = {}
-    for change in queries.history(run_id, phases_only=True):
-        if change.seq > last or change.to_phase is None:
-            continue
-        phases.setdefault(change.node_id or RUN_KEY, []).extend((change.seq, PHASE_INDEX[change.to_phase]))
-    dependencies = recorder.dependencies()
-    logs = task_logs(queries, run_id) if with_logs else {}
-    templates = {node["id"]: node["templateName"] for node in views}
-    nodes: list[JSON] = []
-    for node in views:
-        changes = phases.get(node["id"], [])
-        parent = node["parentId"]
-        waits_for = dependencies.get(templates.get(parent, ""), {}) if isinstance(parent, str) else {}
-        nodes.append(
-            {
-                "id": node["id"],
-                "parent": parent,
-                "name": node["taskName"],
-                "template": node["templateName"],
-                "type": node["templateType"],
-                "index": node["index"],
-                "deps": waits_for.get(str(node["taskName"]), []) if node["index"] is None else [],
-                "created": changes[0] if changes else 0,
-                "phases": changes,
-                "message": node["message"],
-                "inputs": node["inputs"],
-                "outputs": node["outputs"],
-                "retryCount": node["retryCount"],
-                "attempts": recorder.attempts.get(str(node["id"]), []),
-                "startedMs": _ms(node["startedAt"]),
-                "finishedMs": _ms(node["finishedAt"]),
-                "logs": logs.get(str(node["id"])),
-            }
-        )
-    return {
-        "format": FORMAT,
-        "run": view.header,
-        "lastSeq": last,
-        "terminal": view.header["phase"] in TERMINAL_PHASES,
-        "phaseNames": list(PHASES),
-        "runPhases": phases.get(RUN_KEY, []),
-        "nodes": nodes,
-        "events": events,
-    }
+    server to ask)."""
+    return RunDocument(queries, run_id, with_logs=with_logs).whole()

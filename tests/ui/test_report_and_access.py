@@ -94,3 +94,43 @@ def test_actions_are_refused_without_allow_actions(tmp_path: Path, start_ui: Sta
     status, body = acting.request(f"/api/runs/{waiting}/cancel", method="POST", headers=json)
     assert status == 200, body
     assert orjson.loads(acting.request(f"/api/runs/{waiting}")[1])["run"]["phase"] == "Cancelled"
+
+
+# A page of another site that makes the visitor's browser post to the UI (its cookie, if
+# any, goes along): a form, since a script's cross-origin fetch would not be let through.
+FORGED_PAGE = """<!DOCTYPE html><html><body>
+<form method="post" action="{action}" enctype="text/plain"><input name='{{"x":"' value='"}}'></form>
+<script>document.forms[0].submit();</script></body></html>"""
+
+
+def test_an_action_from_another_site_is_refused_and_the_page_own_button_works(
+    tmp_path: Path, start_ui: StartUi, browser: Browser
+) -> None:
+    db, _finished = run_workflow(tmp_path)
+    waiting = aether(db, "submit", str(tmp_path / "workflow.yaml")).stdout.strip().splitlines()[-1]
+    server = start_ui(db, "--allow-actions")
+    cancel = f"/api/runs/{waiting}/cancel"
+    json = {"Content-Type": "application/json"}
+    for forged in (
+        {"Origin": "http://attacker.example"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": "http://attacker.example"},
+        {"Sec-Fetch-Site": "same-site", "Origin": server.url},
+    ):
+        status, body = server.request(cancel, method="POST", headers={**json, **forged})
+        assert status == 403, (forged, body)
+    context = browser.new_context()
+    context.route(
+        "http://attacker.example/**",
+        lambda route: route.fulfill(content_type="text/html", body=FORGED_PAGE.format(action=server.url + cancel)),
+    )
+    page = context.new_page()
+    with page.expect_response(lambda response: response.url.endswith(cancel)) as answer:
+        page.goto("http://attacker.example/")
+    assert answer.value.status == 403
+    assert orjson.loads(server.request(f"/api/runs/{waiting}")[1])["run"]["phase"] != "Cancelled"
+    page.goto(f"{server.url}/runs/{waiting}")
+    expect(page.locator("#run-actions")).to_be_visible()
+    page.click("#cancel-run")
+    expect(page.locator("#run-phase")).to_have_text("Cancelled")
+    assert orjson.loads(server.request(f"/api/runs/{waiting}")[1])["run"]["phase"] == "Cancelled"
+    context.close()

@@ -9,7 +9,7 @@
   const COLUMN_LIMIT = 40;        // a layer with more nodes wraps into several columns
   const LOOP_HEAD = 8, LOOP_TAIL = 3; // a loop with more iterations shows these and a summary
   const LAYER_LIMIT = 60, LAYER_HEAD = 40; // a DAG layer with more nodes shows the first ones and a summary
-  const TIMELINE_ROWS = 400;
+  const TIMELINE_ROW = 18, TIMELINE_TOP = 22, TIMELINE_OVERSCAN = 20; // rows are drawn only as they scroll into sight
   const EVENT_WINDOW = 60;
   const TERMINAL = new Set(["Succeeded", "Failed", "Error", "Timeout", "Cancelled", "Skipped"]);
 
@@ -36,6 +36,60 @@
     let found = null;
     for (let i = 0; i < flat.length && flat[i] <= seq; i += 2) found = flat[i + 1];
     return found === null ? null : names[found];
+  }
+
+  // --- the document as the server and the report send it ------------------------------------
+
+  // The packed document (aether/ui/packing.py) back to the plain one the page reads:
+  // strings are written once and referred to by place, times are after baseMs (an event's
+  // after the previous event's), nodes and attempts are rows, and "\u0000" at the head of an
+  // event's summary stands for its node's id.
+  function unpack(packed) {
+    if (packed.format !== 2) return packed;
+    const strings = packed.strings, base = packed.baseMs;
+    const text = (place) => (place === null ? null : strings[place]);
+    const time = (ms) => (ms === null ? null : ms + base);
+    const ids = packed.nodes.map((row) => row[0]);
+    const nodes = packed.nodes.map((row) => ({
+      id: row[0], parent: row[1] >= 0 ? ids[row[1]] : null, name: row[2], template: text(row[3]), type: text(row[4]),
+      index: row[5], deps: row[6], created: row[7].length ? row[7][0] : 0, phases: row[7], message: text(row[8]),
+      inputs: row[9], outputs: row[10], retryCount: row[11],
+      attempts: row[12].map((a) => ({
+        n: a[0], reason: text(a[1]), worker: text(a[2]), dispatchedMs: time(a[3]), startedMs: time(a[4]),
+        finishedMs: time(a[5]), phase: text(a[6]), code: a[7], message: text(a[8]), seqs: a[9],
+      })),
+      startedMs: time(row[13]), finishedMs: time(row[14]), logs: row[15],
+    }));
+    const events = [], packedEvents = packed.events;
+    let clock = base;
+    for (let i = 0; i < packedEvents.length; i += 4) {
+      const step = packedEvents[i], node = packedEvents[i + 2];
+      let summary = strings[packedEvents[i + 3]];
+      if (node >= 0 && summary.charCodeAt(0) === 0) summary = ids[node] + summary.slice(1);
+      events.push([i / 4 + 1, step === null ? null : (clock += step), strings[packedEvents[i + 1]], node, summary]);
+    }
+    return {
+      format: 1, run: packed.run, lastSeq: packed.lastSeq, terminal: packed.terminal, phaseNames: packed.phaseNames,
+      runPhases: packed.runPhases, nodes: nodes, events: events,
+    };
+  }
+
+  // What changed after the event a live page has (aether/ui/run_data.py, RunDocument.since),
+  // applied to its document.
+  function applyChanges(data, changes) {
+    for (const row of changes.events) {
+      if (row[0] === data.events.length + 1) data.events.push(row);
+    }
+    for (const node of changes.nodes) {
+      const number = node.number;
+      delete node.number;
+      data.nodes[number] = node;
+    }
+    data.run = changes.run;
+    data.lastSeq = changes.lastSeq;
+    data.terminal = changes.terminal;
+    data.runPhases = changes.runPhases;
+    return data;
   }
 
   // --- what the report computes from its own data -------------------------------------------
@@ -108,10 +162,12 @@
     return result;
   }
 
-  function embeddedSource(data) {
+  function embeddedSource(document) {
+    const data = unpack(document);
     return {
       live: false,
       load: () => Promise.resolve(data),
+      changes: null,
       phasesAt: (seq) => Promise.resolve(phasesFromData(data, seq)),
       nodeAt: (id, seq) => Promise.resolve(nodeFromData(data, id, seq)),
       diff: (a, b) => Promise.resolve(diffFromData(data, a, b)),
@@ -140,7 +196,8 @@
     }));
     return {
       live: true,
-      load: () => getJSON(base),
+      load: () => getJSON(base).then(unpack),
+      changes: (since) => getJSON(base + "/changes?since=" + since),
       phasesAt: (seq) => getJSON(base + "/phases?at=" + seq),
       nodeAt: (id, seq) => getJSON(base + "/node?id=" + encodeURIComponent(id) + "&at=" + seq),
       diff: (a, b) => getJSON(base + "/diff?a=" + a + "&b=" + b),
@@ -327,27 +384,49 @@
     return event && event[1] !== null ? event[1] : null;
   }
 
-  function drawTimeline(svg, note, data, view) {
-    const seq = view.seq, now = timeAt(data, seq);
-    const rows = [];
-    let total = 0;
+  // Every task with an attempt has a row, in creation order; the drawing holds the rows in
+  // sight (and a margin) only, and is redrawn as the card scrolls, so a run of any size
+  // scrolls through all of its tasks. The scale spans the run's start to the shown point.
+  function timelineRows(data, view) {
+    const seq = view.seq, rows = [];
+    let start = Date.parse(data.run.createdAt) || timeAt(data, seq) || 0;
+    const now = timeAt(data, seq);
+    let end = now === null ? start + 1 : now;
     for (const node of data.nodes) {
       if (!(node.id in view.nodes)) break;
-      if (!node.attempts.length) continue;
-      const attempts = attemptsAt(node, seq);
-      if (!attempts.length) continue;
-      total++;
-      if (rows.length < TIMELINE_ROWS) rows.push([node, attempts]);
+      let shown = false;
+      for (const a of node.attempts) {
+        if (a.seqs[0] === null || a.seqs[0] > seq) continue;
+        shown = true;
+        end = Math.max(end, a.seqs[2] !== null && a.seqs[2] <= seq && a.finishedMs !== null ? a.finishedMs : a.dispatchedMs);
+      }
+      if (shown) rows.push(node);
     }
-    note.textContent = total > rows.length ? "showing the first " + rows.length + " of " + total + " tasks" : "";
-    let start = Date.parse(data.run.createdAt) || now || 0;
-    let end = now === null ? start + 1 : now;
-    for (const [, attempts] of rows) for (const a of attempts) end = Math.max(end, a.finishedMs || a.dispatchedMs);
-    const labelW = 220, width = 960, rowH = 18, span = Math.max(end - start, 1);
+    return { rows: rows, start: start, end: end, now: now, seq: seq };
+  }
+
+  function drawTimeline(svg, note, data, view) {
+    const timeline = timelineRows(data, view);
+    svg.aetherTimeline = { timeline: timeline, view: view };
+    note.textContent = timeline.rows.length + (timeline.rows.length === 1 ? " task" : " tasks") +
+      (timeline.rows.length > 40 ? " (scroll for every one)" : "");
+    svg.setAttribute("width", 960);
+    svg.setAttribute("height", TIMELINE_TOP + 8 + timeline.rows.length * TIMELINE_ROW);
+    drawTimelineWindow(svg);
+  }
+
+  function drawTimelineWindow(svg) {
+    const drawn = svg.aetherTimeline;
+    if (!drawn) return;
+    const { timeline, view } = drawn, rows = timeline.rows, seq = timeline.seq, start = timeline.start, end = timeline.end;
+    const card = svg.parentNode, top = card.scrollTop, seen = card.clientHeight || 600;
+    const first = Math.max(0, Math.floor((top - TIMELINE_TOP) / TIMELINE_ROW) - TIMELINE_OVERSCAN);
+    const last = Math.min(rows.length, Math.ceil((top + seen - TIMELINE_TOP) / TIMELINE_ROW) + TIMELINE_OVERSCAN);
+    const labelW = 220, width = 960, rowH = TIMELINE_ROW, span = Math.max(end - start, 1);
     const x = (ms) => labelW + ((ms - start) / span) * (width - labelW - 10);
     const out = [];
-    rows.forEach(([node, attempts], i) => {
-      const y = 22 + i * rowH;
+    for (let i = first; i < last; i++) {
+      const node = rows[i], attempts = attemptsAt(node, seq), y = TIMELINE_TOP + i * rowH;
       out.push('<g class="row" data-node-id="' + esc(node.id) + '" data-phase="' + (view.nodes[node.id] || "") +
         '"><text x="4" y="' + (y + 12) + '">' + esc(node.id.length > 32 ? "…" + node.id.slice(-31) : node.id) + "</text>");
       let previousEnd = null;
@@ -368,13 +447,14 @@
         previousEnd = finished;
       }
       out.push("</g>");
-    });
-    const height = 30 + rows.length * rowH;
-    if (now !== null) out.push('<line class="cursor" x1="' + x(now) + '" x2="' + x(now) + '" y1="0" y2="' + height + '"/>');
-    out.push('<text class="axis" x="' + labelW + '" y="12">' + esc(fmtTime(start)) + '</text><text class="axis" x="' + (width - 10) +
-      '" y="12" text-anchor="end">+' + esc(fmtDuration(end - start)) + "</text>");
-    svg.setAttribute("width", width);
-    svg.setAttribute("height", height);
+    }
+    const height = TIMELINE_TOP + 8 + rows.length * rowH;
+    if (timeline.now !== null) out.push('<line class="cursor" x1="' + x(timeline.now) + '" x2="' + x(timeline.now) + '" y1="0" y2="' + height + '"/>');
+    // The axis stays at the top of the card however far it is scrolled.
+    const axisY = Math.max(0, top) + 12;
+    out.push('<rect class="axis-band" x="0" y="' + (axisY - 12) + '" width="' + width + '" height="16"/>');
+    out.push('<text class="axis" x="' + labelW + '" y="' + axisY + '">' + esc(fmtTime(start)) + '</text><text class="axis" x="' + (width - 10) +
+      '" y="' + axisY + '" text-anchor="end">+' + esc(fmtDuration(end - start)) + "</text>");
     svg.innerHTML = out.join("");
   }
 
@@ -468,7 +548,7 @@
         if (source.actions && node.phase === "Suspended") html.push('<button id="resume-node">Resume this task</button>');
         panel.innerHTML = html.join("");
         const resume = panel.querySelector("#resume-node");
-        if (resume) resume.onclick = () => source.actions.resume(id).then(refresh, (error) => alert(error.message));
+        if (resume) resume.onclick = () => source.actions.resume(id).then(update, (error) => alert(error.message));
       }).catch((error) => { panel.textContent = "cannot load " + id + ": " + error.message; });
     }
 
@@ -492,8 +572,8 @@
       source.phasesAt(state.seq).then((view) => {
         if (ticket !== state.request) return;
         if (Object.keys(view.nodes).length > state.data.nodes.length && !state.reloaded) {
-          state.reloaded = true; // the run moved on since its document was read: read it again, once
-          refresh();
+          state.reloaded = true; // the run moved on since its document was read: catch up, once
+          update();
           return;
         }
         state.reloaded = false;
@@ -515,6 +595,21 @@
 
     function refresh() { return source.load().then(adopt); }
 
+    // Brings the document up to the run's last event by asking only for what changed after
+    // the event it has; one request at a time, and one more if the run moved meanwhile.
+    let updating = null, again = false;
+    function update() {
+      if (!source.changes) return refresh();
+      if (updating) { again = true; return updating; }
+      updating = source.changes(state.data.lastSeq).then((changes) => adopt(applyChanges(state.data, changes)))
+        .catch((error) => { $("#at-label").textContent = "cannot update the run: " + error.message; })
+        .then(() => {
+          updating = null;
+          if (again) { again = false; update(); }
+        });
+      return updating;
+    }
+
     slider.addEventListener("input", () => {
       state.follow = Number(slider.value) >= state.data.lastSeq && !state.data.terminal;
       show(Number(slider.value));
@@ -522,6 +617,17 @@
     $("#step-back").onclick = () => { state.follow = false; show(state.seq - 1); };
     $("#step-forward").onclick = () => { show(state.seq + 1); };
     $("#latest").onclick = () => { state.follow = true; show(state.data.lastSeq); };
+    let timelineFrame = 0;
+    $("#timeline").parentNode.addEventListener("scroll", () => {
+      if (!timelineFrame) timelineFrame = requestAnimationFrame(() => { timelineFrame = 0; drawTimelineWindow($("#timeline")); });
+    }, { passive: true });
+    $("#timeline").addEventListener("click", (event) => {
+      const row = event.target.closest("[data-node-id]");
+      if (!row) return;
+      state.selected = row.getAttribute("data-node-id");
+      setURL();
+      applyView(state.view);
+    });
     $("#graph").addEventListener("click", (event) => {
       const more = event.target.closest("[data-expand]");
       if (more) {
@@ -562,7 +668,7 @@
     if (source.actions) {
       const act = (name) => () => source.actions[name]().then((answer) => {
         if (answer.runId && answer.runId !== state.data.run.runId) window.location.href = "/runs/" + encodeURIComponent(answer.runId);
-        else refresh();
+        else update();
       }, (error) => alert(error.message));
       $("#cancel-run").onclick = act("cancel");
       $("#retry-run").onclick = act("retry");
@@ -573,11 +679,11 @@
     refresh().then(() => {
       if (source.subscribe) {
         source.subscribe((message) => {
-          if (message.lastSeq !== state.data.lastSeq) refresh();
+          if (message.lastSeq !== state.data.lastSeq) update();
         });
       }
     }).catch((error) => { $("#at-label").textContent = "cannot load the run: " + error.message; });
   }
 
-  window.AetherRun = { start: start, embeddedSource: embeddedSource, httpSource: httpSource, phasesFromData: phasesFromData };
+  window.AetherRun = { start: start, embeddedSource: embeddedSource, httpSource: httpSource, phasesFromData: phasesFromData, unpack: unpack };
 })();
