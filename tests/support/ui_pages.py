@@ -66,7 +66,7 @@ def free_port() -> int:
 class UiServer:
     """``aether ui`` as a process, on a free port of this machine."""
 
-    def __init__(self, db: Path, *options: str) -> None:
+    def __init__(self, db: Path | str, *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(

@@ -29,7 +29,7 @@ def page(browser: Browser) -> Iterator[Page]:
 def start_ui() -> Iterator[Callable[..., UiServer]]:
     started: list[UiServer] = []
 
-    def start(db: Path, *options: str) -> UiServer:
+    def start(db: Path | str, *options: str) -> UiServer:
         server = UiServer(db, *options)
         started.append(server)
         return server
