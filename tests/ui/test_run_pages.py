@@ -116,6 +116,8 @@ def test_a_running_run_updates_without_a_reload(tmp_path: Path, start_ui: StartU
         expect(task).to_have_attribute("data-phase", "Running", timeout=15_000)
         expect(page.locator('#graph [data-node-id="main/after"]')).to_have_count(0)
         page.evaluate("window.notReloaded = true")
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
         flag.write_text("go")
         expect(page.locator('#graph [data-node-id="main/after"]')).to_have_attribute(
             "data-phase", "Succeeded", timeout=15_000
@@ -123,6 +125,10 @@ def test_a_running_run_updates_without_a_reload(tmp_path: Path, start_ui: StartU
         expect(task).to_have_attribute("data-phase", "Succeeded")
         expect(page.locator("#run-phase")).to_have_text("Succeeded")
         assert page.evaluate("window.notReloaded") is True
+        # Only what changed after the shown event was asked for, never the whole run again.
+        run_path = page.url.split("?")[0].replace(server.url + "/runs/", "/api/runs/")
+        assert any("/changes?since=" in url for url in asked), asked
+        assert not [url for url in asked if url.split("?")[0].endswith(run_path)], asked
         assert running.wait(30) == 0
     finally:
         flag.write_text("go")
