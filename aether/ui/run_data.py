@@ -34,8 +34,6 @@ FORMAT = 1
 LOG_LIMIT = 64 * 1024
 # Over this many changed nodes, one read of the whole audit trail is cheaper than one per node.
 AUDIT_READS_PER_NODE = 50
-# The events that end an attempt with its recorded phase: whichever of them carries the phase.
-_RESULTS = tuple(getattr(ev, name) for name in ("TaskResultRecorded", "TaskResultReported") if hasattr(ev, name))
 
 
 class _Recorder:
@@ -87,23 +85,29 @@ class _Recorder:
             if attempt is not None and attempt["startedMs"] is None:
                 attempt.update(startedMs=self.now_ms, worker=event.worker_id)
                 attempt["seqs"][1] = seq
-        if isinstance(event, ev.AttemptLost) or (isinstance(event, _RESULTS) and getattr(event, "phase", None)):
-            self._finish(seq, event)
+        if isinstance(event, ev.AttemptLost):
+            self._finish(seq, event.node_id, event.attempt, None, f"lost: {event.reason}")
+        elif (result := _recorded_result(event)) is not None:
+            worker = getattr(event, "worker_id", "")
+            self._finish(seq, getattr(event, "node_id", ""), getattr(event, "attempt", 0), result, "", worker)
 
-    def _finish(self, seq: int, event: ev.Event) -> None:
-        attempt = self._attempt(getattr(event, "node_id", ""), getattr(event, "attempt", 0))
+    def _finish(
+        self, seq: int, node_id: str, number: int, result: object | None, message: str, worker: str = ""
+    ) -> None:
+        attempt = self._attempt(node_id, number)
         if attempt is None or attempt["finishedMs"] is not None:
             return
         attempt["finishedMs"] = self.now_ms
         if attempt["startedMs"] is None:  # a result implies the start (SPEC §7.5)
-            attempt["startedMs"] = self.now_ms
-            attempt["worker"] = attempt["worker"] or getattr(event, "worker_id", "")
-        if isinstance(event, ev.AttemptLost):
-            attempt["message"] = f"lost: {event.reason}"
+            attempt.update(startedMs=self.now_ms, worker=attempt["worker"] or worker)
+        if result is not None:
+            phase, code = getattr(result, "phase", None), getattr(result, "code", None)
+            attempt.update(phase=phase, code=code, message=getattr(result, "message", "") or "")
         else:
-            recorded = {name: getattr(event, name, None) for name in ("phase", "code", "message")}
-            attempt.update(recorded, message=recorded["message"] or "")
-        attempt["seqs"][2] = seq
+            attempt["message"] = message
+        seqs = attempt["seqs"]
+        assert isinstance(seqs, list)
+        seqs[2] = seq
 
     def _attempt(self, node_id: str, number: int) -> dict[str, JSON] | None:
         return next((a for a in reversed(self.attempts.get(node_id, [])) if a["n"] == number), None)
@@ -162,6 +166,15 @@ def task_logs(
             )
             logs.setdefault(node, {})[stream] = text[-LOG_LIMIT:]
     return logs
+
+
+def _recorded_result(event: ev.Event) -> object | None:
+    """The recorded result (phase, code, message) an event carries, if any: a
+    ``TaskResultRecorded`` is one, and a worker's report may carry the one decided for it."""
+    if isinstance(event, ev.TaskResultRecorded):
+        return event
+    recorded = getattr(event, "recorded", None) if isinstance(event, ev.TaskResultReported) else None
+    return recorded if getattr(recorded, "phase", None) else None
 
 
 class RunDocument:

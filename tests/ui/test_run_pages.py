@@ -51,6 +51,9 @@ def test_the_run_page_draws_every_node_in_its_phase(tmp_path: Path, start_ui: St
     page.click('#graph [data-node-id="main/b"]')
     expect(page.locator("#node-panel h3")).to_have_attribute("data-node-id", "main/b")
     expect(page.locator("#node-panel .log")).to_contain_text("hello from b")
+    expect(page.locator("#node-panel table tr").nth(1)).to_contain_text("Succeeded")  # the attempt's recorded end
+    attempts = page.locator("#timeline rect.attempt")
+    assert attempts.evaluate_all("rects => rects.map(r => r.dataset.phase)") == ["Succeeded"] * 7
     if (directory := screenshot_dir()) is not None:
         page.screenshot(path=str(directory / "run-page.png"), full_page=True)
 
