@@ -1,0 +1,24 @@
+"""`loop N C`: a loop over N items, at most C iterations unfinished at once (SPEC §8.4; 0:
+all at once), each a no-op task, through the engine on a bare log with in-process worker
+threads, timed from submit to the run's end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.databases import Databases
+from bench.scenario import Row, Spec
+
+# What measuring needs is imported inside the functions: the runner imports this module
+# only to plan the rounds, and stays light.
+
+
+def parts(spec: Spec) -> list[str]:
+    return ["run"]
+
+
+def measure(spec: Spec, part: str, workdir: Path, databases: Databases) -> list[Row]:
+    from bench import documents
+    from bench.engine_runs import engine_round
+
+    return engine_round("loop", documents.loop(spec.tasks, spec.concurrency), spec, databases)
