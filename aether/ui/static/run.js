@@ -523,11 +523,13 @@
         html.push("<h4>Inputs</h4><pre>" + esc(JSON.stringify(node.inputs, null, 2)) + "</pre>");
         html.push("<h4>Outputs</h4><pre>" + esc(JSON.stringify(node.outputs, null, 2)) + "</pre>");
         if (node.attempts.length) {
-          html.push("<h4>Attempts</h4><table><tr><th>#</th><th>reason</th><th>started</th><th>took</th><th>phase</th><th>code</th><th>message</th></tr>");
+          html.push("<h4>Attempts</h4><table><tr><th>#</th><th>reason</th><th>started</th><th>took</th><th>ended (code)</th><th>message</th></tr>");
           for (const a of node.attempts) {
-            html.push("<tr><td>" + a.n + "</td><td>" + esc(a.reason) + "</td><td>" + esc(fmtTime(a.startedMs)) + "</td><td>" +
+            // The time of day only, so the table fits the panel; the date is in its title.
+            html.push("<tr><td>" + a.n + "</td><td>" + esc(a.reason) + '</td><td title="' + esc(fmtTime(a.startedMs)) + '">' +
+              esc(fmtTime(a.startedMs).slice(11)) + "</td><td>" +
               esc(a.finishedMs !== null && a.startedMs !== null ? fmtDuration(a.finishedMs - a.startedMs) : "") + "</td><td>" +
-              esc(a.phase || "") + "</td><td>" + esc(a.code === null ? "" : a.code) + "</td><td>" + esc(a.message) + "</td></tr>");
+              esc((a.phase || "") + (a.code === null ? "" : " (" + a.code + ")")) + "</td><td>" + esc(a.message) + "</td></tr>");
           }
           html.push("</table>");
         }
