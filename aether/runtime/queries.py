@@ -150,18 +150,23 @@ class QueryService:
                 workers[node_id] = worker
         return RunOwnership(None if lease is None else lease.owner, lease is not None, workers)
 
-    def history(self, run_id: str, *, phases_only: bool = False, node: str | None = None) -> Iterator[HistoryEntry]:
+    def history(
+        self, run_id: str, *, phases_only: bool = False, node: str | None = None, after: int = 0
+    ) -> Iterator[HistoryEntry]:
         """The entries ``aether history`` prints, in order.
 
         The audit trail (``phases_only``) is read from the ``phase_history`` read model when
         the policy allows: the projector has already folded every event, and its rows are
         the entries ``iter_history`` would yield (``aether.store.audit``). The full history
-        streams and summarises the events themselves, which no table holds more cheaply."""
+        streams and summarises the events themselves, which no table holds more cheaply.
+        ``after``: only the entries of the events after that one."""
         if not phases_only or self.engine.projector is None:
-            return iter_history(self.engine.events(run_id), phases_only=phases_only, node=node)
-        if not self.read_models_reach(run_id, self.last_version(run_id)):
-            return iter_history(self.engine.events(run_id), phases_only=True, node=node)
-        return iter_phase_history(self.engine.projector.db, run_id, node=node)
+            entries = iter_history(self.engine.events(run_id), phases_only=phases_only, node=node)
+        elif not self.read_models_reach(run_id, self.last_version(run_id)):
+            entries = iter_history(self.engine.events(run_id), phases_only=True, node=node)
+        else:
+            return iter_phase_history(self.engine.projector.db, run_id, node=node, after=after)
+        return (entry for entry in entries if entry.seq > after) if after else entries
 
     def export(self, run_id: str) -> Iterator[bytes]:
         """The run's history as the JSON Lines of ``aether export`` (no line ends)."""

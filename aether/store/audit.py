@@ -33,24 +33,30 @@ _COLUMNS = "seq, at, node_id, from_phase, to_phase, message, event_type"
 # "C" compare). Unlike LIKE, the range is case-sensitive and has no wildcards to escape.
 # The whole trail walks the primary key (run_id, seq, ordinal) in order, so it streams.
 _ALL = f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? ORDER BY seq, ordinal"
+_AFTER = f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? AND seq > ? ORDER BY seq, ordinal"
 _SUBTREE = (
     f"SELECT {_COLUMNS} FROM {PHASE_HISTORY.name} WHERE run_id = ? AND node_id <> ? "
     "AND (node_id = ? OR (node_id >= ? AND node_id < ?)) ORDER BY seq, ordinal"
 )
 
 
-def iter_phase_history(db: SqlDatabase, run_id: str, *, node: str | None = None) -> Iterator[HistoryEntry]:
+def iter_phase_history(
+    db: SqlDatabase, run_id: str, *, node: str | None = None, after: int = 0
+) -> Iterator[HistoryEntry]:
     """The phase entries of ``run_id`` from the ``phase_history`` table, in history order.
 
     Equal to ``iter_history(events, phases_only=True, node=node)`` for the same run.
     ``node`` keeps only that node and the nodes below it (node ids are paths); the run's
-    own entries are then left out, as ``iter_history`` leaves them out.
+    own entries are then left out, as ``iter_history`` leaves them out. ``after``: only
+    the entries of later events (a live page reads what is new).
     """
     if node is None:
-        rows = db.stream(_ALL, (run_id,))
+        rows = db.stream(_AFTER, (run_id, after)) if after > 0 else db.stream(_ALL, (run_id,))
     else:
         rows = db.stream(_SUBTREE, (run_id, RUN, node, node + "/", node + "0"))
     for seq, at, node_id, from_phase, to_phase, message, event_type in rows:
+        if seq <= after:
+            continue
         yield _entry(seq, at, node_id, from_phase, to_phase, message, event_type)
 
 

@@ -32,8 +32,6 @@ PHASE_INDEX = {phase: index for index, phase in enumerate(PHASES)}
 FORMAT = 1
 # What a page shows of one stream of one node's output: the end, where a failure says why.
 LOG_LIMIT = 64 * 1024
-# Over this many changed nodes, one read of the whole audit trail is cheaper than one per node.
-AUDIT_READS_PER_NODE = 50
 
 
 class _Recorder:
@@ -193,6 +191,7 @@ class RunDocument:
         self._numbers: dict[str, int] = {}  # node id -> its place in ``nodes``
         self._views: list[bytes] = []  # each node's view as last read
         self._changed: list[int] = []  # each node's last event that changed its document
+        self._phases: dict[str, list[int]] = {}  # node id -> its phase changes read so far
         self._recorder = _Recorder()
         self._dependencies: dict[str, dict[str, list[str]]] | None = None
         self._logs = task_logs(queries, run_id) if with_logs else None
@@ -217,14 +216,11 @@ class RunDocument:
             self.events.append([seq, self._recorder.now_ms, event.TYPE, number, summary])
         if self._dependencies is None:
             self._dependencies = self._recorder.dependencies()
-        phases = self._phases(
-            [str(self.nodes[number]["id"]) for number in changed] if self.last else None, last, view.header
-        )
+        changed.update(self._read_phases(last))
         self.header, self.last = view.header, last
         for number in sorted(changed):
-            self.nodes[number] = self._node(
-                orjson.loads(self._views[number]), phases.get(str(self.nodes[number]["id"]), [])
-            )
+            node_id = str(self.nodes[number]["id"])
+            self.nodes[number] = self._node(orjson.loads(self._views[number]), list(self._phases.get(node_id, [])))
             self._changed[number] = last
         return True
 
@@ -246,27 +242,20 @@ class RunDocument:
             changed.add(number)
         return changed
 
-    def _phases(self, node_ids: list[str] | None, last: int, header: dict[str, JSON]) -> dict[str, list[int]]:
-        """Node id -> its phase changes up to event ``last``, for ``node_ids`` (every node
-        when None); the run's own changes are read again when its phase moved."""
-        whole = (
-            node_ids is None or len(node_ids) > AUDIT_READS_PER_NODE or header.get("phase") != self.header.get("phase")
-        )
-        found: dict[str, list[int]] = {}
-        if whole:
-            self.run_phases = []
-            for change in self.queries.history(self.run_id, phases_only=True):
-                if change.to_phase is None or change.seq > last:
-                    continue
-                into = found.setdefault(change.node_id, []) if change.node_id is not None else self.run_phases
-                into.extend((change.seq, PHASE_INDEX[change.to_phase]))
-            return found
-        for node_id in node_ids or []:
-            into = found.setdefault(node_id, [])
-            for change in self.queries.history(self.run_id, phases_only=True, node=node_id):
-                if change.node_id == node_id and change.to_phase is not None and change.seq <= last:
-                    into.extend((change.seq, PHASE_INDEX[change.to_phase]))
-        return found
+    def _read_phases(self, last: int) -> set[int]:
+        """Adds the audit trail's entries after the last event read, up to ``last``, to each
+        node's (and the run's) phase changes; the places of the nodes that have new ones."""
+        changed: set[int] = set()
+        for change in self.queries.history(self.run_id, phases_only=True, after=self.last):
+            if change.to_phase is None or change.seq > last:
+                continue
+            if change.node_id is None:
+                self.run_phases.extend((change.seq, PHASE_INDEX[change.to_phase]))
+                continue
+            self._phases.setdefault(change.node_id, []).extend((change.seq, PHASE_INDEX[change.to_phase]))
+            if (number := self._numbers.get(change.node_id)) is not None:
+                changed.add(number)
+        return changed
 
     def _node(self, node: dict[str, JSON], changes: list[int]) -> dict[str, JSON]:
         parent = node["parentId"]

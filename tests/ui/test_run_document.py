@@ -76,3 +76,16 @@ def test_what_changed_since_an_event_is_the_nodes_whose_documents_differ(
         if node["id"] in sent:
             assert {key: value for key, value in sent[node["id"]].items() if key != "number"} == node
             assert after["nodes"][sent[node["id"]]["number"]]["id"] == node["id"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("node", [None, "main/c"])
+def test_the_audit_trail_after_an_event_is_the_tail_of_the_whole_trail(
+    finished_run: tuple[Path, str], node: str | None
+) -> None:
+    db, run_id = finished_run
+    queries = open_queries(str(db))
+    whole = list(queries.history(run_id, phases_only=True, node=node))
+    assert len({entry.seq for entry in whole}) > 3
+    for after in (0, 5, whole[len(whole) // 2].seq, whole[-1].seq):
+        tail = list(queries.history(run_id, phases_only=True, node=node, after=after))
+        assert tail == [entry for entry in whole if entry.seq > after], after
