@@ -37,7 +37,7 @@ from aether.ui import pages, same_origin
 from aether.ui.auth import TokenGate
 from aether.ui.cron_times import next_times
 from aether.ui.packing import pack
-from aether.ui.run_data import RunDocument, task_logs
+from aether.ui.run_data import RunDocument, run_outline, task_logs
 
 # How often a stream looks for new events: the live pages lag the log by at most this.
 POLL_SECONDS = 0.5
@@ -248,6 +248,12 @@ def create_app(queries: QueryService, *, token: str | None = None, allow_actions
             return _error(str(exc), 404)
         return Response(packed, media_type="application/json")
 
+    async def api_outline(request: Request) -> Response:
+        try:
+            return _json(await reader.call(run_outline, reader.queries, request.path_params["run_id"]))
+        except (RunNotFound, ViewHistoryGap) as exc:
+            return _error(str(exc), 404)
+
     async def api_changes(request: Request) -> Response:
         run_id, since = request.path_params["run_id"], _int_param(request, "since", 0)
         try:
@@ -341,6 +347,7 @@ def create_app(queries: QueryService, *, token: str | None = None, allow_actions
         Route("/api/runs/stream", runs_stream),
         Route("/api/runs/{run_id}", api_run),
         Route("/api/runs/{run_id}/changes", api_changes),
+        Route("/api/runs/{run_id}/outline", api_outline),
         Route("/api/runs/{run_id}/phases", api_phases),
         Route("/api/runs/{run_id}/node", api_node),
         Route("/api/runs/{run_id}/diff", api_diff),

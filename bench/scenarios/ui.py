@@ -6,8 +6,9 @@ working directory (reused when the directory already holds that run, since build
 report, and a headless Chromium (the system's, driven by Playwright) opens the run page of
 a fresh ``aether ui`` process and the report from disk. Each open is timed from the start
 of the navigation (the page's own clock, ``performance.now()``) to the first frame in which
-the run page has drawn the run at its last event: the graph's nodes (``data-node-id``) are
-there and nothing is loading. The UI's time is a first open: the server has read nothing yet.
+the run page has drawn the graph of the run at its last event, its nodes (``data-node-id``)
+there; ``ui_complete_seconds`` to the frame in which the whole page (timeline, events,
+slider) shows it. The UI's times are a first open: the server has read nothing yet.
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-# The page is drawn when it shows the run's last event, has finished loading and has nodes.
+# The graph is drawn when it shows the run's last event and has its nodes; the page is
+# complete when everything on it (timeline, events, slider) shows that event too.
 DRAWN = """last => {
   const root = document.getElementById("run-root");
-  if (!root || root.getAttribute("data-shown-seq") !== String(last) || root.hasAttribute("data-loading")) return false;
+  if (!root || root.getAttribute("data-graph-seq") !== String(last)) return false;
   return document.querySelector("#graph [data-node-id]") !== null ? performance.now() : false;
+}"""
+COMPLETE = """last => {
+  const root = document.getElementById("run-root");
+  if (!root || root.getAttribute("data-shown-seq") !== String(last) || root.hasAttribute("data-loading")) return false;
+  return performance.now();
 }"""
 OPEN_TIMEOUT_MS = 600_000
 
@@ -116,15 +123,17 @@ def _start_ui(db: pathlib.Path) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
 
 
-def _open_seconds(browser: Any, url: str, last_seq: int) -> float:
-    """Seconds from the navigation to ``url`` to the first frame showing the drawn run."""
+def _open_seconds(browser: Any, url: str, last_seq: int) -> tuple[float, float]:
+    """Seconds from the navigation to ``url`` to the first frame showing the drawn graph of
+    the run at its last event, and to the first showing the complete page."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()
         page.set_default_timeout(OPEN_TIMEOUT_MS)
         page.goto(url, wait_until="commit")
         drawn = page.wait_for_function(DRAWN, arg=last_seq, polling="raf", timeout=OPEN_TIMEOUT_MS)
-        return float(drawn.json_value()) / 1000
+        complete = page.wait_for_function(COMPLETE, arg=last_seq, polling="raf", timeout=OPEN_TIMEOUT_MS)
+        return float(drawn.json_value()) / 1000, float(complete.json_value()) / 1000
     finally:
         context.close()
 
@@ -143,10 +152,10 @@ def measure_ui(tasks: int, workdir: pathlib.Path) -> dict[str, Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            report_open = _open_seconds(browser, report.as_uri(), events)
+            _report_graph, report_open = _open_seconds(browser, report.as_uri(), events)
             server, url = _start_ui(db)
             try:
-                ui_open = _open_seconds(browser, f"{url}/runs/{run_id}", events)
+                ui_open, ui_complete = _open_seconds(browser, f"{url}/runs/{run_id}", events)
             finally:
                 server.terminate()
                 server.wait(10)
@@ -159,4 +168,6 @@ def measure_ui(tasks: int, workdir: pathlib.Path) -> dict[str, Any]:
         "report_bytes": os.path.getsize(report),
         "report_open_seconds": round(report_open, 3),
         "ui_open_seconds": round(ui_open, 3),
+        # The graph comes first; the timeline, events and slider once the run's history is read.
+        "ui_complete_seconds": round(ui_complete, 3),
     }

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from support.cli import aether
 from support.commands import aether_command
 from support.ui_pages import UiServer, drawn_phases, last_seq, replay_phases, run_workflow, screenshot_dir
@@ -80,6 +80,27 @@ def test_the_slider_and_at_in_the_url_show_the_run_as_replay_does(
         page.goto(f"{server.url}/runs/{run_id}?at=30&node=main/c/x")
         shown_at(page, 30)
         page.screenshot(path=str(directory / "time-slider.png"), full_page=True)
+
+
+def test_the_graph_is_drawn_from_the_outline_before_the_history_is_read(
+    tmp_path: Path, start_ui: StartUi, page: Page
+) -> None:
+    db, run_id = run_workflow(tmp_path)
+    server = start_ui(db)
+    held: list[Route] = []
+    page.route(f"**/api/runs/{run_id}", lambda route: held.append(route))  # the whole document waits
+    page.goto(f"{server.url}/runs/{run_id}")
+    last = last_seq(db, run_id)
+    root = page.locator("#run-root")
+    expect(root).to_have_attribute("data-graph-seq", str(last))
+    expect(root).to_have_attribute("data-loading", "true")
+    assert drawn_phases(page) == replay_phases(db, run_id, last)
+    expect(page.locator("#timeline-note")).to_contain_text("reading the run's history")
+    assert len(held) == 1
+    held[0].continue_()
+    shown_at(page, last)
+    expect(page.locator("#timeline-note")).to_have_text("7 tasks")
+    assert drawn_phases(page) == replay_phases(db, run_id, last)
 
 
 WAITING_WORKFLOW = """\

@@ -74,6 +74,27 @@
     };
   }
 
+  // The outline of a run (aether/ui/run_data.py, run_outline): its nodes and their phases at
+  // its last event, read from its view alone, so the graph is drawn before the whole
+  // document (attempts, phase changes, events) has been read. The document it stands in
+  // for says it is provisional.
+  function fromOutline(outline) {
+    const ids = outline.nodes.map((row) => row[0]), phases = {};
+    const nodes = outline.nodes.map((row) => {
+      phases[row[0]] = outline.phaseNames[row[7]];
+      return {
+        id: row[0], parent: row[1] >= 0 ? ids[row[1]] : null, name: row[2], template: row[3], type: row[4], index: row[5],
+        deps: row[6], created: 0, phases: [], message: "", inputs: {}, outputs: {}, retryCount: 0, attempts: [],
+        startedMs: null, finishedMs: null, logs: null,
+      };
+    });
+    const data = {
+      format: 1, provisional: true, run: outline.run, lastSeq: outline.lastSeq, terminal: outline.terminal,
+      phaseNames: outline.phaseNames, runPhases: [], nodes: nodes, events: [],
+    };
+    return { data: data, view: { seq: outline.lastSeq, run: outline.run.phase, nodes: phases } };
+  }
+
   // What changed after the event a live page has (aether/ui/run_data.py, RunDocument.since),
   // applied to its document.
   function applyChanges(data, changes) {
@@ -168,6 +189,7 @@
       live: false,
       load: () => Promise.resolve(data),
       changes: null,
+      outline: null,
       phasesAt: (seq) => Promise.resolve(phasesFromData(data, seq)),
       nodeAt: (id, seq) => Promise.resolve(nodeFromData(data, id, seq)),
       diff: (a, b) => Promise.resolve(diffFromData(data, a, b)),
@@ -198,6 +220,7 @@
       live: true,
       load: () => getJSON(base).then(unpack),
       changes: (since) => getJSON(base + "/changes?since=" + since),
+      outline: () => getJSON(base + "/outline").then(fromOutline),
       phasesAt: (seq) => getJSON(base + "/phases?at=" + seq),
       nodeAt: (id, seq) => getJSON(base + "/node?id=" + encodeURIComponent(id) + "&at=" + seq),
       diff: (a, b) => getJSON(base + "/diff?a=" + a + "&b=" + b),
@@ -408,8 +431,8 @@
   function drawTimeline(svg, note, data, view) {
     const timeline = timelineRows(data, view);
     svg.aetherTimeline = { timeline: timeline, view: view };
-    note.textContent = timeline.rows.length + (timeline.rows.length === 1 ? " task" : " tasks") +
-      (timeline.rows.length > 40 ? " (scroll for every one)" : "");
+    note.textContent = data.provisional ? "reading the run's history…" : timeline.rows.length +
+      (timeline.rows.length === 1 ? " task" : " tasks") + (timeline.rows.length > 40 ? " (scroll for every one)" : "");
     svg.setAttribute("width", 960);
     svg.setAttribute("height", TIMELINE_TOP + 8 + timeline.rows.length * TIMELINE_ROW);
     drawTimelineWindow(svg);
@@ -493,7 +516,8 @@
           "</td><td>" + esc(type) + "</td><td>" + esc(summary) + "</td></tr>");
       }
       list.innerHTML = rows.join("");
-      $("#events-note").textContent = "events " + (from + 1) + "–" + to + " of " + events.length;
+      $("#events-note").textContent = state.data.provisional ? "reading the run's history…" :
+        "events " + (from + 1) + "–" + to + " of " + events.length;
     }
 
     function renderRun(view) {
@@ -563,6 +587,21 @@
       renderEvents();
       renderPanel();
       root.setAttribute("data-shown-seq", String(view.seq));
+      root.setAttribute("data-graph-seq", String(view.seq));
+    }
+
+    // Draws the graph from the run's outline while the whole document is read, when the
+    // page shows the run's last event (an earlier point needs the document).
+    function sketch(outline) {
+      if (state.data) return; // the document came first
+      const last = outline.data.lastSeq;
+      if (!state.follow && state.seq !== last) return;
+      state.data = outline.data;
+      state.seq = last;
+      slider.max = String(last);
+      slider.value = String(last);
+      applyView(outline.view);
+      root.setAttribute("data-loading", "true");
     }
 
     function show(seq) {
@@ -602,6 +641,7 @@
     let updating = null, again = false;
     function update() {
       if (!source.changes) return refresh();
+      if (state.data.provisional) return Promise.resolve(); // the whole document is on its way
       if (updating) { again = true; return updating; }
       updating = source.changes(state.data.lastSeq).then((changes) => adopt(applyChanges(state.data, changes)))
         .catch((error) => { $("#at-label").textContent = "cannot update the run: " + error.message; })
@@ -678,6 +718,7 @@
 
     const requested = Number(params.get("at"));
     if (requested > 0) { state.follow = false; state.seq = requested; }
+    if (source.outline) source.outline().then(sketch, () => { /* the document will say what is wrong */ });
     refresh().then(() => {
       if (source.subscribe) {
         source.subscribe((message) => {
