@@ -26,7 +26,7 @@ DEFAULT_SET = (
     Spec("replay", tasks=10_000),
     Spec("cli"),
     Spec("cli-run", tasks=1_000),
-    Spec("distributed", tasks=1_000),
+    Spec("distributed", tasks=500),
     Spec("ui", tasks=1_000),
     Spec("validate", tasks=5_000),
 )
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--keep needs --workdir: the temporary directory goes at the end")
     db = _database(args.db)
     specs = _specs(args, db)
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as scratch:
         workdir = Path(args.workdir) if args.workdir else Path(scratch)
         outcome = run_scenarios(specs, args.rounds, workdir, _silent if args.quiet else _progress, keep=args.keep)
@@ -47,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         for summary in summaries:
             print(json.dumps(summary), flush=True)
     else:
-        print(f"load average {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}; {args.rounds} rounds")
+        print(
+            f"load average {_load(load_at_start)} at the start, {_load(load_average)} at the end; {args.rounds} rounds"
+        )
         print()
         print(table(summaries))
     for label, why in outcome.failures.items():
@@ -81,11 +84,14 @@ def _parser() -> argparse.ArgumentParser:
         "--db", default="sqlite", help="sqlite (a file per round, the default) or a postgresql:// server URL"
     )
     common.add_argument("--threads", type=int, default=4, help="in-process worker threads of the engine (default 4)")
-    common.add_argument("--workdir", help="keep the databases here instead of a temporary directory")
+    common.add_argument("--workdir", help="make the databases here instead of in a temporary directory")
     common.add_argument("--keep", action="store_true", help="keep every database made (needs --workdir)")
     common.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Aether's benchmarks, each compared with the log's limit on this machine (bench/README.md).",
+    )
     scenarios = parser.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
 
     def scenario(name: str, text: str) -> argparse.ArgumentParser:
@@ -109,10 +115,16 @@ def _parser() -> argparse.ArgumentParser:
     limit.add_argument("tasks", type=int, metavar="N", nargs="?", default=1_000)
     distributed = scenario("distributed", "serve --workers 0 and K worker processes")
     distributed.add_argument("tasks", type=int, metavar="N")
-    distributed.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], metavar="K")
+    distributed.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2, 4], metavar="K", help="worker processes, a row each (1 2 4)"
+    )
     distributed.add_argument("--concurrency", type=int, default=4, help="tasks at once per worker process")
     scenario("all", "the default set: " + ", ".join(spec.label for spec in DEFAULT_SET))
     return parser
+
+
+def _load(averages: tuple[float, float, float]) -> str:
+    return " ".join(f"{value:.2f}" for value in averages)
 
 
 def _progress(text: str) -> None:

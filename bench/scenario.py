@@ -1,5 +1,5 @@
 """What a scenario is to the runner: its parameters, the rows one measured round gives,
-and the three functions every module of ``bench/scenarios`` provides."""
+and the functions every module of ``bench/scenarios`` provides."""
 
 from __future__ import annotations
 

@@ -26,6 +26,6 @@ def measure(spec: Spec, part: str, workdir: Path, databases: Databases) -> list[
     report = {"report_bytes": int(figures["report_bytes"])}
     # The browser's memory is not Aether's: no peak_rss_mb.
     return [
-        Row("run page (aether ui)", float(figures["ui_open_seconds"]), tasks, events),
+        Row("run page (aether ui)", float(figures["ui_open_seconds"]), tasks, events, extra=report),
         Row("report (file://)", float(figures["report_open_seconds"]), tasks, events, extra=report),
     ]
