@@ -72,6 +72,12 @@ def _database(text: str) -> str | None:
     if text == "sqlite":
         return None
     if text.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        try:  # here, rather than as a failure of every scenario and of the clean-up
+            psycopg.connect(text, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise SystemExit(f"--db: cannot connect to the server: {exc}") from exc
         return text
     raise SystemExit(f"--db: sqlite or a postgresql:// URL, not {text!r}")
 
@@ -105,22 +111,29 @@ def _parser() -> argparse.ArgumentParser:
         ("ui", "open the run page and the report of an N-task run in Chromium"),
         ("validate", "load and validate a document of N richly configured tasks"),
     ):
-        scenario(name, text).add_argument("tasks", type=int, metavar="N")
+        scenario(name, text).add_argument("tasks", type=_positive, metavar="N")
     loop = scenario("loop", "a loop over N items, C iterations at once (0: all)")
-    loop.add_argument("tasks", type=int, metavar="N")
+    loop.add_argument("tasks", type=_positive, metavar="N")
     loop.add_argument("concurrency", type=int, metavar="C")
     cli = scenario("cli", "start-up of aether --version, --help, get, list")
-    cli.add_argument("tasks", type=int, metavar="N", nargs="?", default=0, help="tasks of the run shown (10)")
+    cli.add_argument("tasks", type=_positive, metavar="N", nargs="?", default=0, help="tasks of the run shown (10)")
     limit = scenario("limit", "raw sqlite3 appends and reads of an N-task run's rows")
-    limit.add_argument("tasks", type=int, metavar="N", nargs="?", default=1_000)
+    limit.add_argument("tasks", type=_positive, metavar="N", nargs="?", default=1_000)
     distributed = scenario("distributed", "serve --workers 0 and K worker processes")
-    distributed.add_argument("tasks", type=int, metavar="N")
+    distributed.add_argument("tasks", type=_positive, metavar="N")
     distributed.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2, 4], metavar="K", help="worker processes, a row each (1 2 4)"
     )
     distributed.add_argument("--concurrency", type=int, default=4, help="tasks at once per worker process")
     scenario("all", "the default set: " + ", ".join(spec.label for spec in DEFAULT_SET))
     return parser
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"a number of tasks is at least 1, not {number}")
+    return number
 
 
 def _load(averages: tuple[float, float, float]) -> str:
