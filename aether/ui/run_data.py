@@ -177,8 +177,8 @@ def _recorded_result(event: ev.Event) -> object | None:
 
 class RunDocument:
     """The page document of one run (see the module docstring), read once and then brought
-    up to the run's last event by :meth:`advance`, which reads only the events appended
-    since and the audit trail of the nodes they changed."""
+    up to the run's last event by :meth:`advance`, which reads the run's view there and
+    only the events and audit-trail entries recorded since."""
 
     def __init__(self, queries: QueryService, run_id: str, *, with_logs: bool = False) -> None:
         self.queries = queries
