@@ -1,24 +1,59 @@
 """Layer 1: the aether/v1 documents, loading and validation (SPEC §2 to §4, §13).
 
 Pure, except :func:`load_file`, which reads one file.
+
+The names below are imported on first use: a module that needs one submodule (the
+``JSON`` type of ``aether.model.json_value``, say) does not pay for the loader, the YAML
+parser and the validator, so that commands that never load a document start fast.
 """
 
 from __future__ import annotations
 
-from aether.model.converter import dump_document, structure, unstructure
-from aether.model.defaults import apply_defaults
-from aether.model.index import template_index
-from aether.model.limits import DEFAULT_LIMITS, Limits
-from aether.model.loader import LoadResult, load_document, load_file
-from aether.model.problems import Problem, ValidationError
-from aether.model.refs import (
-    TemplateLookup,
-    merge_spec,
-    resolve_workflow_refs,
-    snapshot_templates,
-)
-from aether.model.submit_args import apply_submit_arguments
-from aether.model.validate import ExpressionCheck, validate
+# Private aliases: the package's namespace holds its submodules (``aether.model.types``
+# among them), so no other module may be bound there under its own name.
+import importlib as _importlib
+import sys as _sys
+from types import ModuleType as _ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aether.model.converter import dump_document, structure, unstructure
+    from aether.model.defaults import apply_defaults
+    from aether.model.index import template_index
+    from aether.model.limits import DEFAULT_LIMITS, Limits
+    from aether.model.loader import LoadResult, load_document, load_file
+    from aether.model.problems import Problem, ValidationError
+    from aether.model.refs import (
+        TemplateLookup,
+        merge_spec,
+        resolve_workflow_refs,
+        snapshot_templates,
+    )
+    from aether.model.submit_args import apply_submit_arguments
+    from aether.model.validate import ExpressionCheck, validate
+
+# Each public name and the submodule that defines it.
+_HOMES = {
+    "DEFAULT_LIMITS": "limits",
+    "ExpressionCheck": "validate",
+    "Limits": "limits",
+    "LoadResult": "loader",
+    "Problem": "problems",
+    "TemplateLookup": "refs",
+    "ValidationError": "problems",
+    "apply_defaults": "defaults",
+    "apply_submit_arguments": "submit_args",
+    "dump_document": "converter",
+    "load_document": "loader",
+    "load_file": "loader",
+    "merge_spec": "refs",
+    "resolve_workflow_refs": "refs",
+    "snapshot_templates": "refs",
+    "structure": "converter",
+    "template_index": "index",
+    "unstructure": "converter",
+    "validate": "validate",
+}
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -41,3 +76,30 @@ __all__ = [
     "unstructure",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
+
+class _Package(_ModuleType):
+    """The package, whose ``validate`` stays the function when the submodule of that name
+    is imported (the import system then binds the submodule on the package), as it was when
+    the package imported its names eagerly."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if isinstance(value, _ModuleType) and _HOMES.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

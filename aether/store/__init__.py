@@ -6,23 +6,54 @@ without importing an adapter class.
 
 from __future__ import annotations
 
+import importlib as _importlib
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from aether.store.base import (
-    ANY_VERSION,
-    NO_STREAM,
-    AppendRequest,
-    ConcurrencyConflict,
-    EventLog,
-    PendingEvent,
-    StoredEvent,
-    StoreError,
-)
-from aether.store.memory import InMemoryEventLog
-from aether.store.postgres_connect import is_postgres_url
-from aether.store.sqlite import SqliteEventLog
+if TYPE_CHECKING:
+    from aether.store.base import (
+        ANY_VERSION,
+        NO_STREAM,
+        AppendRequest,
+        ConcurrencyConflict,
+        EventLog,
+        PendingEvent,
+        StoredEvent,
+        StoreError,
+    )
+    from aether.store.memory import InMemoryEventLog
+    from aether.store.sqlite import SqliteEventLog
+
+# The adapters are imported on first use: a module that needs the interface alone
+# (``aether.store.base``) does not load SQLite's (sqlite-utils and what it loads).
+_HOMES = {
+    "ANY_VERSION": "base",
+    "NO_STREAM": "base",
+    "AppendRequest": "base",
+    "ConcurrencyConflict": "base",
+    "EventLog": "base",
+    "PendingEvent": "base",
+    "StoredEvent": "base",
+    "StoreError": "base",
+    "InMemoryEventLog": "memory",
+    "SqliteEventLog": "sqlite",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
+
 
 _MEMORY_TARGETS = (":memory:", "memory:", "memory://")
 _SQLITE_SCHEME = "sqlite:///"
@@ -48,6 +79,11 @@ def open_log(
     ``synchronous`` and ``busy_timeout_ms`` apply to SQLite only. Another scheme raises
     :class:`StoreError`.
     """
+    from aether.store.base import StoreError
+    from aether.store.memory import InMemoryEventLog
+    from aether.store.postgres_connect import is_postgres_url
+    from aether.store.sqlite import SqliteEventLog
+
     if isinstance(target, os.PathLike):
         return SqliteEventLog(target, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms, clock=clock)
     if target in _MEMORY_TARGETS:
