@@ -8,24 +8,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import orjson
 import typer
 
 from aether.cli.store_faults import EXIT_STORE_FAULT, describe_store_fault
-from aether.model.json_value import JSON
-from aether.model.problems import Problem, ValidationError
-from aether.model.refs import TemplateLookup, no_templates
-from aether.runtime.engine import Engine
-from aether.runtime.queries import QueryService
-from aether.runtime.setup import sqlite_engine
-from aether.runtime.templates import store_lookup
-from aether.store import open_log
-from aether.store.base import EventLog, StoreError
-from aether.store.postgres_connect import is_postgres_url, redacted
-from aether.store.sqlite import SqliteEventLog
-from aether.store.sqlite_read_only import is_writable
+
+# The engine, the store and the model are imported by the functions that use them, so
+# that a command that needs none of them (``--help``, ``--version``) starts fast.
+if TYPE_CHECKING:
+    from aether.model.json_value import JSON
+    from aether.model.problems import Problem, ValidationError
+    from aether.model.refs import TemplateLookup
+    from aether.runtime.engine import Engine
+    from aether.runtime.queries import QueryService
+    from aether.store.base import EventLog
 
 DEFAULT_DB = "aether.db"
 
@@ -48,6 +45,8 @@ def db_path(db: str | None) -> Path:
 
 def db_name(db: str | None) -> str:
     """The database as messages name it: a file path, or a URL without its password."""
+    from aether.store.postgres_connect import is_postgres_url, redacted
+
     if is_postgres_url(db):
         assert db is not None
         return redacted(db)
@@ -60,6 +59,11 @@ def open_engine(
     """The engine of ``db``. ``queue``: hand tasks to workers through the database's task
     queue, so that ``aether worker`` processes take part (always so on PostgreSQL, where
     engines and workers may be on other machines)."""
+    from aether.runtime.setup import sqlite_engine
+    from aether.store.base import StoreError
+    from aether.store.postgres_connect import is_postgres_url
+    from aether.store.sqlite_read_only import is_writable
+
     # A command without workers only records requests; the runs' owners act on them.
     kwargs.setdefault("drives", "all" if workers > 0 else "none")
     if is_postgres_url(db):
@@ -83,6 +87,8 @@ def open_engine(
 
 def _open_postgres_engine(url: str, **kwargs: Any) -> Engine:
     from aether.runtime.setup import postgres_engine
+    from aether.store.base import StoreError
+    from aether.store.postgres_connect import redacted
 
     try:
         return postgres_engine(url, **kwargs)
@@ -91,6 +97,8 @@ def _open_postgres_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _with_templates(engine: Engine) -> Engine:
+    from aether.runtime.templates import store_lookup
+
     if engine.template_lookup is None:
         # Submissions and cron ticks resolve template references from this database (SPEC §13).
         engine.template_lookup = store_lookup(engine.log)
@@ -101,6 +109,13 @@ def _with_templates(engine: Engine) -> Engine:
 def stored_templates(db: str | None) -> Iterator[TemplateLookup]:
     """The WorkflowTemplates of ``db``, to validate a document before anything is written.
     A database that does not exist holds none, and is not created."""
+    from aether.model.refs import no_templates
+    from aether.runtime.templates import store_lookup
+    from aether.store import open_log
+    from aether.store.base import StoreError
+    from aether.store.postgres_connect import is_postgres_url, redacted
+    from aether.store.sqlite import SqliteEventLog
+
     if is_postgres_url(db):
         assert db is not None
         try:
@@ -136,6 +151,8 @@ def check_existing(path: Path) -> None:
 
 def open_queries(db: str | None) -> QueryService:
     """The read side of the database ``db``, which must exist: for commands that only read."""
+    from aether.runtime.queries import QueryService
+
     return QueryService(open_engine(db, workers=0, must_exist=True))
 
 
@@ -145,6 +162,8 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 
 
 def print_json(value: JSON) -> None:
+    import orjson
+
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
     sys.stdout.flush()
 

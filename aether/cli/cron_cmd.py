@@ -8,24 +8,25 @@ and exits 2 with nothing written: the service validates before it appends.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from rich.console import Console
 
 from aether.cli.common import DbOption, fail, invalid, open_engine, print_json, report_problems, stored_templates
-from aether.cli.whole_ids import id_table, print_table
-from aether.model.json_value import JSON
-from aether.model.problems import ValidationError
-from aether.runtime.cron import CronError, CronService
-from aether.runtime.engine import Engine
-from aether.store.memory import InMemoryEventLog
+
+# The commands import the cron service, the engine and rich when they run: registering
+# them (for ``--help`` or another command) must stay cheap.
+if TYPE_CHECKING:
+    from aether.model.json_value import JSON
+    from aether.runtime.cron import CronError, CronService
 
 NamespaceOption = typer.Option(None, "--namespace", "-n", help="Namespace of the cron (default: default).")
 JsonOption = typer.Option(False, "--json", help="Print JSON on stdout.")
 
 
 def _service(db: str | None, *, must_exist: bool = True) -> CronService:
+    from aether.runtime.cron import CronService
+
     # No workers: runs a command submits are executed by `aether serve`.
     return CronService(open_engine(db, workers=0, must_exist=must_exist))
 
@@ -35,6 +36,10 @@ def _refused(exc: CronError) -> NoReturn:
 
 
 def _show(view: dict[str, JSON]) -> None:
+    from rich.console import Console
+
+    from aether.cli.whole_ids import id_table, print_table
+
     console = Console()
     spec, status = view["spec"], view["status"]
     suspended = "  [bold]suspended[/]" if spec.get("suspend") else ""
@@ -60,6 +65,11 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Validate and register a cron workflow; `aether serve` ticks it."""
+        from aether.model.problems import ValidationError
+        from aether.runtime.cron import CronError, CronService
+        from aether.runtime.engine import Engine
+        from aether.store.memory import InMemoryEventLog
+
         # Validate before anything is written: bad input must not even create the file.
         # Template references resolve from the database's WorkflowTemplates (SPEC §13).
         try:
@@ -77,6 +87,8 @@ def register(app: typer.Typer) -> None:
     @cron.command("list")
     def list_crons(json_output: bool = JsonOption, db: str | None = DbOption) -> None:
         """List the cron workflows."""
+        from aether.cli.whole_ids import id_table, print_table
+
         rows = _service(db).list()
         if json_output:
             print_json(rows)
@@ -105,6 +117,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Show a cron workflow: its spec, status and runs in creation order."""
+        from aether.runtime.cron import CronError
+
         try:
             view = _service(db).get(name, namespace)
         except CronError as exc:
@@ -126,6 +140,9 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Change a cron workflow: every field but workflowSpec."""
+        from aether.model.problems import ValidationError
+        from aether.runtime.cron import CronError
+
         if file is None and schedule is None and timezone is None and policy is None and suspend is None:
             fail("nothing to update: give a FILE or one of --schedule, --timezone, --policy, --suspend/--no-suspend")
         service = _service(db)
@@ -150,6 +167,8 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(...), namespace: str | None = NamespaceOption, db: str | None = DbOption
     ) -> None:
         """Stop ticks from creating runs."""
+        from aether.runtime.cron import CronError
+
         try:
             _service(db).suspend(name, namespace)
         except CronError as exc:
@@ -161,6 +180,8 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(...), namespace: str | None = NamespaceOption, db: str | None = DbOption
     ) -> None:
         """Create runs again from the next scheduled time."""
+        from aether.runtime.cron import CronError
+
         try:
             _service(db).resume(name, namespace)
         except CronError as exc:
@@ -172,6 +193,8 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(...), namespace: str | None = NamespaceOption, db: str | None = DbOption
     ) -> None:
         """Stop ticking; the cron's runs are kept."""
+        from aether.runtime.cron import CronError
+
         try:
             _service(db).delete(name, namespace)
         except CronError as exc:
@@ -186,6 +209,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Run the cron now (a manual tick: every check but suspend applies)."""
+        from aether.runtime.cron import CronError
+
         try:
             outcome = _service(db).trigger(name, namespace)
         except CronError as exc:
@@ -213,6 +238,8 @@ def register(app: typer.Typer) -> None:
 
         Backfill ignores suspend, startingDeadlineSeconds and concurrencyPolicy (SPEC §12.5):
         its runs are created as with Allow."""
+        from aether.runtime.cron import CronError
+
         try:
             outcomes = _service(db).backfill(name, start, end, namespace)
         except CronError as exc:

@@ -9,8 +9,6 @@ from typing import Any
 
 import typer
 
-from aether.expr import ExpressionError, check_expression, evaluate, evaluate_condition, to_compact_json
-
 _EXIT_ERROR = 2
 
 
@@ -36,6 +34,8 @@ def _submit_warnings(expression: str) -> list[str]:
     trying a condition here says what submitting it would: a legacy-mode fallback above all,
     whose comparison of texts otherwise looks like an ordinary ``false``. A syntax error is
     left to the evaluation, which reports it with its position."""
+    from aether.expr import check_expression
+
     return [
         f"{diagnostic.code}: {diagnostic.message}"
         for diagnostic in check_expression(expression)
@@ -59,6 +59,9 @@ def eval_command(
     Warnings (such as unresolved names) go to stderr. An expression error is
     printed with its code and position, and the exit status is 2.
     """
+    # The parser and its grammar load here, not when the commands are registered.
+    from aether.expr import ExpressionError, evaluate, evaluate_condition, to_compact_json
+
     env = _parse_vars(vars_json)
     for warning in _submit_warnings(expression):
         typer.echo(warning, err=True)

@@ -5,20 +5,23 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import orjson
 import typer
 
 from aether.cli.common import DbOption, fail, open_engine, open_queries
-from aether.projections.history_entries import HistoryEntry
-from aether.runtime.engine import Engine, HistoryDecodeError, RunNotFound
-from aether.runtime.queries import QueryService
+
+if TYPE_CHECKING:
+    from aether.projections.history_entries import HistoryEntry
+    from aether.runtime.engine import Engine
 
 
 def history_entries(engine: Engine, run_id: str, *, phases_only: bool, node: str | None) -> Iterator[HistoryEntry]:
     """The entries ``aether history`` prints (``QueryService.history``: the audit trail from
     the ``phase_history`` read model when it can reach the log). When it cannot, the run is
     folded instead, and stderr says so before the first entry."""
+    from aether.runtime.queries import QueryService
+
     queries = QueryService(engine)
     entries = queries.history(run_id, phases_only=phases_only, node=node)
     if queries.fallback_reason is not None:
@@ -40,6 +43,10 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Every event of a run with its sequence number, time, node and a one-line summary."""
+        import orjson
+
+        from aether.runtime.engine import HistoryDecodeError, RunNotFound
+
         engine = open_engine(db, workers=0, must_exist=True)
         out = sys.stdout
         try:

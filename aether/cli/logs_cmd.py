@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import TYPE_CHECKING
 
-import orjson
 import typer
 
 from aether.cli.common import DbOption, fail, is_terminal, open_queries
-from aether.cli.log_lines import PARTIAL_LINE_MS, LineAssembler, LogLine, echo_line
-from aether.runtime.engine import RunNotFound
-from aether.runtime.queries import NoTaskLogs, QueryService
-from aether.store.task_logs import TaskLogChunk
+
+# The command imports the read side and the line assembler when it runs: registering it
+# (for ``--help`` or another command) must stay cheap.
+if TYPE_CHECKING:
+    from aether.cli.log_lines import LogLine
+    from aether.runtime.queries import QueryService
+    from aether.store.task_logs import TaskLogChunk
 
 FOLLOW_POLL_SECONDS = 0.25
 
@@ -29,6 +32,10 @@ class _Printer:
         self._heading: tuple[str, int] | None = None
 
     def print(self, lines: list[LogLine]) -> None:
+        import orjson
+
+        from aether.cli.log_lines import echo_line
+
         for line in lines:
             if self.json_output:
                 typer.echo(orjson.dumps(line.to_json(self.run_id)).decode())
@@ -49,6 +56,8 @@ def _follow(queries: QueryService, run_id: str, node: str | None, attempt: int |
     """Print what arrives until the run has ended and everything it wrote is printed:
     an attempt's output is stored before its result is reported, so once the run is over
     one more read finds the rest."""
+    from aether.cli.log_lines import PARTIAL_LINE_MS, LineAssembler
+
     lines = LineAssembler()
     seen: dict[tuple[str, int], int] = {}
     wait = queries.task_log_waiter()
@@ -81,6 +90,10 @@ def register(app: typer.Typer) -> None:
         Each attempt is headed; without NODE every line starts with its node id (and
         #ATTEMPT after the first attempt). Lines from stderr are marked [stderr], lines of
         Aether's own (such as where output over the L-LOG limit was cut) [aether]."""
+        from aether.cli.log_lines import LineAssembler
+        from aether.runtime.engine import RunNotFound
+        from aether.runtime.queries import NoTaskLogs
+
         queries = open_queries(db)
         printer = _Printer(run_id, with_source=node is None, json_output=json_output)
         try:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import orjson
 import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, open_engine, open_queries, print_json
-from aether.events.import_events import HistoryImported
-from aether.events.times import format_datetime
-from aether.history.transfer import ImportError_, ParsedHistory, parse_lines
-from aether.history.verify import VerifyResult, verify_run
-from aether.model.json_value import JSON
-from aether.projections.view_at import ViewHistoryGap
-from aether.runtime.engine import HistoryDecodeError, RunNotFound
-from aether.runtime.time_travel_queries import TimeTravel
-from aether.store.history_import import import_history
+
+# The commands import the history, time travel and the engine when they run: registering
+# them (for ``--help`` or another command) must stay cheap.
+if TYPE_CHECKING:
+    from aether.history.transfer import ParsedHistory
+    from aether.history.verify import VerifyResult
+    from aether.model.json_value import JSON
+    from aether.runtime.time_travel_queries import TimeTravel
 
 
 def _seq(travel: TimeTravel, run_id: str, text: str) -> int:
@@ -54,6 +52,8 @@ def _report_verify(result: VerifyResult, json_output: bool) -> NoReturn:
 
 def _verification_finding(history: ParsedHistory) -> str | None:
     """Why the history's recorded decisions do not replay, or None when they all do."""
+    from aether.history.verify import verify_run
+
     try:
         mismatch = verify_run(history.decoded()).mismatch
     except Exception as exc:  # a forged history may break the decider itself
@@ -63,6 +63,7 @@ def _verification_finding(history: ParsedHistory) -> str | None:
 
 def diff_lines(changes: dict[str, JSON], a: int, b: int) -> list[str]:
     """``aether replay --diff`` as text: one line per changed node, ``old -> new`` per field."""
+    import orjson
 
     def shown(value: JSON) -> str:
         return "-" if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
@@ -94,12 +95,21 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Travel to any point of a run, compare two points, or check the run replays identically."""
+        import orjson
+
+        from aether.projections.view_at import ViewHistoryGap
+        from aether.runtime.engine import HistoryDecodeError, RunNotFound
+        from aether.runtime.time_travel_queries import TimeTravel
+
         chosen = [name for name, given in (("--at", at is not None), ("--diff", diff), ("--verify", verify)) if given]
         if len(chosen) > 1:
             fail(f"{' and '.join(chosen)} cannot be combined: give one of --at SEQ, --diff A B or --verify")
         engine = open_engine(db, workers=0, must_exist=True)
         try:
             if verify:
+                # Only here: re-running the decider loads the scheduler and the expression parser.
+                from aether.history.verify import verify_run
+
                 _report_verify(verify_run(engine.events(run_id)), json_output)
             travel = TimeTravel(engine)
             if diff is not None:
@@ -142,6 +152,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Write the run's history as JSON Lines on stdout (`aether import` reads it)."""
+        from aether.runtime.engine import RunNotFound
+
         try:
             lines = open_queries(db).export(run_id)
         except RunNotFound as exc:
@@ -162,6 +174,11 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Add an exported run history to this database, once its decisions replay identically."""
+        from aether.events.import_events import HistoryImported
+        from aether.events.times import format_datetime
+        from aether.history.transfer import ImportError_, parse_lines
+        from aether.store.history_import import import_history
+
         try:
             with file.open("rb") as handle:
                 history = parse_lines(handle, str(file))
@@ -196,6 +213,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Start a new run that reuses every result that succeeded and re-runs the rest."""
+        from aether.runtime.engine import RunNotFound
+
         engine = open_engine(db, workers=0, must_exist=True)
         try:
             typer.echo(engine.fork(run_id, "retry"))
@@ -209,6 +228,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Start a new run from the history up to event SEQ."""
+        from aether.runtime.engine import RunNotFound
+
         engine = open_engine(db, workers=0, must_exist=True)
         try:
             typer.echo(engine.fork(run_id, "reset", at_seq=to))

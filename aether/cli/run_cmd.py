@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,7 +22,6 @@ from aether.cli.common import (
     report_problems,
     stored_templates,
 )
-from aether.cli.progress import PlainProgress, RichProgress
 from aether.cli.secrets_option import SecretsOption, command_line_secrets
 from aether.cli.stopping import (
     DEFAULT_GRACE,
@@ -34,22 +34,20 @@ from aether.cli.stopping import (
     lease_seconds,
 )
 from aether.cli.store_faults import EXIT_STORE_FAULT
-from aether.cli.task_output import TaskOutput
 from aether.cli.wait_cmd import WaitTimeoutOption, wait_for_end, wait_timeout
-from aether.model.durations import parse_duration_seconds
-from aether.model.json_value import JSON
-from aether.model.limits import DEFAULT_LIMITS
-from aether.model.problems import Problem, ValidationError
-from aether.reducers.state import TERMINAL_PHASES
-from aether.runtime.cron import attach_cron_ticker
-from aether.runtime.executors import builtin_executors, config_checks
-from aether.runtime.queries import QueryService
-from aether.runtime.submission import PreparedRun, load_workflow, parse_argument
+
+# The commands import the engine, the executors and the model when they run: registering
+# them (for ``--help`` or another command) must stay cheap.
+if TYPE_CHECKING:
+    from aether.model.json_value import JSON
+    from aether.runtime.submission import PreparedRun
 
 ParamOption = typer.Option(None, "-p", "--param", help="Workflow argument NAME=VALUE (VALUE is JSON, or text).")
 
 
 def _arguments(params: list[str] | None) -> dict[str, JSON]:
+    from aether.runtime.submission import parse_argument
+
     arguments: dict[str, JSON] = {}
     for text in params or []:
         try:
@@ -63,6 +61,11 @@ def _arguments(params: list[str] | None) -> dict[str, JSON]:
 def _prepare(file: Path, params: list[str] | None, strict: bool, db: str | None) -> PreparedRun:
     """Validate before anything is written: bad input writes nothing. Template references
     resolve from the WorkflowTemplates stored in ``db`` (SPEC §13)."""
+    from aether.model.limits import DEFAULT_LIMITS
+    from aether.model.problems import Problem, ValidationError
+    from aether.runtime.executors import builtin_executors, config_checks
+    from aether.runtime.submission import load_workflow
+
     arguments = _arguments(params)
     checks = config_checks(builtin_executors())
     try:
@@ -106,6 +109,12 @@ def register(app: typer.Typer) -> None:
         """Submit a workflow and run it to completion in this process.
 
         Exit 0 when the run Succeeded, 1 for any other end, 2 for invalid input."""
+        from aether.cli.progress import PlainProgress, RichProgress
+        from aether.cli.task_output import TaskOutput
+        from aether.model.durations import parse_duration_seconds
+        from aether.reducers.state import TERMINAL_PHASES
+        from aether.runtime.queries import QueryService
+
         limit = None
         if timeout is not None:
             limit = parse_duration_seconds(timeout)
@@ -171,6 +180,8 @@ def register(app: typer.Typer) -> None:
         """Record a new run and print its id; `aether serve` executes it.
 
         With --wait, then wait for the run's end and exit as `aether wait` does."""
+        from aether.runtime.queries import QueryService
+
         if not wait and (wait_limit is not None or json_output):
             fail("--timeout and --json of submit go with --wait")
         limit = wait_timeout(wait_limit)
@@ -202,6 +213,8 @@ def register(app: typer.Typer) -> None:
 
         SIGTERM or Ctrl-C stops it gracefully: no new task starts, running tasks get the
         --grace period to finish, then they are terminated and run again at the next start."""
+        from aether.runtime.cron import attach_cron_ticker
+
         grace_limit = grace_seconds(grace)
         engine = open_engine(
             db,

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import orjson
+from typing import TYPE_CHECKING
+
 import typer
-from rich.console import Console
 
 from aether.cli.common import DbOption, fail, open_engine, open_queries, print_json
 from aether.cli.list_filters import LimitOption, PhaseOption, SinceOption, WorkflowOption, run_filter
-from aether.cli.run_facts import workflow_deadline
-from aether.cli.whole_ids import id_table, print_table
-from aether.events.times import format_ms, parse_ms
-from aether.model.json_value import JSON
-from aether.reducers.state import TERMINAL_PHASES
-from aether.runtime.engine import RequestRejected, RunNotFound
-from aether.runtime.pruning import NotPrunable, delete_run, finished_before, was_deleted
-from aether.store.history_import import import_record
+
+# The commands import the engine, the store and rich when they run: registering them
+# (for ``--help`` or another command) must stay cheap.
+if TYPE_CHECKING:
+    from aether.model.json_value import JSON
 
 # The submit decision arms the workflow deadline before it creates any node: these few
 # events always hold it.
@@ -30,6 +27,17 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Show one run and its tasks."""
+        import orjson
+        from rich.console import Console
+
+        from aether.cli.run_facts import workflow_deadline
+        from aether.cli.whole_ids import id_table, print_table
+        from aether.events.times import format_ms
+        from aether.reducers.state import TERMINAL_PHASES
+        from aether.runtime.engine import RunNotFound
+        from aether.runtime.pruning import was_deleted
+        from aether.store.history_import import import_record
+
         queries = open_queries(db)
         try:
             view = queries.get(run_id)
@@ -82,6 +90,9 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Remove finished runs from the listings; the log keeps their history (a RunPruned fact)."""
+        from aether.runtime.engine import RunNotFound
+        from aether.runtime.pruning import NotPrunable, delete_run
+
         queries = open_queries(db)
         for run_id in run_ids:
             try:
@@ -96,6 +107,9 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Remove every run that finished before --before from the listings; the log keeps their history."""
+        from aether.events.times import parse_ms
+        from aether.runtime.pruning import NotPrunable, delete_run, finished_before
+
         try:
             parse_ms(before)
         except ValueError:
@@ -120,6 +134,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """List the runs in the database, oldest first (newest first with --limit)."""
+        from aether.cli.whole_ids import id_table, print_table
+
         chosen = run_filter(phases, workflow, since, limit)
         rows = open_queries(db).runs(chosen)
         if json_output:
@@ -137,6 +153,10 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Resume a suspended task."""
+        import orjson
+
+        from aether.runtime.engine import RequestRejected, RunNotFound
+
         data: dict[str, JSON] = {}
         if payload is not None:
             try:
@@ -158,6 +178,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Cancel a run: every unfinished task is cancelled."""
+        from aether.runtime.engine import RequestRejected, RunNotFound
+
         engine = open_engine(db, workers=0, must_exist=True)
         try:
             engine.cancel(run_id)

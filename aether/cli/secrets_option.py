@@ -3,16 +3,14 @@ values of ``secretKeyRef`` inputs (SPEC §15 ``SecretProvider``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from aether.cli.common import fail
-from aether.runtime.secrets import (
-    ChainedSecretProvider,
-    EnvSecretProvider,
-    SecretProvider,
-    SecretsFileError,
-    load_secrets_file,
-)
+
+if TYPE_CHECKING:
+    from aether.runtime.secrets import SecretProvider
 
 SecretsOption = typer.Option(
     None,
@@ -26,6 +24,8 @@ SecretsOption = typer.Option(
 
 def command_line_secrets(path: str | None) -> SecretProvider:
     """The ``--secrets`` file first, if given, then the environment."""
+    from aether.runtime.secrets import ChainedSecretProvider, EnvSecretProvider, SecretsFileError, load_secrets_file
+
     environment = EnvSecretProvider()
     if path is None:
         return environment

@@ -9,13 +9,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
 from aether.cli.common import fail
-from aether.events.assignment import TaskAssignment
-from aether.model.durations import parse_duration_nanos
-from aether.runtime.engine import Engine
+
+if TYPE_CHECKING:
+    from aether.events.assignment import TaskAssignment
+    from aether.runtime.engine import Engine
 
 DEFAULT_GRACE = "10s"
 GRACE_HELP = "On SIGTERM or Ctrl-C, let running tasks finish for this long before terminating them."
@@ -23,6 +25,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def grace_seconds(text: str) -> float:
+    from aether.model.durations import parse_duration_nanos
+
     nanos = parse_duration_nanos(text)  # unlike a deadline, a grace may be zero
     if nanos is None:
         fail(f'--grace "{text}" is not a duration (e.g. 0s, 10s, 2m)')
@@ -37,6 +41,8 @@ LEASE_HELP = (
 
 
 def lease_seconds(text: str) -> float:
+    from aether.model.durations import parse_duration_nanos
+
     seconds = parse_duration_nanos(text)
     if seconds is None or seconds < 1_000_000_000:
         fail(f'--lease "{text}" is not a duration of at least 1s (e.g. 5s, 10s, 1m)')

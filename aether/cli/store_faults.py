@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
-
-from aether.runtime.engine import HistoryDecodeError
-from aether.store.base import StoreError
+import sys
 
 EXIT_STORE_FAULT = 3
 
@@ -32,9 +30,28 @@ _DAMAGED = _ADVICE["SQLITE_CORRUPT"]
 _STORE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EIO})
 
 
+def _loaded_class(module: str, name: str) -> type[BaseException] | None:
+    """The exception class ``name`` of ``module`` if the module has been imported, else None.
+
+    Every command's errors pass through here, including those of commands that never load
+    the store or the engine (``--help``): an exception of a class that was never imported
+    cannot have been raised, and importing it just to say so would cost a second."""
+    loaded = sys.modules.get(module)
+    found = getattr(loaded, name, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def _is_history_decode_error(exc: BaseException) -> bool:
+    decode_error = _loaded_class("aether.runtime.engine", "HistoryDecodeError")
+    return decode_error is not None and isinstance(exc, decode_error)
+
+
 def is_store_fault(exc: BaseException) -> bool:
     """True for the exceptions a command reports with :func:`describe_store_fault`."""
-    if isinstance(exc, StoreError | sqlite3.Error | HistoryDecodeError):
+    store_error = _loaded_class("aether.store.base", "StoreError")
+    if isinstance(exc, sqlite3.Error) or (store_error is not None and isinstance(exc, store_error)):
+        return True
+    if _is_history_decode_error(exc):
         return True
     return isinstance(exc, OSError) and exc.errno in _STORE_ERRNOS
 
@@ -57,7 +74,7 @@ def _advice(exc: BaseException) -> str | None:
                     return advice
             if "could not decode" in str(cause).lower():
                 return _DAMAGED
-        if isinstance(cause, HistoryDecodeError | UnicodeDecodeError):
+        if isinstance(cause, UnicodeDecodeError) or _is_history_decode_error(cause):
             return _DAMAGED
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             return _ADVICE["SQLITE_FULL"]

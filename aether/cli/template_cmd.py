@@ -8,23 +8,25 @@ exits 2 with nothing written: ``apply`` validates every file before it stores an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from rich.console import Console
 
 from aether.cli.common import DbOption, fail, open_engine, print_json, report_problems, stored_templates
-from aether.cli.whole_ids import id_table, print_table
-from aether.model.json_value import JSON
-from aether.runtime.engine import Engine
-from aether.runtime.templates import TemplateError, TemplateService
-from aether.store.memory import InMemoryEventLog
+
+# The commands import the template service, the engine and rich when they run:
+# registering them (for ``--help`` or another command) must stay cheap.
+if TYPE_CHECKING:
+    from aether.model.json_value import JSON
+    from aether.runtime.templates import TemplateError, TemplateService
 
 NamespaceOption = typer.Option(None, "--namespace", "-n", help="Namespace of the template (default: default).")
 JsonOption = typer.Option(False, "--json", help="Print JSON on stdout.")
 
 
 def _service(db: str | None, *, must_exist: bool = True) -> TemplateService:
+    from aether.runtime.templates import TemplateService
+
     return TemplateService(open_engine(db, workers=0, must_exist=must_exist))
 
 
@@ -33,6 +35,10 @@ def _refused(exc: TemplateError) -> NoReturn:
 
 
 def _show(view: dict[str, JSON]) -> None:
+    from rich.console import Console
+
+    from aether.cli.whole_ids import id_table, print_table
+
     console = Console()
     spec = view["spec"]
     console.print(
@@ -60,6 +66,10 @@ def register(app: typer.Typer) -> None:
 
         Every file is validated first (a templateRef may name a template of another file
         given here); if any is invalid, nothing is stored. Existing runs are not affected."""
+        from aether.runtime.engine import Engine
+        from aether.runtime.templates import TemplateService
+        from aether.store.memory import InMemoryEventLog
+
         # Validate before anything is written: bad input must not even create the database.
         with stored_templates(db) as lookup:
             checks = TemplateService(Engine(InMemoryEventLog(), workers=0, template_lookup=lookup)).check(files)
@@ -75,6 +85,8 @@ def register(app: typer.Typer) -> None:
     @template.command("list")
     def list_templates(json_output: bool = JsonOption, db: str | None = DbOption) -> None:
         """List the stored WorkflowTemplates."""
+        from aether.cli.whole_ids import id_table, print_table
+
         rows = _service(db).list()
         if json_output:
             print_json(rows)
@@ -99,6 +111,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Show a stored WorkflowTemplate."""
+        from aether.runtime.templates import TemplateError
+
         try:
             view = _service(db).get(name, namespace)
         except TemplateError as exc:
@@ -115,6 +129,8 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Delete a stored WorkflowTemplate; runs that used it keep their copy."""
+        from aether.runtime.templates import TemplateError
+
         try:
             _service(db).delete(name, namespace)
         except TemplateError as exc:

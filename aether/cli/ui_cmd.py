@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from aether.cli.common import DbOption, fail, open_queries
-from aether.runtime.engine import HistoryDecodeError, RunNotFound
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -52,6 +51,7 @@ def register(app: typer.Typer) -> None:
         db: str | None = DbOption,
     ) -> None:
         """Write one self-contained HTML file showing the run (graph, timeline, events, time slider)."""
+        from aether.runtime.engine import HistoryDecodeError, RunNotFound
         from aether.ui.report import build_report
 
         try:

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from aether.cli.common import problem_line, stored_templates
-from aether.expr import check_expression
-from aether.model import LoadResult, Problem, TemplateLookup, load_file
-from aether.runtime.executors import builtin_executors, config_checks
+
+# The command imports the loader, the expression checks and the executors when it runs:
+# registering it (for ``--help`` or another command) must stay cheap.
+if TYPE_CHECKING:
+    from aether.model import LoadResult, TemplateLookup
 
 EXIT_OK = 0
 EXIT_INVALID = 2
 
 
 def _load(path: Path, strict: bool, lookup: TemplateLookup | None) -> LoadResult:
+    from aether.expr import check_expression
+    from aether.model import LoadResult, Problem, load_file
+    from aether.runtime.executors import builtin_executors, config_checks
+
     checks = config_checks(builtin_executors())
     try:
         return load_file(

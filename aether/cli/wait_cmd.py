@@ -10,16 +10,15 @@ appended since it last looked.
 from __future__ import annotations
 
 import time
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from aether.cli.common import EXIT_OK, EXIT_RUN_NOT_SUCCEEDED, DbOption, fail, is_terminal, open_queries, print_json
-from aether.cli.progress import PlainProgress, RichProgress
-from aether.model.durations import format_go_duration, parse_duration_seconds
-from aether.projections.views import run_view
-from aether.runtime.engine import RunNotFound
-from aether.runtime.queries import QueryService
+
+if TYPE_CHECKING:
+    from aether.cli.progress import PlainProgress, RichProgress
+    from aether.runtime.queries import QueryService
 
 # The run had not ended when --timeout was over (as timeout(1) exits); the run goes on.
 EXIT_WAIT_TIMEOUT = 124
@@ -43,6 +42,8 @@ def wait_timeout(text: str | None) -> float | None:
     """Seconds of ``--timeout``; None: wait as long as the run takes."""
     if text is None:
         return None
+    from aether.model.durations import parse_duration_seconds
+
     seconds = parse_duration_seconds(text)
     if seconds is None:
         fail(f'--timeout "{text}" is not a duration (e.g. 30s, 10m, 1h)')
@@ -52,6 +53,11 @@ def wait_timeout(text: str | None) -> float | None:
 def wait_for_end(queries: QueryService, run_id: str, limit: float | None, *, json_output: bool) -> NoReturn:
     """Show the run until it ends, print its end and exit with the status of its phase;
     at ``limit`` seconds, exit :data:`EXIT_WAIT_TIMEOUT` instead."""
+    from aether.cli.progress import PlainProgress, RichProgress
+    from aether.model.durations import format_go_duration
+    from aether.projections.views import run_view
+    from aether.runtime.engine import RunNotFound
+
     try:
         state, version = queries.latest_state(run_id)
     except RunNotFound as exc:
@@ -87,6 +93,8 @@ def wait_for_end(queries: QueryService, run_id: str, limit: float | None, *, jso
 
 def _stop_showing(display: RichProgress | PlainProgress) -> None:
     """End a live table without the line that says the run finished: it has not."""
+    from aether.cli.progress import RichProgress
+
     if isinstance(display, RichProgress) and display.live is not None:
         display.live.stop()
         display.live = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,8 +18,9 @@ from aether.cli.stopping import (
     lease_seconds,
 )
 from aether.cli.store_faults import EXIT_STORE_FAULT, describe_store_fault
-from aether.runtime.queue_broker import Waker
-from aether.store.base import StoreError
+
+if TYPE_CHECKING:
+    from aether.runtime.queue_broker import Waker
 
 WORKER_LEASE_HELP = (
     "How long this worker stays registered without renewal: if it dies, the engines run its tasks"
@@ -52,6 +54,7 @@ def register(app: typer.Typer) -> None:
         from aether.runtime.executors import BUILTIN_TYPES, builtin_executors
         from aether.runtime.worker_process import WorkerProcess
         from aether.store import open_log
+        from aether.store.base import StoreError
         from aether.store.postgres_connect import is_postgres_url
 
         types = _executor_types(executors, BUILTIN_TYPES)
