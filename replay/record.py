@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python replay/record.py              # (re)write every pair
     python replay/record.py NAME ...     # only these
     python replay/record.py --check      # record into memory and compare with the files
+                                         # (through the upcaster: see ``compare``)
 
 Each case is run by the real ``Engine`` (``decide``, reducers, broker, worker runtime,
 executors) with everything that could vary pinned, so recording twice gives the same
@@ -36,13 +37,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 from attrs import field, frozen
 
 from aether.events.assignment import TaskAssignment, TaskStartReport
+from aether.events.catalog import INPUT, Event, WorkflowSubmitted
+from aether.events.compaction import compact_decision
 from aether.events.streams import run_stream
 from aether.events.times import ms_to_datetime
-from aether.history.transfer import export_lines
+from aether.history.transfer import export_lines, parse_lines
 from aether.model.durations import parse_duration_nanos
 from aether.projections.views import run_view
 from aether.runtime.broker import LocalBroker
@@ -577,6 +581,50 @@ def _selected(names: list[str]) -> Iterator[Case]:
     return iter([known[name] for name in names] if names else CASES)
 
 
+def compare(history_path: Path, view_path: Path, history: bytes, view: bytes) -> str:
+    """How a fresh recording compares with the files: ``same`` (byte for byte); ``same once
+    upcast`` (the file's decisions, upcast to the compact records of SPEC §6.6.1, are the
+    fresh ones, and the views are equal; limits added to the run's snapshot since it was
+    recorded are named); or ``DIFFERS``, with the first event that does."""
+    if not history_path.exists() or not view_path.exists():
+        return "DIFFERS (no file)"
+    if history_path.read_bytes() == history and view_path.read_bytes() == view:
+        return "same"
+    if orjson.loads(view_path.read_bytes()) != orjson.loads(view):
+        return "DIFFERS (the view)"
+    stored = upcast(_decoded(history_path.read_bytes()))
+    fresh = _decoded(history)
+    first_stored, first_fresh = stored[0], fresh[0]
+    assert isinstance(first_stored, WorkflowSubmitted) and isinstance(first_fresh, WorkflowSubmitted)
+    added = sorted(set(first_fresh.limits) - set(first_stored.limits))
+    if {k: v for k, v in first_fresh.limits.items() if k not in added} == first_stored.limits:
+        stored[0] = attrs.evolve(first_stored, limits=first_fresh.limits)
+    for seq, (old, new) in enumerate(zip(stored, fresh, strict=False), start=1):
+        if old != new:
+            return f"DIFFERS (event {seq}: {old.TYPE} / {new.TYPE})"
+    if len(stored) != len(fresh):
+        return f"DIFFERS ({len(stored)} events upcast, {len(fresh)} recorded)"
+    return "same once upcast" + (f" (new limits {', '.join(added)})" if added else "")
+
+
+def _decoded(history: bytes) -> list[Event]:
+    return [event for _seq, event in parse_lines(history.splitlines()).decoded()]
+
+
+def upcast(events: list[Event]) -> list[Event]:
+    """A history recorded before compact records, decision by decision in today's form."""
+    out: list[Event] = []
+    group: list[Event] = []
+    for event in events:
+        if event.KIND == INPUT and group:
+            out += compact_decision(group[0], group[1:])[0]
+            group = []
+        group.append(event)
+    if group:
+        out += compact_decision(group[0], group[1:])[0]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="cases to record (default: all)")
@@ -588,10 +636,9 @@ def main(argv: list[str] | None = None) -> int:
         history, view = record(case)
         history_path, view_path = files(case, args.out)
         if args.check:
-            same = history_path.exists() and history_path.read_bytes() == history
-            same = same and view_path.exists() and view_path.read_bytes() == view
-            differ += not same
-            print(f"{'same   ' if same else 'DIFFERS'} {case.name}")
+            verdict = compare(history_path, view_path, history, view)
+            differ += verdict.startswith("DIFFERS")
+            print(f"{verdict:40} {case.name}")
             continue
         args.out.mkdir(parents=True, exist_ok=True)
         history_path.write_bytes(history)

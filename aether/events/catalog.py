@@ -10,6 +10,12 @@ itself is the transition: ``NodeCreated`` (to its initial phase), ``TaskDispatch
 ``WorkflowCompleted`` (the run to its terminal phase). The audit trail is derived
 from all of them by the phase-history projection.
 
+A task's happy path is recorded in three events (SPEC §6.6.1): ``TaskDispatched`` also
+holds the leaf's creation and bound inputs, ``TaskStarted`` is itself the move to
+``Running``, and ``TaskResultReported`` also holds the recorded result and the node's
+completion. Those parts are decisions carried by the event that caused them; see
+:mod:`aether.events.compaction` for how a decision is written that way and read back.
+
 Events never hold secret values: bound inputs keep ``secretKeyRef`` references only.
 """
 
@@ -77,6 +83,48 @@ class WorkflowSubmitted(Event):
     origin: dict[str, JSON] | None = None  # a retried or reset run: {runId, kind, ...}
 
 
+# --- parts of a task's life that its dispatch, start or result event carries ----------------
+
+
+@frozen
+class LeafCreation:
+    """A leaf created and dispatched by one decision: ``NodeCreated`` (phase ``Created``)
+    and, when ``bound``, ``InputsBound`` with the assignment's inputs and artifacts."""
+
+    parent_id: str | None
+    task_name: str
+    template_name: str
+    depth: int
+    index: int | None = None
+    task_index: int | None = None
+    warnings: tuple[str, ...] = ()  # from evaluating the task's `when`
+    bound: bool = False
+    input_warnings: tuple[str, ...] = ()
+
+
+@frozen
+class RecordedResult:
+    """The ``TaskResultRecorded`` decided for the result that carries it."""
+
+    code: int
+    phase: Phase
+    message: str = ""
+    outputs: tuple[ResultParameter, ...] = ()
+    accumulated: tuple[ResultParameter, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@frozen
+class Completion:
+    """The ``NodeCompleted`` of the leaf whose result carries it; its outputs are the
+    recorded result's."""
+
+    phase: Phase
+    from_phase: Phase = "Running"
+    message: str = ""
+    warnings: tuple[str, ...] = ()
+
+
 @event("TaskStarted", INPUT)
 @frozen
 class TaskStarted(Event):
@@ -84,6 +132,7 @@ class TaskStarted(Event):
     attempt: int
     at: str
     worker_id: str = ""
+    running: bool = False  # the start was accepted: the leaf moved Ready -> Running
 
 
 @event("TaskResultReported", INPUT)
@@ -97,6 +146,9 @@ class TaskResultReported(Event):
     parameters: tuple[ResultParameter, ...] = ()
     artifacts: tuple[dict[str, JSON], ...] = ()
     worker_id: str = ""
+    running: bool = False  # the result implied the start: the leaf moved Ready -> Running
+    recorded: RecordedResult | None = None
+    completed: Completion | None = None
 
 
 @event("TimerFired", INPUT)
@@ -192,6 +244,7 @@ class TaskDispatched(Event):
     reason: str  # initial | retry | resume
     assignment: TaskAssignment
     deadline_ms: int | None = None
+    created: LeafCreation | None = None  # the first attempt of a leaf created by the same decision
 
 
 @event("TaskResultRecorded", DECISION)

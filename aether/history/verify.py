@@ -1,5 +1,6 @@
 """The determinism check (ARCHITECTURE rule 2): replay a run's recorded inputs through
-``decide`` and compare every decision with the recorded one. A stream whose versions skip
+``decide`` and compare every decision with the recorded one, in the compact form of
+SPEC §6.6.1 (a history recorded before it is upcast decision by decision). A stream whose versions skip
 one is reported as a gap at the missing version: the decisions after it are not wrong,
 an event is missing."""
 
@@ -11,8 +12,9 @@ from attrs import frozen
 
 from aether.events.catalog import INPUT, Event
 from aether.events.codec import to_payload
+from aether.events.compaction import compact_decision, plain_input
 from aether.model.json_value import JSON
-from aether.reducers.run import apply
+from aether.reducers.run import fold
 from aether.reducers.state import RunState
 from aether.scheduler.decide import decide, recordable_decision
 
@@ -122,21 +124,30 @@ def verify_run(events: Iterable[tuple[int, Event]]) -> VerifyResult:
     for input_seq, trigger, recorded in _decisions(iter(contiguous)):
         inputs += 1
         count += 1 + len(recorded)
-        decision = decide(state, trigger)
-        if [event for _seq, event in recorded] != list(decision.events):
+        held = [trigger, *(event for _seq, event in recorded)]
+        seqs = [input_seq, *(seq for seq, _event in recorded)]
+        # A decision recorded before compact records is upcast to its compact form first;
+        # its events no longer map one to one onto versions, so a difference in it is
+        # reported at its input.
+        upcast, _reordered = compact_decision(held[0], held[1:])
+        if upcast != held:
+            seqs = [input_seq] * len(upcast)
+        plain = plain_input(trigger)
+        decision = decide(state, plain)
+        if upcast != list(decision.recorded):
             # What the engine records when decide's own events cannot be stored; checked
             # only on a difference, so verifying a healthy run encodes nothing.
-            decision = recordable_decision(state, trigger)
-        expected = list(decision.events)
-        for i in range(max(len(expected), len(recorded))):
+            decision = recordable_decision(state, plain)
+        expected = list(decision.recorded)
+        for i in range(max(len(expected), len(upcast))):
             want = expected[i] if i < len(expected) else None
-            got = recorded[i][1] if i < len(recorded) else None
+            got = upcast[i] if i < len(upcast) else None
             if want != got:
-                seq = recorded[i][0] if i < len(recorded) else (recorded[-1][0] + 1 if recorded else input_seq + 1)
+                seq = seqs[i] if i < len(seqs) else seqs[-1] + 1
                 return VerifyResult(count, inputs, gap_before(seq) or Mismatch(seq, want, got, input_seq))
-        state = decision.state
-        if state is None:  # pragma: no cover - decide always returns a state
-            state = apply(None, trigger)
+        # Fold what the log holds: a history recorded before compact records may order
+        # its nodes differently, and later decisions must see the run as it was.
+        state = decision.state if upcast == held else fold(held, state)
     if contiguous.gap is not None:
         return VerifyResult(count, inputs, gap_before(contiguous.gap[0]))
     return VerifyResult(count, inputs, None)

@@ -150,15 +150,48 @@ def _created(e: ev.NodeCreated) -> str:
     return f"{e.node_id}{index} ({e.template_type} {what}){phase}{_said(e.message)}"
 
 
+def _dispatched(e: ev.TaskDispatched) -> str:
+    out = f"{e.node_id} attempt {e.attempt} ({e.reason})"
+    created = e.created
+    if created is None:
+        return out
+    index = f" [{created.index}]" if created.index is not None else ""
+    out += f", created{index} (task {created.template_name or created.task_name})"
+    if e.assignment.inputs:
+        out += f", {_count(len(e.assignment.inputs), 'parameter')}"
+    return out
+
+
+def _started(e: ev.TaskStarted) -> str:
+    out = f"{e.node_id}#{e.attempt}" + (f" on {e.worker_id}" if e.worker_id else "")
+    return out + (" -> Running" if e.running else "")
+
+
+def _reported(e: ev.TaskResultReported) -> str:
+    out = f"{e.node_id}#{e.attempt} code {e.code}"
+    recorded, message = e.recorded, e.message
+    if recorded is not None:
+        completed = e.completed
+        out += f" -> {completed.phase if completed is not None else recorded.phase}"
+        if recorded.code != e.code:
+            out += f" (recorded as code {recorded.code})"
+        decided = completed.message if completed is not None else recorded.message
+        if decided and decided != message:
+            message = f"{message}; {decided}" if message else decided
+    elif e.running:
+        out += " -> Running"
+    return out + _said(message)
+
+
 _SUMMARIES: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.WorkflowSubmitted: _submitted,
-    ev.TaskStarted: lambda e: f"{e.node_id}#{e.attempt}" + (f" on {e.worker_id}" if e.worker_id else ""),
+    ev.TaskStarted: _started,
     ev.AttemptLost: lambda e: (
         f"{e.node_id}#{e.attempt}: {e.reason}"
         + (f" (worker {e.worker_id})" if e.worker_id else "")
         + (f" (owner {e.owner_id})" if e.owner_id else "")
     ),
-    ev.TaskResultReported: lambda e: f"{e.node_id}#{e.attempt} code {e.code}{_said(e.message)}",
+    ev.TaskResultReported: _reported,
     ev.TimerFired: lambda e: e.timer_id,
     ev.HookDelivered: lambda e: e.idempotency_key + (f" (failed: {oneline(e.error)})" if e.error else ""),
     ev.ResumeRequested: lambda e: e.node_id + (f" with {_count(len(e.payload), 'payload key')}" if e.payload else ""),
@@ -169,7 +202,7 @@ _SUMMARIES: dict[type[ev.Event], Callable[[Any], str]] = {
         f"{e.node_id}: {_count(len(e.parameters), 'parameter')}"
         + (f", {_count(len(e.artifacts), 'artifact')}" if e.artifacts else "")
     ),
-    ev.TaskDispatched: lambda e: f"{e.node_id} attempt {e.attempt} ({e.reason})",
+    ev.TaskDispatched: _dispatched,
     ev.TaskResultRecorded: lambda e: (
         f"{e.node_id}#{e.attempt} code {e.code} -> {e.phase}"
         + (" (deadline)" if e.synthetic else "")

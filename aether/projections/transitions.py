@@ -20,7 +20,9 @@ from __future__ import annotations
 from attrs import frozen
 
 from aether.events.catalog import Event, TaskDispatched
+from aether.events.compaction import expand, is_compact
 from aether.events.phases import Phase
+from aether.reducers.run import apply
 from aether.reducers.state import NodeState, RunState
 
 RUN = ""  # the node id the audit trail uses for the run itself
@@ -62,7 +64,13 @@ def phase_transitions(
     before: RunState | None, after: RunState, event: Event, changed: list[str] | None = None
 ) -> list[PhaseTransition]:
     """Every phase change ``event`` caused: nodes first (bottom up), then the run.
-    ``changed`` is ``changed_node_ids`` of the same arguments, when already known."""
+    ``changed`` is ``changed_node_ids`` of the same arguments, when already known.
+
+    An event that carries a task's creation, start or result (SPEC §6.6.1) gives each
+    step its own transition, as the fine-grained events it stands for would: a leaf
+    created and dispatched goes None -> Created -> Ready, not None -> Ready."""
+    if is_compact(event):
+        return _stepwise(before, event)
     out: list[PhaseTransition] = []
     for node_id in changed if changed is not None else changed_node_ids(before, after, event):
         old: NodeState | None = before.get_node(node_id) if before is not None else None
@@ -73,4 +81,14 @@ def phase_transitions(
     old_run = before.phase if before is not None else None
     if old_run != after.phase:
         out.append(PhaseTransition(RUN, old_run, after.phase, after.message))
+    return out
+
+
+def _stepwise(before: RunState | None, event: Event) -> list[PhaseTransition]:
+    out: list[PhaseTransition] = []
+    state = before
+    for fine in expand(event):
+        after = apply(state, fine)
+        out.extend(phase_transitions(state, after, fine))
+        state = after
     return out

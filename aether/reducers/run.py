@@ -17,6 +17,7 @@ from immutables import Map
 from aether.events import catalog as ev
 from aether.events.phases import Phase
 from aether.events.times import parse_ms
+from aether.events.values import ResultParameter
 from aether.model.limits import Limits
 from aether.reducers.copying import replace
 from aether.reducers.errors import IllegalTransition
@@ -101,8 +102,37 @@ def _at_input(state: RunState, event: Any) -> RunState:
     return replace(state, now_ms=max(state.now_ms, parse_ms(event.at)))
 
 
-for _input in (ev.TaskStarted, ev.TaskResultReported, ev.ResumeRequested, ev.CancelRequested):
+for _input in (ev.ResumeRequested, ev.CancelRequested):
     _HANDLERS[_input] = _at_input
+
+
+@handles(ev.TaskStarted)
+def _task_started(state: RunState, event: ev.TaskStarted) -> RunState:
+    state = _at_input(state, event)
+    if event.running:
+        state = _phase_changed(state, ev.PhaseChanged(event.node_id, "Ready", "Running"))
+    return state
+
+
+@handles(ev.TaskResultReported)
+def _task_result_reported(state: RunState, event: ev.TaskResultReported) -> RunState:
+    """The report, and what its record carries: the implied start, the recorded result
+    and the leaf's completion (SPEC §6.6.1)."""
+    state = _at_input(state, event)
+    if event.running:
+        state = _phase_changed(state, ev.PhaseChanged(event.node_id, "Ready", "Running"))
+    recorded = event.recorded
+    if recorded is None:
+        return state
+    state = _record_result(
+        state, event.node_id, event.attempt, recorded.code, recorded.phase, recorded.message, recorded.accumulated
+    )
+    completed = event.completed
+    if completed is None:
+        return state
+    return _complete_node(
+        state, event.node_id, completed.from_phase, completed.phase, completed.message, recorded.outputs
+    )
 
 
 @handles(ev.AttemptLost)
@@ -138,34 +168,38 @@ def _timer_fired(state: RunState, event: ev.TimerFired) -> RunState:
 
 @handles(ev.NodeCreated)
 def _node_created(state: RunState, event: ev.NodeCreated) -> RunState:
-    if event.node_id in state.nodes:
-        raise IllegalTransition(f"node {event.node_id} created twice")
     if event.phase not in INITIAL_NODE_PHASES:
         raise IllegalTransition(f"node {event.node_id} cannot be created in phase {event.phase}")
-    if state.limits.nodes_per_run and state.node_count >= state.limits.nodes_per_run:
-        raise IllegalTransition(f"node limit of {state.limits.nodes_per_run} exceeded")
-    key = _template_key(state, event)
-    node = NodeState(
-        node_id=event.node_id,
-        parent_id=event.parent_id,
-        task_name=event.task_name,
-        template_name=event.template_name,
-        template_type=event.template_type,
-        depth=event.depth,
-        seq=state.node_count,
-        created_ms=state.now_ms,
-        template_key=key,
-        phase=event.phase,
-        message=event.message,
-        index=event.index,
-        task_index=event.task_index,
-        finished_ms=state.now_ms if event.phase == "Skipped" else None,
+    _check_new(state, event.node_id)
+    return _create_node(
+        state,
+        NodeState(
+            node_id=event.node_id,
+            parent_id=event.parent_id,
+            task_name=event.task_name,
+            template_name=event.template_name,
+            template_type=event.template_type,
+            depth=event.depth,
+            seq=state.node_count,
+            created_ms=state.now_ms,
+            template_key=_template_key(state, event.parent_id, event.task_index),
+            phase=event.phase,
+            message=event.message,
+            index=event.index,
+            task_index=event.task_index,
+            finished_ms=state.now_ms if event.phase == "Skipped" else None,
+        ),
     )
-    if event.phase == "Created":
-        if event.template_type == "dag" and key is not None:
+
+
+def _create_node(state: RunState, node: NodeState) -> RunState:
+    """Add ``node``, just built from its creation record (checked by ``_check_new``)."""
+    key = node.template_key
+    if node.phase == "Created":
+        if node.template_type == "dag" and key is not None:
             roots = state.plan.dag(key).roots
             node = replace(node, dag=DagProgress(ready=Map({i: True for i in roots})))
-        elif event.template_type == "loop":
+        elif node.template_type == "loop":
             node = replace(node, loop=LoopProgress())
     state = replace(
         state,
@@ -173,20 +207,27 @@ def _node_created(state: RunState, event: ev.NodeCreated) -> RunState:
         order=state.order.set(state.node_count, node.node_id),
         node_count=state.node_count + 1,
     )
-    if event.parent_id is not None:
-        state = _child_created(state, state.node(event.parent_id), node)
+    if node.parent_id is not None:
+        state = _child_created(state, state.node(node.parent_id), node)
     return state
 
 
-def _template_key(state: RunState, event: ev.NodeCreated) -> tuple[str, str] | None:
+def _check_new(state: RunState, node_id: str) -> None:
+    if node_id in state.nodes:
+        raise IllegalTransition(f"node {node_id} created twice")
+    if state.limits.nodes_per_run and state.node_count >= state.limits.nodes_per_run:
+        raise IllegalTransition(f"node limit of {state.limits.nodes_per_run} exceeded")
+
+
+def _template_key(state: RunState, parent_id: str | None, task_index: int | None) -> tuple[str, str] | None:
     plan = state.plan
-    if event.parent_id is None:
+    if parent_id is None:
         return plan.entry_key
-    parent: NodeState = state.node(event.parent_id)
+    parent: NodeState = state.node(parent_id)
     assert parent.template_key is not None
     if parent.template_type == "dag":
-        assert event.task_index is not None
-        return plan.dag(parent.template_key).targets[event.task_index].key
+        assert task_index is not None
+        return plan.dag(parent.template_key).targets[task_index].key
     body = plan.loop_template(parent.template_key).body or ""
     return plan.resolve_name(parent.template_key[0], body)
 
@@ -303,6 +344,26 @@ def _inputs_bound(state: RunState, event: ev.InputsBound) -> RunState:
 
 @handles(ev.TaskDispatched)
 def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
+    created = event.created
+    if created is not None:
+        _check_new(state, event.node_id)
+        state = _create_node(
+            state,
+            NodeState(
+                node_id=event.node_id,
+                parent_id=created.parent_id,
+                task_name=created.task_name,
+                template_name=created.template_name,
+                template_type="task",
+                depth=created.depth,
+                seq=state.node_count,
+                created_ms=state.now_ms,
+                template_key=_template_key(state, created.parent_id, created.task_index),
+                index=created.index,
+                task_index=created.task_index,
+                artifacts=event.assignment.artifacts,
+            ),
+        )
     node = state.node(event.node_id)
     if event.attempt != node.attempt + 1:
         raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} dispatched after {node.attempt}")
@@ -350,25 +411,37 @@ def _mark_fresh(state: RunState, node_id: str | None) -> RunState:
 
 @handles(ev.TaskResultRecorded)
 def _result_recorded(state: RunState, event: ev.TaskResultRecorded) -> RunState:
-    node = state.node(event.node_id)
+    return _record_result(
+        state, event.node_id, event.attempt, event.code, event.phase, event.message, event.accumulated
+    )
+
+
+def _record_result(
+    state: RunState,
+    node_id: str,
+    number: int,
+    code: int,
+    phase: Phase,
+    message: str,
+    accumulated: tuple[ResultParameter, ...],
+) -> RunState:
+    node = state.node(node_id)
     attempt = node.current_attempt
-    if attempt is None or attempt.number != event.attempt:
-        raise IllegalTransition(f"node {node.node_id}: result for attempt {event.attempt} is not current")
+    if attempt is None or attempt.number != number:
+        raise IllegalTransition(f"node {node.node_id}: result for attempt {number} is not current")
     if attempt.code is not None:
-        raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} finished twice")
+        raise IllegalTransition(f"node {node.node_id}: attempt {number} finished twice")
     if node.terminal:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}: no result can be recorded for it")
-    attempt = replace(attempt, code=event.code, phase=event.phase, message=event.message, finished_ms=state.now_ms)
+    attempt = replace(attempt, code=code, phase=phase, message=message, finished_ms=state.now_ms)
     changes: dict[str, Any] = {
         "attempts": (*node.attempts[:-1], attempt),
-        "last_code": event.code,
+        "last_code": code,
     }
     suspended = state.suspended
-    if event.phase == "Suspended":
+    if phase == "Suspended":
         _check_node_move(node, "Suspended")
-        changes.update(
-            phase="Suspended", message=event.message, accumulated=event.accumulated, outputs=event.accumulated
-        )
+        changes.update(phase="Suspended", message=message, accumulated=accumulated, outputs=accumulated)
         suspended += 1
     return replace(
         state.with_node(replace(node, **changes)),
@@ -416,19 +489,30 @@ def _repeat_evaluated(state: RunState, event: ev.RepeatConditionEvaluated) -> Ru
 
 @handles(ev.NodeCompleted)
 def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
-    node = state.node(event.node_id)
-    if event.phase not in TERMINAL_PHASES or event.phase == "Skipped":
-        raise IllegalTransition(f"node {node.node_id}: NodeCompleted to {event.phase}, which is not a terminal phase")
-    if node.phase != event.from_phase:
-        raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
-    _check_node_move(node, event.phase)
+    return _complete_node(state, event.node_id, event.from_phase, event.phase, event.message, event.outputs)
+
+
+def _complete_node(
+    state: RunState,
+    node_id: str,
+    from_phase: Phase,
+    phase: Phase,
+    message: str,
+    outputs: tuple[ResultParameter, ...] | None,
+) -> RunState:
+    node = state.node(node_id)
+    if phase not in TERMINAL_PHASES or phase == "Skipped":
+        raise IllegalTransition(f"node {node.node_id}: NodeCompleted to {phase}, which is not a terminal phase")
+    if node.phase != from_phase:
+        raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {from_phase}")
+    _check_node_move(node, phase)
     if node.phase == "Suspended":
         state = replace(state, suspended=state.suspended - 1)
     node = replace(
         node,
-        phase=event.phase,
-        message=event.message,
-        outputs=event.outputs if event.outputs is not None else node.outputs,
+        phase=phase,
+        message=message,
+        outputs=outputs if outputs is not None else node.outputs,
         finished_ms=state.now_ms,
     )
     if node.loop is not None and not node.loop.stopped:
@@ -438,8 +522,8 @@ def _node_completed(state: RunState, event: ev.NodeCompleted) -> RunState:
         return state
     parent = state.node(node.parent_id)
     if parent.dag is not None:
-        return _dag_child_finished(state, parent, node, event.phase)
-    return _loop_child_finished(state, parent, event.phase)
+        return _dag_child_finished(state, parent, node, phase)
+    return _loop_child_finished(state, parent, phase)
 
 
 # --- timers, cancellation, hooks, completion -------------------------------------------------

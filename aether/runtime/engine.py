@@ -1,8 +1,8 @@
 """The engine: the imperative shell around ``decide`` (ARCHITECTURE layer 9).
 
 For each trigger: load the run's state (memory cache, else the log), ``decide``, append
-``[trigger, *events]`` atomically with the expected stream version, then perform the
-effects. Many triggers are decided into one batch and committed in one transaction
+the input and its decision (``decision.recorded``) atomically with the expected stream
+version, then perform the effects. Many triggers are decided into one batch and committed in one transaction
 (group commit); effects are performed only after that commit (the outbox rule).
 
 The engine can be driven two ways: ``pump()`` processes everything pending right now
@@ -47,9 +47,10 @@ from aether.runtime.notifiers import HookNotifier, LoggingNotifier
 from aether.runtime.ownership import DEFAULT_LEASE_TTL, SERVING, Ownership
 from aether.runtime.queue_broker import QueueBroker, Waker
 from aether.runtime.secrets import SecretProvider
-from aether.runtime.stream import StreamKind, StreamProcessor
+from aether.runtime.stream import StreamDecision, StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
 from aether.runtime.variables import SystemVars, VarsSource, snapshot
+from aether.scheduler.context import Decision
 from aether.scheduler.decide import decide, decide_unrecordable
 from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Notify, RunFinished
 from aether.scheduler.env import globals_layer
@@ -137,7 +138,13 @@ def run_kind(snapshots: SnapshotStore | None) -> StreamKind[RunState]:
         finished=lambda state: state.terminal,
         unrecordable=decide_unrecordable,
         recordable_input=recordable_report,
+        record=_recorded_events,
     )
+
+
+def _recorded_events(_trigger: ev.Event, decision: StreamDecision[RunState]) -> tuple[ev.Event, ...]:
+    assert isinstance(decision, Decision)
+    return decision.recorded
 
 
 def recordable_report(report: ev.Event, reason: str) -> ev.Event | None:

@@ -87,6 +87,11 @@ class StreamKind(Generic[S]):
     recordable_input: Callable[[Event, str], Event | None] = lambda _input, _reason: None
     """An input the log cannot store, replaced by one it can (a result whose values cannot
     be stored, as a failed result saying why); None: the input is refused."""
+    record: Callable[[Event, StreamDecision[S]], Sequence[Event]] = lambda trigger, decision: (
+        trigger,
+        *decision.events,
+    )
+    """What the log records for an input and its decision (runs: the compact form)."""
 
 
 @frozen
@@ -266,7 +271,7 @@ class StreamProcessor(Generic[S]):
                 base_versions.setdefault(stream, current.version)
                 pending.setdefault(stream, []).extend(encoded)
                 state = decision.state
-                version += 1 + len(decision.events)
+                version += len(encoded)
             touched[key] = Cached(state, version)
         requests: list[AppendRequest] = [(stream, events, base_versions[stream]) for stream, events in pending.items()]
         requests.extend(extra_appends)
@@ -313,16 +318,24 @@ class StreamProcessor(Generic[S]):
                 return self._refuse(key, trigger, f"the input cannot be recorded: {trigger.TYPE}: {again}")
         decision = self.kind.decide(state, trigger)
         try:
-            return trigger, decision, [encoded_trigger, *(encode(event) for event in decision.events)]
+            return trigger, decision, self._encoded_record(trigger, encoded_trigger, decision)
         except Exception as exc:
             reason = unencodable_reason(decision.events) or str(exc)
         if self.kind.unrecordable is None:
             return self._refuse(key, trigger, f"the decision cannot be recorded: {reason}")
         decision = self.kind.unrecordable(state, trigger, reason)
         try:
-            return trigger, decision, [encoded_trigger, *(encode(event) for event in decision.events)]
+            return trigger, decision, self._encoded_record(trigger, encoded_trigger, decision)
         except Exception as exc:
             return self._refuse(key, trigger, f"the decision cannot be recorded: {reason}; nor can its end: {exc}")
+
+    def _encoded_record(
+        self, trigger: Event, encoded_trigger: PendingEvent, decision: StreamDecision[S]
+    ) -> list[PendingEvent]:
+        record = self.kind.record(trigger, decision)
+        # The input recorded as it came (nothing folded into it) is already encoded.
+        first = encoded_trigger if record[0] is trigger else encode(record[0])
+        return [first, *(encode(event) for event in record[1:])]
 
     def _refuse(self, key: str, trigger: Event, message: str) -> Unrecordable:
         log.error("%s %s: %s refused: %s", self.kind.name, key, trigger.TYPE, message)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from attrs import frozen
 
 from aether.events.catalog import Event
+from aether.events.compaction import compact_decision
 from aether.events.times import format_ms
-from aether.reducers.run import apply
+from aether.reducers.copying import replace
+from aether.reducers.run import apply, fold
 from aether.reducers.state import NodeState, RunState
 from aether.scheduler.effects import Effect
 from aether.scheduler.outbox import decision_effects
@@ -29,10 +31,26 @@ class Rejection:
 
 @frozen
 class Decision:
-    events: tuple[Event, ...]
+    events: tuple[Event, ...]  # as decided, fine-grained
     effects: tuple[Effect, ...]
-    state: RunState
+    state: RunState  # the run once ``recorded`` is folded
     rejection: Rejection | None = None
+    recorded: tuple[Event, ...] = ()  # what the log records: the input and these events, compact
+
+
+def _recorded(
+    before: RunState | None, trigger: Event, events: list[Event], state: RunState
+) -> tuple[tuple[Event, ...], RunState]:
+    """The compact record of a decision (SPEC §6.6.1), and the state it folds to. That is
+    the decider's own state, except where a leaf's creation moved past another node's:
+    creation order is the order of the record, so the record is folded again."""
+    recorded, reordered = compact_decision(trigger, events)
+    count = (before.event_count if before is not None else 0) + len(recorded)
+    if reordered:
+        return tuple(recorded), fold(recorded, before)  # type: ignore[return-value]
+    if state.event_count != count:
+        state = replace(state, event_count=count)
+    return tuple(recorded), state
 
 
 class Ctx:
@@ -56,6 +74,8 @@ class Ctx:
     def now(self) -> str:
         return format_ms(self.state.now_ms)
 
-    def decision(self) -> Decision:
+    def decision(self, before: RunState | None, trigger: Event) -> Decision:
+        """The decision for ``trigger``, which was decided from ``before``."""
         effects = decision_effects(self.state.run_id, self.events)
-        return Decision(tuple(self.events), effects, self.state, self.rejection)
+        recorded, state = _recorded(before, trigger, self.events, self.state)
+        return Decision(tuple(self.events), effects, state, self.rejection, recorded)

@@ -2,8 +2,8 @@
 function of a run's state and one input event (ARCHITECTURE layer 6).
 
 The input is folded first, then the decision's events are derived and folded one by
-one. The runtime appends ``[trigger, *decision.events]`` atomically and only then
-performs ``decision.effects``.
+one. The runtime appends ``decision.recorded`` (the input and its decision, in the compact
+form of SPEC §6.6.1) atomically and only then performs ``decision.effects``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import orjson
 
 from aether.events import catalog as ev
 from aether.events.codec import unencodable_reason
+from aether.events.compaction import plain_input
 from aether.events.timers import TimerId
 from aether.reducers.errors import IllegalTransition
 from aether.reducers.run import apply
@@ -23,6 +24,9 @@ from aether.scheduler.nodes import arm_timer, duration_ms
 
 
 def decide(state: RunState | None, trigger: ev.Event) -> Decision:
+    # Only the input as it arrived is decided: decisions a record carries (SPEC §6.6.1)
+    # are derived here, never taken from outside.
+    trigger = plain_input(trigger)
     before = apply(state, trigger)
     ctx = Ctx(before)
     try:
@@ -41,18 +45,19 @@ def decide(state: RunState | None, trigger: ev.Event) -> Decision:
         ctx = Ctx(before)
         if not before.terminal:
             lifecycle.abort_run(ctx, f"engine internal error: {type(exc).__name__}: {exc}")
-    return ctx.decision()
+    return ctx.decision(state, trigger)
 
 
 def decide_unrecordable(state: RunState | None, trigger: ev.Event, reason: str) -> Decision:
     """The decision when ``decide``'s own events cannot be recorded: the input is kept and
     the run ends in Error saying why, so one poisoned value fails its run and nothing
     else. Deterministic, so verifying the run re-derives it."""
+    trigger = plain_input(trigger)
     before = apply(state, trigger)
     ctx = Ctx(before)
     if not before.terminal:
         lifecycle.abort_run(ctx, f"a decision could not be recorded: {reason}")
-    return ctx.decision()
+    return ctx.decision(state, trigger)
 
 
 def recordable_decision(state: RunState | None, trigger: ev.Event) -> Decision:

@@ -336,7 +336,7 @@ def test_cli_phases_only_folds_the_run_when_the_read_models_cannot_catch_up(tmp_
     driver.run(diamond_with_retry())
     driver.run(diamond_with_retry())
     driver.log.close()
-    version = next(v for v, type_name, _ in stored_rows(db, "damaged") if type_name == "TaskResultRecorded")
+    version = next(v for v, type_name, _ in stored_rows(db, "damaged") if type_name == "TaskResultReported")
     rewrite_event(db, "damaged", version, b'{"nodeId": 7}')
 
     healthy = aether(db, "history", "healthy", "--phases-only", "--json")
@@ -347,4 +347,4 @@ def test_cli_phases_only_folds_the_run_when_the_read_models_cannot_catch_up(tmp_
     ]
     damaged = aether(db, "history", "damaged", "--phases-only")
     assert damaged.exit_code == 2
-    assert f"event {version} (TaskResultRecorded) cannot be decoded" in damaged.stderr
+    assert f"event {version} (TaskResultReported) cannot be decoded" in damaged.stderr

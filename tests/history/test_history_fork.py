@@ -14,6 +14,7 @@ from history_support import Driver, cli, cli_json, scripted_dag
 from support.documents import dag, dag_task, executor, loop, parameters, shell_task, task, workflow
 
 from aether.events import catalog as ev
+from aether.events.compaction import expand
 from aether.history.time_travel import state_at
 from aether.runtime.engine import Engine
 from aether.store.sqlite import SqliteEventLog
@@ -264,7 +265,12 @@ def test_reset_reuses_only_what_had_succeeded_by_that_event(db: Path) -> None:
     )
     driver.run(doc)
     events = driver.events("origin")
-    completed = {e.node_id: s for s, e in events if isinstance(e, ev.NodeCompleted) and e.phase == "Succeeded"}
+    completed = {
+        e.node_id: s
+        for s, record in events
+        for e in expand(record)
+        if isinstance(e, ev.NodeCompleted) and e.phase == "Succeeded"
+    }
     at = completed["main/a"]  # the first to succeed: nothing else had by then
     assert at == min(completed.values()) and len(completed) == 5  # four tasks and the DAG
 

@@ -36,6 +36,8 @@ def recorded(tmp_path: Path) -> Path:
 
 def _last(db: Path, type_name: str) -> tuple[int, dict]:
     rows = [(version, orjson.loads(data)) for version, t, data in stored_rows(db, RUN) if t == type_name]
+    if type_name == "TaskResultReported":  # one that carries its recorded result (SPEC §6.6.1)
+        rows = [(version, data) for version, data in rows if "recorded" in data]
     assert rows, f"the run has no {type_name}"
     return rows[-1]
 
@@ -48,12 +50,13 @@ def test_verify_passes_and_says_how_many_events(recorded: Path) -> None:
     assert result.stdout.strip() == (
         f"verified {len(rows)} events ({inputs} inputs): every decision replays identically"
     )
-    assert len(rows) > 40 and inputs > 10  # a run with something to check
+    assert len(rows) > 20 and inputs > 10  # a run with something to check
 
 
 # Each edit keeps the payload decodable, so only the comparison with decide can catch it.
 EDITS = {
-    "TaskResultRecorded": lambda d: {**d, "phase": "Failed"},
+    # A decision the input's record carries (SPEC §6.6.1).
+    "TaskResultReported": lambda d: {**d, "recorded": {**d["recorded"], "phase": "Failed"}},
     "NodeCompleted": lambda d: {**d, "message": "tampered"},
     "TaskDispatched": lambda d: {**d, "assignment": {**d["assignment"], "priority": 1}},
     "PhaseChanged": lambda d: {**d, "toPhase": "Running" if d["toPhase"] != "Running" else "Ready"},
@@ -84,18 +87,19 @@ def test_an_altered_decision_in_the_log_is_named(recorded: Path, type_name: str)
 
 
 def test_the_first_of_two_altered_decisions_is_named(recorded: Path) -> None:
-    first, data1 = _last(recorded, "TaskResultRecorded")
+    first, data1 = _last(recorded, "TaskResultReported")
     later, data2 = _last(recorded, "WorkflowCompleted")
     assert first < later
     rewrite_event(recorded, RUN, later, orjson.dumps({**data2, "message": "x"}))
-    rewrite_event(recorded, RUN, first, orjson.dumps({**data1, "message": "y"}))
+    rewrite_event(recorded, RUN, first, orjson.dumps({**data1, "recorded": {**data1["recorded"], "message": "y"}}))
     result = cli(recorded, "replay", RUN, "--verify")
     assert result.exit_code == 1
     assert f"non-determinism at event {first} " in result.stderr
 
 
 def test_an_altered_input_is_caught_at_the_first_decision_it_changes(recorded: Path) -> None:
-    """A worker report edited from success to failure: decide now records a failure."""
+    """A worker report edited from success to failure: decide now records a failure, which
+    the report's own record does not carry (SPEC §6.6.1)."""
     rows = stored_rows(recorded, RUN)
     version, data = next(
         (v, orjson.loads(d)) for v, t, d in rows if t == "TaskResultReported" and orjson.loads(d)["nodeId"] == "main/d"
@@ -103,9 +107,10 @@ def test_an_altered_input_is_caught_at_the_first_decision_it_changes(recorded: P
     rewrite_event(recorded, RUN, version, orjson.dumps({**data, "code": 2, "message": "broken"}))
     result = cli(recorded, "replay", RUN, "--verify")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"non-determinism at event {version + 1} (decision for input {version}):")
-    assert "expected: TaskResultRecorded" in result.stderr and "'phase': 'Failed'" in result.stderr
-    assert "recorded: TaskResultRecorded" in result.stderr and "'phase': 'Succeeded'" in result.stderr
+    assert result.stderr.startswith(f"non-determinism at event {version} (decision for input {version}):")
+    expected, held = result.stderr.splitlines()[1:3]
+    assert expected.startswith("  expected: TaskResultReported") and "'phase': 'Failed'" in expected
+    assert held.startswith("  recorded: TaskResultReported") and "'phase': 'Succeeded'" in held
 
 
 def test_an_altered_decision_in_an_exported_file_is_refused_unless_forced(recorded: Path, tmp_path: Path) -> None:
@@ -165,8 +170,8 @@ def test_the_aether_command_exits_0_then_1_after_one_edit(recorded: Path, tmp_pa
     )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("verified ")
-    version, data = _last(db, "TaskResultRecorded")
-    rewrite_event(db, RUN, version, orjson.dumps({**data, "code": 1, "phase": "Suspended"}))
+    version, data = _last(db, "TaskResultReported")
+    rewrite_event(db, RUN, version, orjson.dumps({**data, "recorded": {**data["recorded"], "phase": "Suspended"}}))
     bad = subprocess.run(
         [*aether, "replay", RUN, "--verify", "--db", str(db)], capture_output=True, text=True, timeout=120
     )

@@ -17,6 +17,7 @@ from support.documents import executor, parameters, task, workflow_template
 
 from aether.events.catalog import Event, TaskResultReported, TaskStarted, WorkflowSubmitted
 from aether.events.codec import decode
+from aether.events.compaction import expand
 from aether.events.streams import run_stream
 from aether.events.times import datetime_to_ms, format_ms
 from aether.model.converter import structure
@@ -132,7 +133,7 @@ def drive_decide(submitted: WorkflowSubmitted) -> History:
 
     at = submitted.at
     decision = decide(None, submitted)
-    events: list[Event] = [submitted, *decision.events]
+    events: list[Event] = list(decision.recorded)
     state = decision.state
     queue = [e.assignment for e in decision.effects if isinstance(e, Dispatch)]
     while queue:
@@ -152,7 +153,7 @@ def drive_decide(submitted: WorkflowSubmitted) -> History:
             ),
         ):
             decision = decide(state, trigger)
-            events += [trigger, *decision.events]
+            events += decision.recorded
             state = decision.state
             queue += [e.assignment for e in decision.effects if isinstance(e, Dispatch)]
     return History(submitted.run_id, tuple(encode(e) for e in events))
@@ -239,11 +240,13 @@ def assert_same_state(got: RunState | None, want: RunState | None) -> None:
 
 
 def brute_force_transitions(run_id: str, events: Sequence[Event]) -> list[tuple[Any, ...]]:
-    """phase_history rows by scanning every node before and after every event."""
+    """phase_history rows by scanning every node before and after every event; a compact
+    record (SPEC §6.6.1) is scanned step by step, as the fine-grained events it stands for."""
     rows: list[tuple[Any, ...]] = []
     state: RunState | None = None
-    for version, event in enumerate(events, start=1):
-        before, state = state, apply(state, event)
+    steps = ((version, event, fine) for version, event in enumerate(events, start=1) for fine in expand(event))
+    for version, event, fine in steps:
+        before, state = state, apply(state, fine)
         at = format_ms(state.now_ms)
         for node in state.nodes_in_order():
             old = before.get_node(node.node_id) if before is not None else None

@@ -54,13 +54,15 @@ def test_summaries_of_a_retried_run_with_late_duplicate_reports() -> None:
     assert len(lines) == len(history.events)
     assert lines[0] == "WorkflowSubmitted dag-retry as run 09-dag-retry+dup"
     for expected in (
-        "NodeCreated main/flaky (task flaky-task)",
-        "TaskDispatched main/flaky attempt 1 (initial)",
+        # A leaf created and dispatched by one decision, its start and its result are one
+        # record each, and their summaries say what they carry (SPEC §6.6.1).
+        "TaskDispatched main/flaky attempt 1 (initial), created (task flaky-task), 2 parameters",
         "TaskDispatched main/flaky attempt 2 (retry)",
-        "PhaseChanged main/flaky Ready -> Running",
+        "InputsBound main/flaky: 2 parameters",
+        "PhaseChanged main Ready -> Running",
         "PhaseChanged run Created -> Ready",
-        "TaskStarted main/flaky#1 on worker-1",
-        "TaskResultRecorded main/flaky#3 code 0 -> Succeeded",
+        "TaskStarted main/flaky#1 on worker-1 -> Running",
+        "TaskResultReported main/flaky#3 code 0 -> Succeeded",
         "RetryScheduled main/flaky attempt 2 now (retry 1)",
         "NodeCompleted main Running -> Succeeded",
         "WorkflowCompleted Running -> Succeeded",
@@ -68,7 +70,12 @@ def test_summaries_of_a_retried_run_with_late_duplicate_reports() -> None:
         "InputIgnored TaskStarted main/flaky#1: stale-attempt (current attempt is 3)",
     ):
         assert expected in lines, expected
-    assert any(line.startswith("TaskResultReported main/flaky#1 code 2: simulated failure") for line in lines)
+    assert any(
+        line.startswith("TaskResultReported main/flaky#1 code 2: simulated failure") and line.endswith("-> Failed")
+        for line in lines
+    )
+    # A late duplicate changes nothing, so its record carries nothing.
+    assert "TaskStarted main/flaky#1 on worker-1" in lines
 
 
 def test_entries_carry_seq_type_kind_and_node() -> None:

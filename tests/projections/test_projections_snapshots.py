@@ -136,13 +136,13 @@ def test_latest_respects_at_or_before_and_delete(store_factory) -> None:  # type
     states = states_by_version(history.decoded())
     store = store_factory(keep=None)
     assert store.latest(history.stream) is None
-    for version in (5, 10, 20):
+    for version in (5, 10, 15):
         store.save(history.stream, version, states[version - 1])
-    assert [store.latest(history.stream, v)[0] for v in (5, 9, 10, 19, 20, 99)] == [5, 5, 10, 10, 20, 20]
+    assert [store.latest(history.stream, v)[0] for v in (5, 9, 10, 14, 15, 99)] == [5, 5, 10, 10, 15, 15]
     assert store.latest(history.stream, 4) is None
     latest = store.latest(history.stream)
-    assert latest is not None and latest[0] == 20
-    assert_same_state(latest[1], states[19])
+    assert latest is not None and latest[0] == 15
+    assert_same_state(latest[1], states[14])
     assert store.latest("run:other") is None
     store.delete(history.stream)
     assert store.latest(history.stream) is None
@@ -182,8 +182,8 @@ def test_snapshots_of_another_format_are_ignored_and_replaced(read_model_target:
         got, version = load_run_state(log, history.stream, store)
         assert version == len(states)
         assert_same_state(got, states[-1])
-        store.save(history.stream, 20, states[19])
-        assert store.versions(history.stream) == [(20, SNAPSHOT_FORMAT)]  # the stale one is gone
+        store.save(history.stream, 15, states[14])
+        assert store.versions(history.stream) == [(15, SNAPSHOT_FORMAT)]  # the stale one is gone
     log.close()
 
 

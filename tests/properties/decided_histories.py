@@ -66,8 +66,7 @@ class Driver:
 
     def step(self, trigger: ev.Event) -> None:
         decision = decide(self.state, trigger)
-        self.events.append(trigger)
-        self.events.extend(decision.events)
+        self.events.extend(decision.recorded)  # the input and its decision, as the log records them
         self.state = decision.state
         for effect in decision.effects:
             if isinstance(effect, Dispatch):

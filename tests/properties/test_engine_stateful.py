@@ -56,6 +56,7 @@ from support.deaths import declare_dead
 from aether.events import catalog as ev
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
 from aether.events.codec import decode
+from aether.events.compaction import expand, expand_all
 from aether.events.times import ms_to_datetime
 from aether.projections.views import run_view
 from aether.reducers.run import apply, fold
@@ -211,7 +212,10 @@ class RunChecker:
             event = decode(stored)
             self.events.append(event)
             self.state = apply(self.state, event)
-            self.check(event)
+            # The rules are stated per fine-grained event; a compact record (SPEC §6.6.1)
+            # is checked as the events it stands for.
+            for fine in expand(event):
+                self.check(fine)
         assert self.lost is None, f"AttemptLost {self.lost} was neither answered nor ignored"
 
     # --- per event ------------------------------------------------------------------------
@@ -1125,7 +1129,7 @@ class EngineMachine(RuleBasedStateMachine):
         starts: Counter[str] = Counter()
         suspends: Counter[str] = Counter()
         resumes: Counter[str] = Counter()
-        for event in checker.events:
+        for event in expand_all(checker.events):
             if isinstance(event, ev.HookFired):
                 fired[(event.node_id, event.hook_type)] += 1
             elif isinstance(event, ev.PhaseChanged) and event.node_id and event.to_phase == "Running":

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aether.events import catalog as ev
+from aether.events.compaction import expand_all
 from aether.events.times import datetime_to_ms, format_ms
 from aether.events.values import ResultParameter
 from aether.model.limits import DEFAULT_LIMITS, Limits
@@ -78,11 +79,13 @@ class DecidedRun:
     # --- inputs ---------------------------------------------------------------------------
 
     def step(self, trigger: ev.Event) -> tuple[ev.Event, ...]:
-        """Decide one input; returns the decision's events."""
+        """Decide one input; returns the decision's events, fine-grained, in the order the
+        log records them (SPEC §6.6.1: a leaf's creation is recorded at its dispatch)."""
         decision = decide(self.state, trigger)
         self.state = decision.state
-        self.events += [trigger, *decision.events]
-        return decision.events
+        recorded = expand_all(decision.recorded)
+        self.events += recorded
+        return tuple(recorded[1:])
 
     @property
     def at(self) -> str:

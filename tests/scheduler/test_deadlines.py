@@ -149,6 +149,6 @@ def test_history_marks_the_deadline_result_and_only_it(tmp_path: Path) -> None:
     driver.scripted.outcomes["a"] = 4
     slow = driver.run(workflow("main", dag("main", [{"name": "a", "executor": {"type": "scripted"}}])))
     lines = history_text(db, slow)
-    recorded = [line for line in lines if "TaskResultRecorded" in line]
+    recorded = [line for line in lines if "TaskResultReported main/a#1" in line]
     assert len(recorded) == 1 and "code 4 -> Timeout" in recorded[0], lines
     assert not [line for line in lines if "(deadline)" in line]
