@@ -16,7 +16,7 @@ from attrs import frozen
 
 from aether.events.streams import RUN_PREFIX
 from aether.projections.read_models import RUNS, TASKS
-from aether.store.sql_database import SqlDatabase, SqlSession
+from aether.store.sql_database import POSTGRES, SQLITE, Dialect, SqlDatabase, SqlSession
 
 # Run streams sort between these two names: the range walks the streams index.
 _RUNS_FROM, _RUNS_TO = RUN_PREFIX, RUN_PREFIX[:-1] + chr(ord(RUN_PREFIX[-1]) + 1)
@@ -35,10 +35,17 @@ def read_model_damage(db: SqlDatabase, stored_position: Callable[[SqlSession], i
     if not {"events", "streams", RUNS.name, TASKS.name} <= db.table_names():
         return []
     with db.snapshot() as session:
-        return _damage(session, stored_position(session))
+        return _damage(session, stored_position(session), db.dialect)
 
 
-def _damage(session: SqlSession, position: int) -> list[Damage]:
+# Whether an event's JSON payload has a ``created`` member, in each dialect's JSON functions.
+_CARRIES_CREATION = {
+    SQLITE.name: "json_extract(CAST(data AS TEXT), '$.created') IS NOT NULL",
+    POSTGRES.name: "(convert_from(data, 'UTF8')::jsonb -> 'created') IS NOT NULL",
+}
+
+
+def _damage(session: SqlSession, position: int, dialect: Dialect) -> list[Damage]:
     damage: list[Damage] = []
     runs_in_log = _count(
         session,
@@ -58,9 +65,14 @@ def _damage(session: SqlSession, position: int) -> list[Damage]:
     )
     if stale:
         damage.append(Damage(RUNS.name, f"{stale} rows do not reflect their run's last event"))
-    # Every node of a run is created by exactly one NodeCreated and has one tasks row.
+    # Every node of a run is created by exactly one record, a NodeCreated or a TaskDispatched
+    # that carries a leaf's creation (SPEC §6.6.1), and has one tasks row.
+    carries_creation = _CARRIES_CREATION[dialect.name]
     nodes_in_log = _count(
-        session, "SELECT COUNT(*) FROM events WHERE type = 'NodeCreated' AND position <= ?", (position,)
+        session,
+        "SELECT COUNT(*) FROM events WHERE position <= ? AND"
+        f" (type = 'NodeCreated' OR (type = 'TaskDispatched' AND {carries_creation}))",
+        (position,),
     )
     task_rows = _count(session, f"SELECT COUNT(*) FROM {TASKS.name}")
     if task_rows != nodes_in_log:

@@ -17,6 +17,7 @@ from aether.runtime.engine import Engine
 from aether.runtime.queries import QueryService
 from aether.runtime.setup import postgres_engine
 from aether.runtime.time_travel_queries import TimeTravel
+from aether.store.read_model_check import Damage, read_model_damage
 from aether.store.sql_database import PostgresDatabase
 
 pytestmark = pytest.mark.spec("6.1", "6.6", "15")
@@ -82,3 +83,20 @@ def test_a_run_on_postgres_is_read_back_from_its_read_models(engine: Engine) -> 
     assert queries.fallback_reason is None
     status = queries.projection_status()
     assert (status.behind, status.damage) == (0, ())
+
+
+def test_the_read_model_check_counts_the_nodes_compact_records_create(engine: Engine) -> None:
+    """``projections status`` on PostgreSQL: a leaf's creation carried by its dispatch
+    (SPEC §6.6.1) counts as a node of the log, so healthy read models show no damage, and
+    a tasks row deleted by hand does."""
+    engine.start()
+    run_id = engine.submit(diamond()).run_id
+    assert engine.wait(run_id, timeout=60)["phase"] == "Succeeded"
+    engine.catch_up_projections()
+    projector = engine.projector
+    assert projector is not None
+    position = lambda session: projector.stored_position(session)  # noqa: E731
+    assert read_model_damage(projector.db, position) == []
+    with projector.db.transaction() as tx:
+        tx.execute("DELETE FROM tasks WHERE node_id = ?", ("main/d",))
+    assert read_model_damage(projector.db, position) == [Damage("tasks", "4 rows for the 5 nodes of the log")]
