@@ -7,6 +7,7 @@ still loads as today's event classes (``register_upcaster``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
@@ -45,7 +46,8 @@ def _is_word_list(tp: Any) -> bool:
 def _keep_word(value: Any, _type: Any) -> str:
     # A phase, template type or timer purpose this Aether does not know (a history from a
     # newer one) decodes as written, as a plain ``str`` field would, rather than failing.
-    return str(value)
+    # Interned: a run keeps a phase per node and per attempt, one shared string each.
+    return sys.intern(str(value))
 
 
 def _make_converter() -> Converter:

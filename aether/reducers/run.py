@@ -9,6 +9,7 @@ maps, so the state before the event stays valid (snapshots, time travel).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -118,6 +119,54 @@ def _task_started(state: RunState, event: ev.TaskStarted) -> RunState:
 def _task_result_reported(state: RunState, event: ev.TaskResultReported) -> RunState:
     """The report, and what its record carries: the implied start, the recorded result
     and the leaf's completion (SPEC §6.6.1)."""
+    recorded, completed = event.recorded, event.completed
+    if (
+        event.running
+        or recorded is None
+        or completed is None
+        or recorded.phase == "Suspended"
+        or completed.from_phase == "Suspended"
+    ):
+        return _task_result_reported_stepwise(state, event)
+    # A task's happy end, the bulk of every run: the same checks and changes as recording
+    # the result and then completing the node, in one copy of the state instead of five.
+    node = state.node(event.node_id)
+    attempt = node.current_attempt
+    phase = completed.phase
+    if attempt is None or attempt.number != event.attempt or attempt.code is not None or node.terminal:
+        return _task_result_reported_stepwise(state, event)  # raises, saying which
+    if phase not in TERMINAL_PHASES or phase == "Skipped" or node.phase != completed.from_phase:
+        return _task_result_reported_stepwise(state, event)  # raises, saying which
+    _check_node_move(node, phase)
+    now = max(state.now_ms, parse_ms(event.at))
+    attempt = replace(
+        attempt,
+        code=recorded.code,
+        phase=recorded.phase,
+        message=recorded.message,
+        finished_ms=now,
+        assignment=None,
+    )
+    node = replace(
+        node,
+        attempts=(*node.attempts[:-1], attempt),
+        last_code=recorded.code,
+        phase=phase,
+        message=completed.message,
+        outputs=recorded.outputs,
+        finished_ms=now,
+    )
+    nodes = state.nodes.set(node.node_id, node)
+    if node.parent_id is not None:
+        parent = _parent_after_child_finished(state, state.node(node.parent_id), node, phase)
+        nodes = nodes.set(parent.node_id, parent)
+    open_attempts = state.open_attempts
+    if attempt.assignment_id in open_attempts:
+        open_attempts = open_attempts.delete(attempt.assignment_id)
+    return replace(state, now_ms=now, nodes=nodes, open_attempts=open_attempts)
+
+
+def _task_result_reported_stepwise(state: RunState, event: ev.TaskResultReported) -> RunState:
     state = _at_input(state, event)
     if event.running:
         state = _phase_changed(state, ev.PhaseChanged(event.node_id, "Ready", "Running"))
@@ -175,9 +224,9 @@ def _node_created(state: RunState, event: ev.NodeCreated) -> RunState:
         state,
         NodeState(
             node_id=event.node_id,
-            parent_id=event.parent_id,
-            task_name=event.task_name,
-            template_name=event.template_name,
+            parent_id=_shared(event.parent_id),
+            task_name=sys.intern(event.task_name),
+            template_name=sys.intern(event.template_name),
             template_type=event.template_type,
             depth=event.depth,
             seq=state.node_count,
@@ -210,6 +259,12 @@ def _create_node(state: RunState, node: NodeState) -> RunState:
     if node.parent_id is not None:
         state = _child_created(state, state.node(node.parent_id), node)
     return state
+
+
+def _shared(text: str | None) -> str | None:
+    # Names every node of a run repeats (its parent, its template) are kept once: a
+    # run's state must stay small per task however many tasks it has.
+    return None if text is None else sys.intern(text)
 
 
 def _check_new(state: RunState, node_id: str) -> None:
@@ -258,23 +313,38 @@ def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunS
     raise IllegalTransition(f"node {child.node_id}: parent {parent.node_id} is not a container")
 
 
+def _parent_after_child_finished(state: RunState, parent: NodeState, child: NodeState, phase: Phase) -> NodeState:
+    """The parent (a DAG or a loop) once its child ``child`` reached ``phase``."""
+    if parent.dag is not None:
+        return _dag_after_child_finished(state, parent, child, phase)
+    return _loop_after_child_finished(parent, phase)
+
+
 def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, phase: Phase) -> RunState:
-    """Update a DAG's counters when a child reaches ``phase`` (Skipped counts at creation)."""
+    return state.with_node(_dag_after_child_finished(state, parent, child, phase))
+
+
+def _dag_after_child_finished(state: RunState, parent: NodeState, child: NodeState, phase: Phase) -> NodeState:
+    """A DAG's counters once a child reached ``phase`` (Skipped counts at creation)."""
     assert parent.dag is not None and parent.template_key is not None and child.task_index is not None
     plan = state.plan.dag(parent.template_key)
     dag = parent.dag
     index = child.task_index
+    counters: dict[str, int] = {}
     if phase != "Skipped":
-        dag = replace(dag, unfinished=dag.unfinished - 1)
+        counters["unfinished"] = dag.unfinished - 1
     if phase == "Cancelled":
-        dag = replace(dag, cancelled=dag.cancelled + 1)
+        counters["cancelled"] = dag.cancelled + 1
     elif phase in ("Error", "Timeout") and not plan.tolerated(index, phase):
-        dag = replace(dag, errored=dag.errored + 1)
+        counters["errored"] = dag.errored + 1
     elif phase == "Failed" and not plan.tolerated(index, phase):
-        dag = replace(dag, failed=dag.failed + 1)
+        counters["failed"] = dag.failed + 1
+    dependents = plan.dependents[index]
+    if not dependents:
+        return replace(parent, dag=replace(dag, **counters))
     satisfied_map, blocked, ready = dag.satisfied, dag.blocked, dag.ready
     satisfies = plan.satisfies(index, phase)
-    for dependent in plan.dependents[index]:
+    for dependent in dependents:
         if dependent in blocked or not plan.reachable[dependent] or plan.blocked_from_start[dependent]:
             continue
         if not satisfies:
@@ -284,11 +354,15 @@ def _dag_child_finished(state: RunState, parent: NodeState, child: NodeState, ph
         satisfied_map = satisfied_map.set(dependent, count)
         if count == plan.dep_count[dependent]:
             ready = ready.set(dependent, True)
-    dag = replace(dag, satisfied=satisfied_map, blocked=blocked, ready=ready)
-    return state.with_node(replace(parent, dag=dag))
+    dag = replace(dag, satisfied=satisfied_map, blocked=blocked, ready=ready, **counters)
+    return replace(parent, dag=dag)
 
 
 def _loop_child_finished(state: RunState, parent: NodeState, phase: Phase) -> RunState:
+    return state.with_node(_loop_after_child_finished(parent, phase))
+
+
+def _loop_after_child_finished(parent: NodeState, phase: Phase) -> NodeState:
     assert parent.loop is not None
     loop = parent.loop
     counts: dict[Phase, str] = {
@@ -301,7 +375,7 @@ def _loop_child_finished(state: RunState, parent: NodeState, phase: Phase) -> Ru
     }
     field = counts[phase]
     loop = replace(loop, unfinished=loop.unfinished - 1, **{field: getattr(loop, field) + 1})
-    return state.with_node(replace(parent, loop=loop))
+    return replace(parent, loop=loop)
 
 
 def _check_node_move(node: NodeState, to_phase: Phase) -> None:
@@ -351,9 +425,9 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
             state,
             NodeState(
                 node_id=event.node_id,
-                parent_id=created.parent_id,
-                task_name=created.task_name,
-                template_name=created.template_name,
+                parent_id=_shared(created.parent_id),
+                task_name=sys.intern(created.task_name),
+                template_name=sys.intern(created.template_name),
                 template_type="task",
                 depth=created.depth,
                 seq=state.node_count,
@@ -373,7 +447,7 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
     assignment = event.assignment
     attempt = AttemptState(
         number=event.attempt,
-        reason=event.reason,
+        reason=sys.intern(event.reason),
         retry_count=assignment.retry_count,
         assignment_id=assignment.id,
         dispatched_ms=state.now_ms,
@@ -433,7 +507,9 @@ def _record_result(
         raise IllegalTransition(f"node {node.node_id}: attempt {number} finished twice")
     if node.terminal:
         raise IllegalTransition(f"node {node.node_id} is {node.phase}: no result can be recorded for it")
-    attempt = replace(attempt, code=code, phase=phase, message=message, finished_ms=state.now_ms)
+    # The assignment is kept only while it may have to be sent again (a lost attempt):
+    # a finished task costs its run no more than its record.
+    attempt = replace(attempt, code=code, phase=phase, message=message, finished_ms=state.now_ms, assignment=None)
     changes: dict[str, Any] = {
         "attempts": (*node.attempts[:-1], attempt),
         "last_code": code,
