@@ -189,7 +189,10 @@ class RecordedRun:
     events: list[tuple[int, Any, float]]  # (version, decoded event, commit time in seconds)
 
     def of_type(self, cls: type) -> Iterable[tuple[int, Any, float]]:
-        return ((v, e, t) for v, e, t in self.events if isinstance(e, cls))
+        """The events of ``cls``, a compact record (SPEC §6.6.1) read as what it carries."""
+        from aether.events.compaction import expand
+
+        return ((v, e, t) for v, record, t in self.events for e in expand(record) if isinstance(e, cls))
 
     def completed(self) -> Counter[str]:
         from aether.events.catalog import NodeCompleted
@@ -262,7 +265,11 @@ def stream_version(db: Path, run_id: str) -> int:
 def results_recorded(db: Path, run_id: str) -> int:
     with sqlite3.connect(db, timeout=30) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM events WHERE stream = ? AND type = 'TaskResultRecorded'", (f"run:{run_id}",)
+            # A result is recorded by a TaskResultRecorded, or carried by the worker's report
+            # it answers (SPEC §6.6.1).
+            "SELECT count(*) FROM events WHERE stream = ? AND (type = 'TaskResultRecorded' OR"
+            " (type = 'TaskResultReported' AND json_extract(CAST(data AS TEXT), '$.recorded') IS NOT NULL))",
+            (f"run:{run_id}",),
         ).fetchone()
     return int(row[0])
 

@@ -21,6 +21,7 @@ from ownership_support import alive
 from support.documents import dag, echo_task, shell_task, workflow
 
 from aether.events import catalog as ev
+from aether.events.compaction import expand
 from aether.runtime.engine import Engine
 from aether.runtime.executors import builtin_executors
 from aether.runtime.worker_process import WorkerProcess
@@ -103,7 +104,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def recorded(engine: Engine, run_id: str, kind: type[ev.Event]) -> list[ev.Event]:
-    return [event for _seq, event in engine.events(run_id) if isinstance(event, kind)]
+    """The run's events of ``kind``, compact records (SPEC §6.6.1) read as what they carry."""
+    return [event for _seq, record in engine.events(run_id) for event in expand(record) if isinstance(event, kind)]
 
 
 def starts(engine: Engine, run_id: str) -> list[ev.TaskStarted]:

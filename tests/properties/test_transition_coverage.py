@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from support.documents import dag, dag_task, executor, loop, parameters, task, workflow
 
 from aether.events import catalog as ev
+from aether.events.compaction import expand_all
 from aether.history.transfer import parse_lines
 from aether.reducers.run import apply
 from aether.reducers.state import RunState
@@ -67,10 +68,11 @@ NOT_TAKEN_TODAY: dict[Edge, str] = {
 
 
 def edges_taken(events: Iterable[ev.Event]) -> set[Edge]:
-    """Every (kind, from, to) phase change that folding ``events`` makes."""
+    """Every (kind, from, to) phase change that folding ``events`` makes, a compact record
+    (SPEC §6.6.1) step by step as the events it stands for."""
     taken: set[Edge] = set()
     before: RunState | None = None
-    for event in events:
+    for event in expand_all(list(events)):
         after = apply(before, event)
         if before is not None:
             for node in after.nodes_in_order():

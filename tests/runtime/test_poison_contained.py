@@ -82,10 +82,12 @@ def test_a_decision_the_log_cannot_store_ends_its_run_in_error_and_verifies(monk
         if not isinstance(trigger, ev.TaskResultReported):
             return decision
         big = (ResultParameter("x", 2**70, True, "integer"),)
-        events = tuple(
-            attrs.evolve(e, outputs=big) if isinstance(e, ev.WorkflowCompleted) else e for e in decision.events
-        )
-        return attrs.evolve(decision, events=events)
+
+        def poisoned(events: tuple[ev.Event, ...]) -> tuple[ev.Event, ...]:
+            return tuple(attrs.evolve(e, outputs=big) if isinstance(e, ev.WorkflowCompleted) else e for e in events)
+
+        # What was decided and its record (SPEC §6.6.1) alike.
+        return attrs.evolve(decision, events=poisoned(decision.events), recorded=poisoned(decision.recorded))
 
     for where in ("aether.scheduler.decide.decide", "aether.history.verify.decide", "aether.runtime.engine.decide"):
         monkeypatch.setattr(where, poisoning)
