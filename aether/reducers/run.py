@@ -109,10 +109,11 @@ for _input in (ev.ResumeRequested, ev.CancelRequested):
 
 @handles(ev.TaskStarted)
 def _task_started(state: RunState, event: ev.TaskStarted) -> RunState:
-    state = _at_input(state, event)
-    if event.running:
-        state = _phase_changed(state, ev.PhaseChanged(event.node_id, "Ready", "Running"))
-    return state
+    now_ms = max(state.now_ms, parse_ms(event.at))
+    if not event.running:
+        return replace(state, now_ms=now_ms)
+    node = _node_moved(state.node(event.node_id), "Ready", "Running", "", now_ms)
+    return replace(state, now_ms=now_ms, nodes=state.nodes.set(node.node_id, node))
 
 
 @handles(ev.TaskResultReported)
@@ -169,7 +170,7 @@ def _task_result_reported(state: RunState, event: ev.TaskResultReported) -> RunS
 def _task_result_reported_stepwise(state: RunState, event: ev.TaskResultReported) -> RunState:
     state = _at_input(state, event)
     if event.running:
-        state = _phase_changed(state, ev.PhaseChanged(event.node_id, "Ready", "Running"))
+        state = state.with_node(_node_moved(state.node(event.node_id), "Ready", "Running", "", state.now_ms))
     recorded = event.recorded
     if recorded is None:
         return state
@@ -288,7 +289,7 @@ def _template_key(state: RunState, parent_id: str | None, task_index: int | None
 
 
 def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunState:
-    if parent.dag is not None:
+    if parent.dag is not None and child.phase == "Skipped":
         assert child.task_index is not None
         dag = parent.dag
         dag = replace(
@@ -296,10 +297,22 @@ def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunS
             children=dag.children.set(child.task_index, child.node_id),
             ready=dag.ready.delete(child.task_index) if child.task_index in dag.ready else dag.ready,
         )
-        parent = replace(parent, dag=dag)
-        if child.phase == "Skipped":
-            return _dag_child_finished(state, parent, child, "Skipped")
-        return state.with_node(replace(parent, dag=replace(dag, unfinished=dag.unfinished + 1)))
+        return _dag_child_finished(state, replace(parent, dag=dag), child, "Skipped")
+    return state.with_node(_parent_with_child(parent, child))
+
+
+def _parent_with_child(parent: NodeState, child: NodeState) -> NodeState:
+    """A container once ``child`` was created in it, not yet finished."""
+    if parent.dag is not None:
+        assert child.task_index is not None
+        dag = parent.dag
+        dag = replace(
+            dag,
+            children=dag.children.set(child.task_index, child.node_id),
+            ready=dag.ready.delete(child.task_index) if child.task_index in dag.ready else dag.ready,
+            unfinished=dag.unfinished + 1,
+        )
+        return replace(parent, dag=dag)
     if parent.loop is not None:
         assert child.index is not None
         loop = parent.loop
@@ -309,7 +322,7 @@ def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunS
             created=loop.created + 1,
             unfinished=loop.unfinished + 1,
         )
-        return state.with_node(replace(parent, loop=loop))
+        return replace(parent, loop=loop)
     raise IllegalTransition(f"node {child.node_id}: parent {parent.node_id} is not a container")
 
 
@@ -395,19 +408,25 @@ def _phase_changed(state: RunState, event: ev.PhaseChanged) -> RunState:
             started = state.now_ms
         return replace(state, phase=event.to_phase, message=event.message, started_ms=started)
     node = state.node(event.node_id)
-    if node.phase != event.from_phase:
-        raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {event.from_phase}")
-    _check_node_move(node, event.to_phase)
-    if event.to_phase in TERMINAL_PHASES:
+    return state.with_node(_node_moved(node, event.from_phase, event.to_phase, event.message, state.now_ms))
+
+
+def _node_moved(node: NodeState, from_phase: Phase, to_phase: Phase, message: str, now_ms: int) -> NodeState:
+    """``node`` after a non-terminal phase change (a ``PhaseChanged``, or the move to
+    Running a start record carries)."""
+    if node.phase != from_phase:
+        raise IllegalTransition(f"node {node.node_id} is {node.phase}, not {from_phase}")
+    _check_node_move(node, to_phase)
+    if to_phase in TERMINAL_PHASES:
         raise IllegalTransition(f"node {node.node_id}: terminal phases are recorded by NodeCompleted")
-    changes: dict[str, Any] = {"phase": event.to_phase, "message": event.message}
-    if event.to_phase == "Running":
+    changes: dict[str, Any] = {"phase": to_phase, "message": message}
+    if to_phase == "Running":
         if node.started_ms is None:
-            changes["started_ms"] = state.now_ms
+            changes["started_ms"] = now_ms
         attempt = node.current_attempt
         if attempt is not None and attempt.started_ms is None:
-            changes["attempts"] = (*node.attempts[:-1], replace(attempt, started_ms=state.now_ms))
-    return state.with_node(replace(node, **changes))
+            changes["attempts"] = (*node.attempts[:-1], replace(attempt, started_ms=now_ms))
+    return replace(node, **changes)
 
 
 @handles(ev.InputsBound)
@@ -419,6 +438,8 @@ def _inputs_bound(state: RunState, event: ev.InputsBound) -> RunState:
 @handles(ev.TaskDispatched)
 def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
     created = event.created
+    if created is not None and created.parent_id is not None and event.attempt == 1:
+        return _leaf_created_and_dispatched(state, event, created, created.parent_id)
     if created is not None:
         _check_new(state, event.node_id)
         state = _create_node(
@@ -471,6 +492,69 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         return state
     state = _mark_fresh(state, node.node_id)
     return replace(state, open_attempts=state.open_attempts.set(assignment.id, node.node_id))
+
+
+def _leaf_created_and_dispatched(
+    state: RunState, event: ev.TaskDispatched, created: ev.LeafCreation, parent_id: str
+) -> RunState:
+    """The bulk of every run: a leaf created, bound and dispatched by one record, built in
+    its final form and added with its parent in one copy of the state (the same result as
+    folding the ``NodeCreated``, ``InputsBound`` and ``TaskDispatched`` it stands for)."""
+    _check_new(state, event.node_id)
+    assignment = event.assignment
+    now_ms = state.now_ms
+    reused = event.reason == "reuse"
+    attempt = AttemptState(
+        number=1,
+        reason=sys.intern(event.reason),
+        retry_count=assignment.retry_count,
+        assignment_id=assignment.id,
+        dispatched_ms=now_ms,
+        inputs=assignment.inputs,
+        assignment=assignment,
+    )
+    leaf = NodeState(
+        node_id=event.node_id,
+        parent_id=_shared(parent_id),
+        task_name=sys.intern(created.task_name),
+        template_name=sys.intern(created.template_name),
+        template_type="task",
+        depth=created.depth,
+        seq=state.node_count,
+        created_ms=now_ms,
+        template_key=_template_key(state, parent_id, created.task_index),
+        phase="Ready",
+        index=created.index,
+        task_index=created.task_index,
+        inputs=assignment.inputs,
+        artifacts=assignment.artifacts,
+        attempt=1,
+        retry_count=assignment.retry_count,
+        attempts=(attempt,),
+        deadline_ms=event.deadline_ms,
+        fresh=not reused,
+    )
+    parent = _parent_with_child(state.node(parent_id), leaf)
+    nodes = state.nodes.set(leaf.node_id, leaf)
+    open_attempts = state.open_attempts
+    if not reused:
+        open_attempts = open_attempts.set(assignment.id, leaf.node_id)
+        while not parent.fresh:  # the ancestors now have a leaf dispatched in this run
+            nodes = nodes.set(parent.node_id, replace(parent, fresh=True))
+            if parent.parent_id is None:
+                break
+            parent = state.node(parent.parent_id)
+        else:
+            nodes = nodes.set(parent.node_id, parent)
+    else:
+        nodes = nodes.set(parent.node_id, parent)
+    return replace(
+        state,
+        nodes=nodes,
+        order=state.order.set(state.node_count, leaf.node_id),
+        node_count=state.node_count + 1,
+        open_attempts=open_attempts,
+    )
 
 
 def _mark_fresh(state: RunState, node_id: str | None) -> RunState:
