@@ -271,6 +271,8 @@ def test_a_serve_stopped_mid_task_records_the_loss_so_the_next_serve_runs_the_ne
         first_member = first.member_id
         (run_id,) = submit_all(db, [document])
         assert wait_for(lambda: any(e.attempt == 1 for e in open_starts(history(db, run_id)))), first.stderr()
+        # The start is reported as the process starts; its first command may not have run yet.
+        assert wait_for(lambda: len(executions(executions_file)) == 1), first.stderr()
         (execution,) = executions(executions_file)
 
         first.proc.terminate()
