@@ -9,12 +9,12 @@ parser and the validator, so that commands that never load a document start fast
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 # Private aliases: the package's namespace holds its submodules (``aether.model.types``
 # among them), so no other module may be bound there under its own name.
-import importlib as _importlib
-import sys as _sys
-from types import ModuleType as _ModuleType
-from typing import TYPE_CHECKING
+from aether.model.lazy_exports import keep_names_over_submodules as _keep_names_over_submodules
+from aether.model.lazy_exports import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from aether.model.converter import dump_document, structure, unstructure
@@ -78,28 +78,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _lazy_exports(__name__, _HOMES)
 
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
-
-
-class _Package(_ModuleType):
-    """The package, whose ``validate`` stays the function when the submodule of that name
-    is imported (the import system then binds the submodule on the package), as it was when
-    the package imported its names eagerly."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if isinstance(value, _ModuleType) and _HOMES.get(name) == name:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package
+_keep_names_over_submodules(__name__, _HOMES)

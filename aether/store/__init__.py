@@ -6,11 +6,12 @@ without importing an adapter class.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from aether.model.lazy_exports import lazy_exports as _lazy_exports
 
 if TYPE_CHECKING:
     from aether.store.base import (
@@ -42,17 +43,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = _lazy_exports(__name__, _HOMES)
 
 
 _MEMORY_TARGETS = (":memory:", "memory:", "memory://")
