@@ -442,23 +442,7 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         return _leaf_created_and_dispatched(state, event, created, created.parent_id)
     if created is not None:
         _check_new(state, event.node_id)
-        state = _create_node(
-            state,
-            NodeState(
-                node_id=event.node_id,
-                parent_id=_shared(created.parent_id),
-                task_name=sys.intern(created.task_name),
-                template_name=sys.intern(created.template_name),
-                template_type="task",
-                depth=created.depth,
-                seq=state.node_count,
-                created_ms=state.now_ms,
-                template_key=_template_key(state, created.parent_id, created.task_index),
-                index=created.index,
-                task_index=created.task_index,
-                artifacts=event.assignment.artifacts,
-            ),
-        )
+        state = _create_node(state, _leaf(state, event, created, artifacts=event.assignment.artifacts))
     node = state.node(event.node_id)
     if event.attempt != node.attempt + 1:
         raise IllegalTransition(f"node {node.node_id}: attempt {event.attempt} dispatched after {node.attempt}")
@@ -513,19 +497,11 @@ def _leaf_created_and_dispatched(
         inputs=assignment.inputs,
         assignment=assignment,
     )
-    leaf = NodeState(
-        node_id=event.node_id,
-        parent_id=_shared(parent_id),
-        task_name=sys.intern(created.task_name),
-        template_name=sys.intern(created.template_name),
-        template_type="task",
-        depth=created.depth,
-        seq=state.node_count,
-        created_ms=now_ms,
-        template_key=_template_key(state, parent_id, created.task_index),
+    leaf = _leaf(
+        state,
+        event,
+        created,
         phase="Ready",
-        index=created.index,
-        task_index=created.task_index,
         inputs=assignment.inputs,
         artifacts=assignment.artifacts,
         attempt=1,
@@ -554,6 +530,24 @@ def _leaf_created_and_dispatched(
         order=state.order.set(state.node_count, leaf.node_id),
         node_count=state.node_count + 1,
         open_attempts=open_attempts,
+    )
+
+
+def _leaf(state: RunState, event: ev.TaskDispatched, created: ev.LeafCreation, **fields: Any) -> NodeState:
+    """The leaf a dispatch record creates, as of the state before it, with ``fields``."""
+    return NodeState(
+        node_id=event.node_id,
+        parent_id=_shared(created.parent_id),
+        task_name=sys.intern(created.task_name),
+        template_name=sys.intern(created.template_name),
+        template_type="task",
+        depth=created.depth,
+        seq=state.node_count,
+        created_ms=state.now_ms,
+        template_key=_template_key(state, created.parent_id, created.task_index),
+        index=created.index,
+        task_index=created.task_index,
+        **fields,
     )
 
 
