@@ -134,10 +134,17 @@ def _task_result_reported(state: RunState, event: ev.TaskResultReported) -> RunS
     node = state.node(event.node_id)
     attempt = node.current_attempt
     phase = completed.phase
-    if attempt is None or attempt.number != event.attempt or attempt.code is not None or node.terminal:
-        return _task_result_reported_stepwise(state, event)  # raises, saying which
-    if phase not in TERMINAL_PHASES or phase == "Skipped" or node.phase != completed.from_phase:
-        return _task_result_reported_stepwise(state, event)  # raises, saying which
+    well_formed = (
+        attempt is not None
+        and attempt.number == event.attempt
+        and attempt.code is None
+        and not node.terminal
+        and phase in TERMINAL_PHASES
+        and phase != "Skipped"
+        and node.phase == completed.from_phase
+    )
+    if not well_formed or attempt is None:
+        return _task_result_reported_stepwise(state, event)  # raises, saying what is wrong
     _check_node_move(node, phase)
     now = max(state.now_ms, parse_ms(event.at))
     attempt = replace(
@@ -289,20 +296,14 @@ def _template_key(state: RunState, parent_id: str | None, task_index: int | None
 
 
 def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunState:
-    if parent.dag is not None and child.phase == "Skipped":
-        assert child.task_index is not None
-        dag = parent.dag
-        dag = replace(
-            dag,
-            children=dag.children.set(child.task_index, child.node_id),
-            ready=dag.ready.delete(child.task_index) if child.task_index in dag.ready else dag.ready,
-        )
-        return _dag_child_finished(state, replace(parent, dag=dag), child, "Skipped")
+    if parent.dag is not None and child.phase == "Skipped":  # finished as it is created
+        return _dag_child_finished(state, _parent_with_child(parent, child, unfinished=0), child, "Skipped")
     return state.with_node(_parent_with_child(parent, child))
 
 
-def _parent_with_child(parent: NodeState, child: NodeState) -> NodeState:
-    """A container once ``child`` was created in it, not yet finished."""
+def _parent_with_child(parent: NodeState, child: NodeState, *, unfinished: int = 1) -> NodeState:
+    """A container once ``child`` was created in it (``unfinished``: 0 for a DAG child
+    created Skipped, which never counts as unfinished)."""
     if parent.dag is not None:
         assert child.task_index is not None
         dag = parent.dag
@@ -310,7 +311,7 @@ def _parent_with_child(parent: NodeState, child: NodeState) -> NodeState:
             dag,
             children=dag.children.set(child.task_index, child.node_id),
             ready=dag.ready.delete(child.task_index) if child.task_index in dag.ready else dag.ready,
-            unfinished=dag.unfinished + 1,
+            unfinished=dag.unfinished + unfinished,
         )
         return replace(parent, dag=dag)
     if parent.loop is not None:
