@@ -16,8 +16,9 @@ from collections.abc import Collection, Sequence
 from typing import Literal, Protocol
 
 from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
+from aether.runtime.start_claims import StartClaim
 
-Report = TaskStartReport | TaskResultReport
+Report = TaskStartReport | TaskResultReport | StartClaim
 Order = Literal["priority", "fifo", "lifo"]
 _SortKey = tuple[int, ...]
 
@@ -145,10 +146,19 @@ class LocalBroker:
         with self._lock:
             return len(self._pending)
 
+    def waiting_reports(self) -> int:
+        """Reports handed in and not taken yet."""
+        with self._lock:
+            return len(self._reports)
+
     def close(self) -> None:
-        """Stop handing out work; wake every blocked ``fetch`` (→ None) and ``take_reports``."""
+        """Stop handing out work; wake every blocked ``fetch`` (→ None) and ``take_reports``;
+        refuse the starts nobody took (their attempts do not run)."""
         with self._lock:
             self._closed = True
+            for report in self._reports:
+                if isinstance(report, StartClaim):
+                    report.answer(False)
             self._work_ready.notify_all()
             self._reports_ready.notify_all()
 
@@ -190,6 +200,18 @@ class LocalBroker:
 
     def report_started(self, started: TaskStartReport) -> None:
         self._push_report(started)
+
+    def claim_start(self, started: TaskStartReport, timeout: float) -> bool:
+        """Hand ``started`` to the engine, which claims the attempt and records the start
+        in one transaction (:mod:`aether.runtime.start_claims`); True once both are
+        durable, False if the attempt must not run. Waits up to ``timeout`` seconds."""
+        claim = StartClaim(started)
+        with self._lock:
+            if self._closed:
+                return False
+            self._reports.append(claim)
+            self._reports_ready.notify_all()
+        return claim.wait(timeout)
 
     def report_result(self, result: TaskResultReport) -> None:
         with self._lock:

@@ -47,6 +47,7 @@ from aether.runtime.notifiers import HookNotifier, LoggingNotifier
 from aether.runtime.ownership import DEFAULT_LEASE_TTL, SERVING, Ownership
 from aether.runtime.queue_broker import QueueBroker, Waker
 from aether.runtime.secrets import SecretProvider
+from aether.runtime.start_claims import StartClaim
 from aether.runtime.stream import StreamDecision, StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
 from aether.runtime.variables import SystemVars, VarsSource, snapshot
@@ -56,7 +57,7 @@ from aether.scheduler.effects import ArmTimer, CancelTask, Dispatch, Effect, Not
 from aether.scheduler.env import globals_layer
 from aether.scheduler.outbox import attempts_lost_at_takeover, may_owe_effects, outstanding_effects
 from aether.store.base import NO_STREAM, ConcurrencyConflict, EventLog, PendingEvent, StoreError
-from aether.store.coordination import Coordination, Fenced
+from aether.store.coordination import Claim, ClaimsRefused, Coordination, Fenced
 from aether.store.loading import load_run_state
 from aether.store.memory import InMemoryEventLog
 from aether.store.projector import Projector
@@ -105,6 +106,15 @@ class RequestRejected(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+@attrs.define(eq=False)
+class _StartInHand:
+    """A worker's start taken from the broker: its answer, its input, its claim."""
+
+    request: StartClaim
+    trigger: tuple[str, ev.Event]
+    claim: Claim
 
 
 @frozen
@@ -268,6 +278,9 @@ class Engine:
         self._pool: Any = None
         self._log_position = 0
         self._backlog: list[tuple[str, ev.Event]] = []  # inputs whose append failed, to retry
+        # Starts of this process's workers taken from the broker, to be claimed in the
+        # transaction that records them, and answered then.
+        self._starts_in_hand: list[_StartInHand] = []
         self._deliveries: list[tuple[str, ev.Event]] = []  # HookDelivered inputs to record
         on_change = getattr(self.clock, "on_change", None)
         if on_change is not None:
@@ -459,7 +472,7 @@ class Engine:
             if not triggers:
                 break
             with self._lock:
-                self._process(triggers)
+                self._record_round(triggers)
             self.broker.acknowledge_reports()
             total += len(triggers)
         return total
@@ -489,6 +502,7 @@ class Engine:
                 processes=self.processes,
                 # A queue in the database claims an assignment as a worker takes it.
                 claim=None if getattr(self.broker, "claims_on_fetch", False) else self._claim,
+                claim_records_start=self._claims_with_start(),
                 limits=self.limits,
                 worker_id_prefix="local" if self.ownership is None else self.ownership.member_id,
                 task_logs=getattr(self.log, "task_logs", None),
@@ -574,6 +588,7 @@ class Engine:
                 self.pump(max_rounds=self.FINAL_ROUNDS)
             except Exception:
                 _log_failure("recording the last reports failed; recovery dispatches those attempts again")
+        self._answer_starts(False)
         try:
             self.catch_up_projections()
         except Exception:
@@ -631,10 +646,26 @@ class Engine:
     def _fence(self) -> str | None:
         return self.ownership.fence if self.ownership is not None else None
 
+    def _claims_with_start(self) -> bool:
+        """Whether this engine's workers claim by handing their start to the engine,
+        which records claim and start in one of its transactions: with run leases, on a
+        broker that carries starts to the engine and back."""
+        return self.ownership is not None and hasattr(self.broker, "claim_start")
+
+    # Bounds how long a worker waits for its start to be recorded: a round of the engine
+    # takes well under a second unless the database is stuck, and then the worker tries
+    # again (a second claim of the same attempt is refused once the first is recorded).
+    START_CLAIM_TIMEOUT = 60.0
+
     def _claim(self, assignment: TaskAssignment, worker_id: str) -> bool:
         """Claim an assignment for one of this engine's workers (ARCHITECTURE rule 6)."""
         if self.ownership is None:
             return True
+        if self._claims_with_start():
+            a = assignment
+            started = TaskStartReport(a.id, a.run_id, a.node_id, a.attempt, worker_id)
+            granted: bool = self.broker.claim_start(started, self.START_CLAIM_TIMEOUT)  # type: ignore[attr-defined]
+            return granted
         try:
             return self.ownership.claim(assignment, worker_id)
         except Fenced:
@@ -870,6 +901,11 @@ class Engine:
                 )
             elif isinstance(report, TaskStartReport):
                 triggers.append((report.run_id, ev.TaskStarted(report.node_id, report.attempt, at, report.worker_id)))
+            elif isinstance(report, StartClaim):
+                started = report.report
+                trigger = (started.run_id, ev.TaskStarted(started.node_id, started.attempt, at, started.worker_id))
+                triggers.append(trigger)
+                self._starts_in_hand.append(_StartInHand(report, trigger, self._claim_of(started)))
             elif isinstance(report, TaskResultReport):
                 triggers.append(
                     (
@@ -887,6 +923,18 @@ class Engine:
                     )
                 )
         return triggers
+
+    def _claim_of(self, started: TaskStartReport) -> Claim:
+        assert self.ownership is not None  # workers hand starts over only under leases
+        return Claim(
+            started.assignment_id,
+            started.run_id,
+            started.node_id,
+            started.attempt,
+            started.worker_id,
+            self.ownership.member_id,
+            self._now_ms(),
+        )
 
     def next_timer_due_ms(self) -> int | None:
         """When the earliest armed timer is due (epoch milliseconds), if any."""
@@ -970,7 +1018,7 @@ class Engine:
                 continue
             try:
                 with self._lock:
-                    self._process(triggers)
+                    self._record_round(triggers)
             except Fenced:
                 self._on_fenced()
             except Exception as exc:  # e.g. the database is locked or full: keep the inputs, try again
@@ -990,11 +1038,13 @@ class Engine:
         *,
         extra_appends: Sequence[tuple[str, Sequence[PendingEvent], int]] = (),
         new_run: bool = False,
+        claims: Sequence[Claim] = (),
     ) -> list[tuple[str, str]]:
-        """Decide every trigger, append all their events in one transaction, then perform
-        the effects (the stream processor). Returns the rejections, in order."""
+        """Decide every trigger, append all their events (and ``claims``) in one
+        transaction, then perform the effects (the stream processor). Returns the
+        rejections, in order."""
         try:
-            outcomes = self.runs.process(triggers, extra_appends=extra_appends, new_stream=new_run)
+            outcomes = self.runs.process(triggers, extra_appends=extra_appends, new_stream=new_run, claims=claims)
         except Fenced:
             self._on_fenced()  # wherever it is found: a request, a pump, the loop
             raise
@@ -1005,6 +1055,35 @@ class Engine:
         return [
             (outcome.rejection.code, outcome.rejection.message) for outcome in outcomes if outcome.rejection is not None
         ]
+
+    def _record_round(self, triggers: list[tuple[str, ev.Event]]) -> None:
+        """Record a round of inputs with the claims of the starts in hand, then answer
+        those starts. A start whose attempt was claimed before is refused and left out,
+        and the round is decided again without it; one that cannot be recorded now stays
+        in hand for the next round, unanswered."""
+        while True:
+            claims = [start.claim for start in self._starts_in_hand]
+            try:
+                self._process(triggers, claims=claims)
+            except ClaimsRefused as refused:
+                ids = set(refused.assignment_ids)
+                taken = [start for start in self._starts_in_hand if start.claim.assignment_id in ids]
+                for start in taken:
+                    start.request.answer(False)
+                left_out = {id(start.trigger) for start in taken}
+                triggers = [trigger for trigger in triggers if id(trigger) not in left_out]
+                self._starts_in_hand = [start for start in self._starts_in_hand if start not in taken]
+                continue
+            except Fenced:
+                self._answer_starts(False)
+                raise
+            self._answer_starts(True)
+            return
+
+    def _answer_starts(self, granted: bool) -> None:
+        starts, self._starts_in_hand = self._starts_in_hand, []
+        for start in starts:
+            start.request.answer(granted)
 
     CONFLICT_RETRIES = 5
     RETRY_DELAY = 0.5

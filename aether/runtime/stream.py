@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from attrs import frozen
 
@@ -31,6 +31,7 @@ from aether.events.catalog import Event
 from aether.events.codec import decode, encode, unencodable_reason
 from aether.scheduler.effects import Effect
 from aether.store.base import ConcurrencyConflict, EventLog, PendingEvent
+from aether.store.coordination import Claim
 
 log = logging.getLogger("aether.stream")
 
@@ -224,16 +225,19 @@ class StreamProcessor(Generic[S]):
         extra_appends: Sequence[AppendRequest] = (),
         new_stream: bool = False,
         fresh: bool = False,
+        claims: Sequence[Claim] = (),
     ) -> list[Outcome]:
         """Decide every input, append everything in one transaction, then perform the
         effects in order. ``new_stream``: the inputs start streams that must not exist yet
         (a conflict then means they do, and is raised at once). ``fresh``: decide against
         what other writers appended too — needed where a rejection records nothing, since
-        only an append would reveal a stale state."""
+        only an append would reveal a stale state. ``claims`` are written in the same
+        transaction (``EventLog.append_batch``): ``ClaimsRefused`` leaves the
+        processor as it was, for the caller to decide again without the refused ones."""
         batch = list(items)
         for attempt in range(self.conflict_retries):
             try:
-                return self._process_once(batch, extra_appends, new_stream, fresh)
+                return self._process_once(batch, extra_appends, new_stream, fresh, claims)
             except ConcurrencyConflict:
                 if new_stream or attempt == self.conflict_retries - 1:
                     raise
@@ -246,6 +250,7 @@ class StreamProcessor(Generic[S]):
         extra_appends: Sequence[AppendRequest],
         new_stream: bool,
         fresh: bool,
+        claims: Sequence[Claim],
     ) -> list[Outcome]:
         pending: dict[str, list[PendingEvent]] = {}
         base_versions: dict[str, int] = {}
@@ -275,13 +280,17 @@ class StreamProcessor(Generic[S]):
             touched[key] = Cached(state, version)
         requests: list[AppendRequest] = [(stream, events, base_versions[stream]) for stream, events in pending.items()]
         requests.extend(extra_appends)
-        if requests:
+        if requests or claims:
             fence = self.fence()
+            # Only what is used is passed, so a log that knows neither fences nor claims
+            # still serves an engine that needs neither.
+            options: dict[str, Any] = {}
+            if fence is not None:
+                options["fence"] = fence
+            if claims:
+                options["claims"] = claims
             try:
-                if fence is None:
-                    self.log.append_batch(requests)
-                else:
-                    self.log.append_batch(requests, fence=fence)
+                self.log.append_batch(requests, **options)
             except ConcurrencyConflict:
                 for key in touched:
                     self._cache.pop(key, None)

@@ -74,6 +74,7 @@ class WorkerPool:
         process_types: Collection[str] = (),
         processes: int | None = None,
         claim: Callable[[TaskAssignment, str], bool] | None = None,
+        claim_records_start: bool = False,
         limits: Limits = DEFAULT_LIMITS,
         task_logs: TaskLogStore | None = None,
     ) -> None:
@@ -90,7 +91,10 @@ class WorkerPool:
 
         ``claim`` is asked before an assignment starts (ARCHITECTURE rule 6): False means
         the attempt was claimed before, by this or another process, or this process may no
-        longer act, and the assignment is dropped without running or reporting.
+        longer act, and the assignment is dropped without running or reporting. With
+        ``claim_records_start`` a granted claim means the start is recorded too (the
+        engine's own workers, :mod:`aether.runtime.start_claims`), so it is not reported
+        again.
 
         ``task_logs``: where every attempt's output is stored while it runs, within
         ``limits.log_bytes`` (L-LOG); an attempt's result is reported once its output is
@@ -117,6 +121,7 @@ class WorkerPool:
         self._processes = processes
         self._process_pool: ProcessPoolExecutor | None = None
         self._claim = claim
+        self._claim_records_start = claim is not None and claim_records_start
         self._limits = limits
         self._interrupted_attempts: list[tuple[TaskAssignment, str]] = []
         self._task_logs = task_logs
@@ -231,12 +236,13 @@ class WorkerPool:
             return
         if not self._claimed(worker_id, assignment):
             return
-        try:
-            self._broker.report_started(
-                TaskStartReport(assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, worker_id)
-            )
-        except Exception:
-            _log.exception("worker %s: report_started %s failed", worker_id, assignment.id)
+        if not self._claim_records_start:
+            try:
+                self._broker.report_started(
+                    TaskStartReport(assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, worker_id)
+                )
+            except Exception:
+                _log.exception("worker %s: report_started %s failed", worker_id, assignment.id)
         task_log = None if self._log_writer is None else self._log_writer.attempt(assignment, self._limits.log_bytes)
         try:
             if self._process_pool is not None and assignment.executor_type in self._process_types:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from aether.events.records import PendingEvent, StoredEvent
+from aether.store.coordination import Claim
 
 # Marks an append that must create the stream: nothing may exist before it.
 NO_STREAM = 0
@@ -53,7 +54,9 @@ class EventLog(Protocol):
         """
         ...
 
-    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
+    def append_batch(
+        self, requests: Sequence[AppendRequest], *, fence: str | None = None, claims: Sequence[Claim] = ()
+    ) -> list[int]:
         """Append to several streams in one transaction (group commit); all or nothing.
 
         Returns the new version of each request's stream, in request order. A
@@ -62,6 +65,10 @@ class EventLog(Protocol):
         :mod:`aether.store.coordination`), the batch is written only if that member is
         still registered, checked in the same transaction; otherwise
         :class:`~aether.store.coordination.Fenced` is raised and nothing is written.
+        ``claims`` are written in the same transaction (each claiming member must be
+        registered, as for a fence): when any of them was claimed before,
+        :class:`~aether.store.coordination.ClaimsRefused` names them and nothing is
+        written, so that a start is recorded exactly when its claim is.
         """
         ...
 

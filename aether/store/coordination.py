@@ -56,6 +56,22 @@ class RunLease:
     owner: Member | None  # None: orphaned (its owner left or was found expired)
 
 
+class ClaimsRefused(Exception):
+    """An append carried claims of which some were taken before: nothing was written."""
+
+    def __init__(self, assignment_ids: Sequence[str]) -> None:
+        super().__init__(f"claimed before: {', '.join(assignment_ids)}")
+        self.assignment_ids = tuple(assignment_ids)
+
+
+def refuse_taken(claims: Sequence[Claim], won: Sequence[bool]) -> None:
+    """Raise :class:`ClaimsRefused` for the claims that were not won (the caller's
+    transaction then rolls back)."""
+    refused = [claim.assignment_id for claim, ok in zip(claims, won, strict=True) if not ok]
+    if refused:
+        raise ClaimsRefused(refused)
+
+
 class Fenced(Exception):
     """The member is no longer registered: what it held has been, or may be, taken over."""
 
@@ -132,4 +148,4 @@ class Coordination(Protocol):
     def drop_claims(self, assignment_ids: Sequence[str]) -> None: ...
 
 
-__all__ = ["Claim", "Coordination", "Fenced", "Member", "RunLease"]
+__all__ = ["Claim", "ClaimsRefused", "Coordination", "Fenced", "Member", "RunLease", "refuse_taken"]

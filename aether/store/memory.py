@@ -26,6 +26,7 @@ from aether.store.base import (
     StoredEvent,
     StoreError,
 )
+from aether.store.coordination import Claim
 from aether.store.memory_coordination import InMemoryCoordination
 from aether.store.task_logs import InMemoryTaskLogs
 
@@ -116,12 +117,16 @@ class InMemoryEventLog:
     def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
         return self.append_batch([(stream, events, expected_version)])[0]
 
-    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
+    def append_batch(
+        self, requests: Sequence[AppendRequest], *, fence: str | None = None, claims: Sequence[Claim] = ()
+    ) -> list[int]:
         with self._lock:
             self._check_open()
             if fence is not None:
                 self._coordination.check_fence_locked(fence)
             plans, _ = plan_appends(requests, self._version_locked)
+            if claims:  # last of the checks: claiming is the first write
+                self._coordination.claim_all_locked(claims)
             recorded_at = self._clock()
             for plan in plans:
                 if not plan.events:

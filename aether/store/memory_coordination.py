@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from aether.store.coordination import Claim, Fenced, Member, RunLease
+from aether.store.coordination import Claim, Fenced, Member, RunLease, refuse_taken
 
 
 class InMemoryCoordination:
@@ -108,6 +108,23 @@ class InMemoryCoordination:
             for member_id in {claim.member_id for claim in claims}:
                 self.check_fence_locked(member_id)
             return [self._claim_locked(claim) for claim in claims]
+
+    def claim_all_locked(self, claims: Sequence[Claim]) -> None:
+        """Claim every one of ``claims`` or, raising :class:`ClaimsRefused`, none; the
+        caller holds the lock."""
+        for member_id in {claim.member_id for claim in claims}:
+            self.check_fence_locked(member_id)
+        seen: set[str] = set()
+        won = []
+        for claim in claims:
+            won.append(claim.assignment_id not in seen and not self._is_claimed_locked(claim))
+            seen.add(claim.assignment_id)
+        refuse_taken(claims, won)
+        for claim in claims:
+            self._claim_locked(claim)
+
+    def _is_claimed_locked(self, claim: Claim) -> bool:
+        return claim.assignment_id in self._claimed.get(claim.run_id, ())
 
     def _claim_locked(self, claim: Claim) -> bool:
         claimed = self._claimed.setdefault(claim.run_id, set())

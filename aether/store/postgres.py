@@ -39,9 +39,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from aether.store.base import AppendRequest, PendingEvent, StoreError
+from aether.store.coordination import Claim, refuse_taken
 from aether.store.memory import PlannedAppend, plan_appends
 from aether.store.postgres_connect import connect, is_postgres_url, pool, redacted
-from aether.store.postgres_coordination import PostgresCoordination, check_fence
+from aether.store.postgres_coordination import PostgresCoordination, check_fence, insert_claims
 from aether.store.postgres_migrations import migrate
 from aether.store.postgres_task_logs import PostgresTaskLogs
 from aether.store.postgres_task_queue import PostgresTaskQueue
@@ -107,7 +108,9 @@ class PostgresEventLog(SqlLogReads):
     def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
         return self.append_batch([(stream, events, expected_version)])[0]
 
-    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
+    def append_batch(
+        self, requests: Sequence[AppendRequest], *, fence: str | None = None, claims: Sequence[Claim] = ()
+    ) -> list[int]:
         """Append every request in one transaction; see :class:`aether.store.base.EventLog`.
 
         An empty request (no events) writes nothing but its expected version is still
@@ -121,6 +124,8 @@ class PostgresEventLog(SqlLogReads):
                 conn.execute(_LOCK_APPENDS, (APPEND_LOCK,))
             if fence is not None:
                 check_fence(conn, fence)
+            if claims:
+                refuse_taken(claims, insert_claims(conn, claims))
             known = self._committed_versions(conn, {stream for stream, _, _ in requests})
             plans, versions = plan_appends(requests, lambda stream: known.get(stream, 0))
             if writes:

@@ -41,6 +41,28 @@ class _Transactions(Protocol):
     ) -> contextlib.AbstractContextManager[Connection]: ...
 
 
+def insert_claims(conn: Connection, claims: Sequence[Claim]) -> list[bool]:
+    """Claim each of ``claims`` inside the caller's transaction, after checking that its
+    members are registered; True for each claim that was not taken before."""
+    for member_id in sorted({claim.member_id for claim in claims}):
+        check_fence(conn, member_id)
+    with conn.cursor() as cursor:
+        # One statement per claim, sent together: each answers whether it inserted, which
+        # also settles a claim repeated within the batch.
+        cursor.executemany(
+            f"INSERT INTO claims ({_CLAIM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING 1",
+            [_claim_row(claim) for claim in claims],
+            returning=True,
+        )
+        won: list[bool] = []
+        while True:
+            won.append(cursor.fetchone() is not None)
+            if not cursor.nextset():
+                break
+    return won
+
+
 def check_fence(conn: Connection, member_id: str) -> None:
     """Raise :class:`Fenced` unless ``member_id`` is registered, and keep it registered until
     the caller's transaction ends (its row is locked against removal)."""
@@ -207,23 +229,7 @@ class PostgresCoordination:
         if not claims:
             return []
         with self._db.transaction(doing="claim") as conn:
-            for member_id in sorted({claim.member_id for claim in claims}):
-                check_fence(conn, member_id)
-            with conn.cursor() as cursor:
-                # One statement per claim, sent together: each answers whether it inserted,
-                # which also settles a claim repeated within the batch.
-                cursor.executemany(
-                    f"INSERT INTO claims ({_CLAIM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT DO NOTHING RETURNING 1",
-                    [_claim_row(claim) for claim in claims],
-                    returning=True,
-                )
-                won: list[bool] = []
-                while True:
-                    won.append(cursor.fetchone() is not None)
-                    if not cursor.nextset():
-                        break
-        return won
+            return insert_claims(conn, claims)
 
     def claims(self, run_id: str) -> list[Claim]:
         with self._db.transaction(write=False, doing="read claims") as conn:

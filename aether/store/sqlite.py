@@ -40,10 +40,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from aether.store.base import AppendRequest, PendingEvent, StoreError
+from aether.store.coordination import Claim, refuse_taken
 from aether.store.memory import plan_appends
 from aether.store.migrations import LATEST_VERSION, migrate, schema_version
 from aether.store.sql_log_reads import SqlLogReads
-from aether.store.sqlite_coordination import SqliteCoordination, check_fence
+from aether.store.sqlite_coordination import SqliteCoordination, check_fence, insert_claims
 from aether.store.sqlite_read_only import connect_read_only
 from aether.store.sqlite_task_logs import SqliteTaskLogs
 from aether.store.sqlite_task_queue import SqliteTaskQueue
@@ -122,7 +123,9 @@ class SqliteEventLog(SqlLogReads):
     def append(self, stream: str, events: Sequence[PendingEvent], expected_version: int) -> int:
         return self.append_batch([(stream, events, expected_version)])[0]
 
-    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
+    def append_batch(
+        self, requests: Sequence[AppendRequest], *, fence: str | None = None, claims: Sequence[Claim] = ()
+    ) -> list[int]:
         """Append every request in one transaction; see :class:`aether.store.base.EventLog`.
 
         An empty request (no events) writes nothing but its expected version is still
@@ -132,9 +135,11 @@ class SqliteEventLog(SqlLogReads):
         writes = any(events for _, events, _ in requests)
         # Nothing to write: a read transaction gives one consistent snapshot for the
         # checks without queueing for the write lock.
-        with self.transaction(write=writes, doing="append") as conn:
+        with self.transaction(write=writes or bool(claims), doing="append") as conn:
             if fence is not None:
                 check_fence(conn, fence)
+            if claims:
+                refuse_taken(claims, insert_claims(conn, claims))
             known = self._committed_versions(conn, {stream for stream, _, _ in requests})
             plans, versions = plan_appends(requests, lambda stream: known.get(stream, 0))
             if writes:

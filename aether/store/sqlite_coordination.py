@@ -31,6 +31,29 @@ def check_fence(conn: sqlite3.Connection, member_id: str) -> None:
         raise Fenced(member_id)
 
 
+def insert_claims(conn: sqlite3.Connection, claims: Sequence[Claim]) -> list[bool]:
+    """Claim each of ``claims`` inside the caller's transaction, after checking that its
+    members are registered; True for each claim that was not taken before."""
+    for member_id in sorted({claim.member_id for claim in claims}):
+        check_fence(conn, member_id)
+    return [
+        conn.execute(
+            f"INSERT OR IGNORE INTO claims ({_CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                claim.assignment_id,
+                claim.run_id,
+                claim.node_id,
+                claim.attempt,
+                claim.worker_id,
+                claim.member_id,
+                claim.claimed_ms,
+            ),
+        ).rowcount
+        == 1
+        for claim in claims
+    ]
+
+
 def _member(row: Any) -> Member:
     member_id, role, host, pid, joined_ms, expires_ms, locality = row
     return Member(member_id, role, host, pid, joined_ms, expires_ms, locality)
@@ -160,24 +183,7 @@ class SqliteCoordination:
         if not claims:
             return []
         with self._db.transaction(doing="claim") as conn:
-            for member_id in {claim.member_id for claim in claims}:
-                check_fence(conn, member_id)
-            return [
-                conn.execute(
-                    f"INSERT OR IGNORE INTO claims ({_CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        claim.assignment_id,
-                        claim.run_id,
-                        claim.node_id,
-                        claim.attempt,
-                        claim.worker_id,
-                        claim.member_id,
-                        claim.claimed_ms,
-                    ),
-                ).rowcount
-                == 1
-                for claim in claims
-            ]
+            return insert_claims(conn, claims)
 
     def claims(self, run_id: str) -> list[Claim]:
         with self._db.transaction(write=False, doing="read claims") as conn:

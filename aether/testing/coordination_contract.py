@@ -24,7 +24,7 @@ from typing import TypeVar
 import pytest
 
 from aether.store.base import NO_STREAM, EventLog
-from aether.store.coordination import Claim, Coordination, Fenced, Member, RunLease
+from aether.store.coordination import Claim, ClaimsRefused, Coordination, Fenced, Member, RunLease
 from aether.testing.adapters import EventLogFactory
 from aether.testing.log_checks import event, events, read_everything
 
@@ -426,6 +426,49 @@ class CoordinationContract:
         assert log.stream_version("a") == 2 and log.stream_version("b") == 0
         # Unfenced appends are not affected.
         assert log.append_batch([("a", [event("a", 2)], 2)]) == [3]
+
+    # -- claims carried by an append -------------------------------------------------------------
+
+    def test_claims_carried_by_an_append_are_written_with_its_events(self, log: EventLog) -> None:
+        coordination = coordination_of(log)
+        joined(coordination, "m-1")
+        coordination.acquire("m-1", ["run-1"])
+        carried = [claim("run-1", "main/a", 1, "m-1"), claim("run-1", "main/b", 1, "m-1")]
+        assert log.append_batch([("a", events("a", 2), NO_STREAM)], fence="m-1", claims=carried) == [2]
+        assert coordination.claims("run-1") == carried
+        # Claims alone are an append too: nothing else is needed to carry them.
+        alone = claim("run-1", "main/c", 1, "m-1")
+        assert log.append_batch([], fence="m-1", claims=[alone]) == []
+        assert coordination.claims("run-1") == [*carried, alone]
+
+    @pytest.mark.parametrize("taken", ["before", "twice-in-the-batch"])
+    def test_an_append_carrying_a_claim_taken_before_writes_nothing(self, log: EventLog, taken: str) -> None:
+        coordination = coordination_of(log)
+        joined(coordination, "m-1", "m-2")
+        earlier = claim("run-1", "main/a", 1, "m-1")
+        fresh = claim("run-1", "main/b", 1, "m-2")
+        if taken == "before":
+            assert coordination.claim(earlier) is True
+            carried = [fresh, claim("run-1", "main/a", 1, "m-2")]
+        else:
+            carried = [fresh, claim("run-1", "main/a", 1, "m-2"), claim("run-1", "main/a", 1, "m-2", worker_id="w-2")]
+        log.append("a", events("a", 1), NO_STREAM)
+        before = (read_everything(log), log.last_position(), coordination.claims("run-1"))
+        with pytest.raises(ClaimsRefused) as refused:
+            log.append_batch([("a", [event("a", 2)], 1)], fence="m-2", claims=carried)
+        assert refused.value.assignment_ids == ("run-1:main/a#1",)
+        assert (read_everything(log), log.last_position(), coordination.claims("run-1")) == before
+        # The claim that was refused with it is still free.
+        assert coordination.claim(fresh) is True
+
+    def test_an_append_carrying_a_claim_of_an_unregistered_member_is_fenced(self, log: EventLog) -> None:
+        coordination = coordination_of(log)
+        joined(coordination, "m-1")
+        with pytest.raises(Fenced) as caught:
+            log.append_batch([("a", [event("a")], NO_STREAM)], claims=[claim("run-1", "main/a", 1, "ghost")])
+        assert caught.value.member_id == "ghost"
+        assert log.stream_version("a") == 0
+        assert coordination.claims("run-1") == []
 
 
 def race(workers: Sequence[Callable[[], T]]) -> list[T]:

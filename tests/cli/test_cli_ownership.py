@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.claims import claim_as_worker
 from support.cli import aether
 
 from aether.events.assignment import TaskAssignment
@@ -43,7 +44,7 @@ def test_get_names_the_owner_and_the_worker_of_a_running_task(tmp_path: Path) ->
     run_id = engine.submit(APPROVAL).run_id
     assignment = engine.broker.fetch("w", None, timeout=0)
     assert isinstance(assignment, TaskAssignment)
-    assert engine._claim(assignment, "engine-one-3")  # what its worker thread does first
+    assert claim_as_worker(engine, assignment, "engine-one-3")  # what its worker thread does first
 
     shown = aether(db, "get", run_id, width=200)
     assert shown.exit_code == 0, shown.output

@@ -217,9 +217,9 @@ class Interleaved:
         self._first_append()
         return self._log.append(stream, events, expected_version)
 
-    def append_batch(self, requests: Any, *, fence: str | None = None) -> list[int]:
+    def append_batch(self, requests: Any, *, fence: str | None = None, claims: Any = ()) -> list[int]:
         self._first_append()
-        return self._log.append_batch(requests, fence=fence)
+        return self._log.append_batch(requests, fence=fence, claims=claims)
 
 
 @pytest.mark.parametrize("kind", ["scheduled", "manual"])

@@ -14,6 +14,7 @@ from aether.runtime.engine import Engine
 from aether.scheduler import leaf
 from aether.scheduler.decide import decide
 from aether.store.base import AppendRequest, StoreError
+from aether.store.coordination import Claim
 from aether.store.memory import InMemoryEventLog
 
 pytestmark = pytest.mark.spec("6.4")
@@ -46,11 +47,13 @@ class FlakyLog(InMemoryEventLog):
         super().__init__()
         self.failures = failures
 
-    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
+    def append_batch(
+        self, requests: Sequence[AppendRequest], *, fence: str | None = None, claims: Sequence[Claim] = ()
+    ) -> list[int]:
         if self.failures > 0:
             self.failures -= 1
             raise StoreError("database is locked")
-        return super().append_batch(requests, fence=fence)
+        return super().append_batch(requests, fence=fence, claims=claims)
 
 
 def test_inputs_whose_append_failed_are_decided_again() -> None:

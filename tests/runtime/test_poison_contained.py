@@ -19,6 +19,7 @@ from aether.history.verify import verify_run
 from aether.runtime.engine import Engine, RequestRejected
 from aether.scheduler.decide import decide
 from aether.store.base import AppendRequest, StoreError
+from aether.store.coordination import Claim
 from aether.store.memory import InMemoryEventLog
 
 pytestmark = pytest.mark.spec("6.4", "14.1")
@@ -112,10 +113,12 @@ class RefusingLog(InMemoryEventLog):
         super().__init__()
         self.refusing = threading.Event()
 
-    def append_batch(self, requests: Sequence[AppendRequest], *, fence: str | None = None) -> list[int]:
+    def append_batch(
+        self, requests: Sequence[AppendRequest], *, fence: str | None = None, claims: Sequence[Claim] = ()
+    ) -> list[int]:
         if self.refusing.is_set():
             raise StoreError("database or disk is full")
-        return super().append_batch(requests, fence=fence)
+        return super().append_batch(requests, fence=fence, claims=claims)
 
 
 def test_a_log_that_keeps_refusing_is_named_and_the_inputs_are_kept() -> None:

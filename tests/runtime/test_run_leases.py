@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.claims import claim_as_worker
 from support.deaths import declare_dead
 from support.documents import dag, echo_task, shell_task, workflow
 
 from aether.events import catalog as ev
-from aether.events.assignment import TaskAssignment, TaskResultReport, TaskStartReport
+from aether.events.assignment import TaskAssignment, TaskResultReport
 from aether.runtime.clock import FakeClock
 from aether.runtime.engine import Engine
 from aether.store.base import EventLog
@@ -58,10 +59,7 @@ def fetch_all(on: Engine) -> list[TaskAssignment]:
 
 def claim_and_start(on: Engine, assignment: TaskAssignment, worker_id: str) -> None:
     """What a worker of ``on`` does before executing: claim the assignment, report its start."""
-    assert on._claim(assignment, worker_id)
-    on.broker.report_started(
-        TaskStartReport(assignment.id, assignment.run_id, assignment.node_id, assignment.attempt, worker_id)
-    )
+    assert claim_as_worker(on, assignment, worker_id)  # records the start with the claim
     on.pump()
 
 
@@ -189,11 +187,11 @@ def test_a_worker_of_a_taken_over_engine_claims_nothing(log: InMemoryEventLog, c
     setup = Takeover(log, clock)
     setup.expire_first()
     first, second = setup.first, setup.second
-    assert first._claim(setup.b, "first-2") is False
+    assert claim_as_worker(first, setup.b, "first-2") is False
     assert first.fenced, "a refused claim tells the engine it was fenced"
     assert coordination(log).claims(setup.run_id) == []
     # The attempt is still the taker's to run.
-    assert second._claim(setup.b, "second-1") is True
+    assert claim_as_worker(second, setup.b, "second-1") is True
 
 
 def test_the_taken_over_engine_is_fenced_by_its_next_round(log: InMemoryEventLog, clock: FakeClock) -> None:
@@ -300,7 +298,7 @@ def test_two_engines_on_two_connections_to_one_sqlite_file(tmp_path: Path, clock
         assert isinstance(lost, ev.AttemptLost)
         assert (lost.reason, lost.worker_id, lost.owner_id) == ("claim-expired", "first-1", "first")
         assert sorted(a.id for a in fetch_all(setup.second)) == sorted([f"{run_id}:main/a#2", setup.b.id])
-        assert setup.first._claim(setup.b, "first-2") is False
+        assert claim_as_worker(setup.first, setup.b, "first-2") is False
         assert setup.first.fenced
     finally:
         first_log.close()
