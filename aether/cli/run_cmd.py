@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from aether.model.json_value import JSON
     from aether.runtime.submission import PreparedRun
 
+# How often ``aether run`` redraws the run's tasks; the end shows at once.
+SHOW_EVERY_SECONDS = 0.2
+
 ParamOption = typer.Option(None, "-p", "--param", help="Workflow argument NAME=VALUE (VALUE is JSON, or text).")
 
 
@@ -112,6 +115,7 @@ def register(app: typer.Typer) -> None:
         from aether.cli.progress import PlainProgress, RichProgress
         from aether.cli.task_output import TaskOutput
         from aether.model.durations import parse_duration_seconds
+        from aether.projections.views import RunViewer
         from aether.reducers.state import TERMINAL_PHASES
         from aether.runtime.queries import QueryService
 
@@ -131,16 +135,24 @@ def register(app: typer.Typer) -> None:
             result = engine.submit(prepared, source_name=str(file))
             display = RichProgress() if (is_terminal() and not json_output) else PlainProgress(quiet=json_output)
             deadline = None if limit is None else time.monotonic() + limit
-            view = engine.get(result.run_id)
+            viewer = RunViewer()
+            view = viewer.view(engine.get_state(result.run_id))
             output = TaskOutput(
                 QueryService(engine), result.run_id, show=not (quiet or json_output), colour=is_terminal()
             )
             display.start(view)
+            shown_at = time.monotonic()
             while True:
-                view = engine.get(result.run_id)
+                # The run's phase is looked at every round, the whole view only as often as
+                # a person can follow it, and at the end.
+                state = engine.get_state(result.run_id)
+                ended = state.phase in TERMINAL_PHASES
+                if ended or time.monotonic() - shown_at >= SHOW_EVERY_SECONDS:
+                    view = viewer.view(state)
+                    shown_at = time.monotonic()
+                    display.update(view)
                 output.poll()
-                display.update(view)
-                if view["phase"] in TERMINAL_PHASES:
+                if ended:
                     output.finish()
                     break
                 if engine.fenced:

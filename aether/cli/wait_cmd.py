@@ -55,7 +55,7 @@ def wait_for_end(queries: QueryService, run_id: str, limit: float | None, *, jso
     at ``limit`` seconds, exit :data:`EXIT_WAIT_TIMEOUT` instead."""
     from aether.cli.progress import PlainProgress, RichProgress
     from aether.model.durations import format_go_duration
-    from aether.projections.views import run_view
+    from aether.projections.views import RunViewer
     from aether.runtime.engine import RunNotFound
 
     try:
@@ -63,7 +63,8 @@ def wait_for_end(queries: QueryService, run_id: str, limit: float | None, *, jso
     except RunNotFound as exc:
         fail(str(exc))
     display = RichProgress() if (is_terminal() and not json_output) else PlainProgress(quiet=json_output)
-    view = run_view(state)
+    viewer = RunViewer()
+    view = viewer.view(state)
     display.start(view)
     deadline = None if limit is None else time.monotonic() + limit
     pause = _FIRST_PAUSE
@@ -80,7 +81,7 @@ def wait_for_end(queries: QueryService, run_id: str, limit: float | None, *, jso
                 pause = min(pause * 2, _LONGEST_PAUSE)
                 continue
             version, pause = moved_to, _FIRST_PAUSE
-            view = run_view(state)
+            view = viewer.view(state)
             display.update(view)
     except KeyboardInterrupt:
         _stop_showing(display)

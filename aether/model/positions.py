@@ -7,7 +7,7 @@ nearest ancestor that does.
 
 JSON: the text is re-scanned along the path; each object or array on the way is
 indexed once (keys and element offsets) and skipped values are jumped over with the C
-decoder. YAML: ruamel's composed node tree already carries marks.
+decoder. YAML: the composed node tree already carries marks.
 """
 
 from __future__ import annotations
@@ -160,20 +160,18 @@ class JsonLocator:
 
 
 class YamlLocator:
-    """Marks of ruamel's composed nodes (0-based there, 1-based here)."""
+    """Marks of the composed nodes (0-based there, 1-based here)."""
 
     def __init__(self, root: Any) -> None:
         self._root = root
 
     def locate(self, segments: tuple[Segment, ...]) -> Position | None:
-        from ruamel.yaml.nodes import MappingNode, SequenceNode
-
         node = self._root
         if node is None:
             return None
         mark = node.start_mark
         for segment in segments:
-            if isinstance(segment, str) and isinstance(node, MappingNode):
+            if isinstance(segment, str) and node.id == "mapping":
                 exact = lower = None
                 for key_node, value_node in node.value:
                     key = key_node.value
@@ -188,7 +186,7 @@ class YamlLocator:
                     break
                 mark = found[0].start_mark
                 node = found[1]
-            elif isinstance(segment, int) and isinstance(node, SequenceNode):
+            elif isinstance(segment, int) and node.id == "sequence":
                 if segment >= len(node.value):
                     break
                 node = node.value[segment]

@@ -155,3 +155,26 @@ def run_view(state: RunState) -> dict[str, JSON]:
     nodes = state.nodes_in_order()
     terminal = sum(1 for node in nodes if node.terminal)
     return assemble_view(run_header(state), progress_text(terminal, len(nodes)), [node_view(node) for node in nodes])
+
+
+class RunViewer:
+    """``run_view`` for a reader that asks again and again while the run goes on (``aether
+    run`` showing its progress): a node's view is built once per version of the node. Run
+    state shares the records of the nodes an event did not touch, so a node whose record is
+    the very object it was last time has the same view, and only the nodes that moved are
+    viewed again. The views it returns share those node views: do not change them."""
+
+    def __init__(self) -> None:
+        self._views: dict[str, tuple[NodeState, dict[str, JSON]]] = {}
+
+    def view(self, state: RunState) -> dict[str, JSON]:
+        known = self._views
+        tasks: list[JSON] = []
+        terminal = 0
+        for node in state.nodes_in_order():
+            seen = known.get(node.node_id)
+            if seen is None or seen[0] is not node:
+                seen = known[node.node_id] = (node, node_view(node))
+            tasks.append(seen[1])
+            terminal += node.terminal
+        return assemble_view(run_header(state), progress_text(terminal, len(tasks)), tasks)

@@ -13,7 +13,8 @@ stale attempts, timers, resumes and cancels). Properties:
 - every phase change follows an edge of SPEC §6.4 (the tables are transcribed here,
   independently of ``aether/reducers/phases.py``), and inputs change no phase;
 - an event that asks for a move the tables do not list raises ``IllegalTransition``;
-- every event round-trips through the codec.
+- every event round-trips through the codec;
+- a ``RunViewer`` asked after any event shows the ``run_view`` of that state.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from aether.events.codec import decode_raw, encode
 from aether.events.compaction import expand_all, plain_input
 from aether.events.times import format_ms
 from aether.model.limits import DEFAULT_LIMITS
-from aether.projections.views import run_view
+from aether.projections.views import RunViewer, run_view
 from aether.reducers import phases as lib_phases
 from aether.reducers.errors import IllegalTransition
 from aether.reducers.run import apply, fold
@@ -144,6 +145,27 @@ def test_fold_is_deterministic_and_replay_reproduces_decisions(history: History)
         replayed.extend(decision.recorded)
         state = decision.state
     assert replayed == list(history.events)
+
+
+@given(histories(), st.data())
+def test_a_viewer_asked_again_and_again_shows_the_view_of_each_state(history: History, data: st.DataObject) -> None:
+    """``RunViewer`` reuses the view of every node whose record did not change: asked after
+    any of the events (and sometimes twice, or about an earlier state), it shows exactly
+    ``run_view`` of the state it is given."""
+    viewer = RunViewer()
+    states: list[RunState] = []
+    state: RunState | None = None
+    for event in history.events:
+        state = apply(state, event)
+        states.append(state)
+        if data.draw(st.integers(0, 2), label="ask now") == 0:
+            continue
+        assert viewer.view(state) == run_view(state)
+        if data.draw(st.booleans(), label="ask about an earlier state"):
+            earlier = states[data.draw(st.integers(0, len(states) - 1), label="earlier")]
+            assert viewer.view(earlier) == run_view(earlier)
+    assert state is not None
+    assert viewer.view(state) == run_view(state)
 
 
 @given(histories(), st.data())
