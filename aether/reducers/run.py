@@ -258,14 +258,19 @@ def _create_node(state: RunState, node: NodeState) -> RunState:
             node = replace(node, dag=DagProgress(ready=Map({i: True for i in roots})))
         elif node.template_type == "loop":
             node = replace(node, loop=LoopProgress())
+    nodes = state.nodes.set(node.node_id, node)
+    parent = None if node.parent_id is None else state.node(node.parent_id)
+    if parent is not None and not (parent.dag is not None and node.phase == "Skipped"):
+        nodes = nodes.set(parent.node_id, _parent_with_child(parent, node))
+        parent = None  # counted: the usual case, in the one copy of the state below
     state = replace(
         state,
-        nodes=state.nodes.set(node.node_id, node),
+        nodes=nodes,
         order=state.order.set(state.node_count, node.node_id),
         node_count=state.node_count + 1,
     )
-    if node.parent_id is not None:
-        state = _child_created(state, state.node(node.parent_id), node)
+    if parent is not None:  # a DAG child created Skipped: finished as it is created
+        state = _dag_child_finished(state, _parent_with_child(parent, node, unfinished=0), node, "Skipped")
     return state
 
 
@@ -293,12 +298,6 @@ def _template_key(state: RunState, parent_id: str | None, task_index: int | None
         return plan.dag(parent.template_key).targets[task_index].key
     body = plan.loop_template(parent.template_key).body or ""
     return plan.resolve_name(parent.template_key[0], body)
-
-
-def _child_created(state: RunState, parent: NodeState, child: NodeState) -> RunState:
-    if parent.dag is not None and child.phase == "Skipped":  # finished as it is created
-        return _dag_child_finished(state, _parent_with_child(parent, child, unfinished=0), child, "Skipped")
-    return state.with_node(_parent_with_child(parent, child))
 
 
 def _parent_with_child(parent: NodeState, child: NodeState, *, unfinished: int = 1) -> NodeState:
@@ -460,6 +459,8 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         inputs=assignment.inputs,
         assignment=assignment,
     )
+    reused = event.reason == "reuse"
+    was_fresh = node.fresh
     node = replace(
         node,
         phase="Ready",
@@ -469,14 +470,25 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
         attempts=(*node.attempts, attempt),
         inputs=assignment.inputs,
         deadline_ms=event.deadline_ms if event.reason != "resume" else node.deadline_ms,
+        fresh=node.fresh or not reused,
     )
-    state = state.with_node(node)
+    nodes = state.nodes.set(node.node_id, node)
+    changes: dict[str, Any] = {"nodes": nodes}
     if previous_phase == "Suspended":
-        state = replace(state, suspended=state.suspended - 1)
-    if event.reason == "reuse":
-        return state
-    state = _mark_fresh(state, node.node_id)
-    return replace(state, open_attempts=state.open_attempts.set(assignment.id, node.node_id))
+        changes["suspended"] = state.suspended - 1
+    if not reused:
+        # The ancestors now have a leaf dispatched in this run, too (they have already if
+        # this node had).
+        ancestor_id = None if was_fresh else node.parent_id
+        while ancestor_id is not None:
+            ancestor = nodes[ancestor_id]
+            if ancestor.fresh:
+                break
+            nodes = nodes.set(ancestor_id, replace(ancestor, fresh=True))
+            ancestor_id = ancestor.parent_id
+        changes["nodes"] = nodes
+        changes["open_attempts"] = state.open_attempts.set(assignment.id, node.node_id)
+    return replace(state, **changes)
 
 
 def _leaf_created_and_dispatched(
@@ -550,16 +562,6 @@ def _leaf(state: RunState, event: ev.TaskDispatched, created: ev.LeafCreation, *
         task_index=created.task_index,
         **fields,
     )
-
-
-def _mark_fresh(state: RunState, node_id: str | None) -> RunState:
-    while node_id is not None:
-        node = state.node(node_id)
-        if node.fresh:
-            break
-        state = state.with_node(replace(node, fresh=True))
-        node_id = node.parent_id
-    return state
 
 
 @handles(ev.TaskResultRecorded)
