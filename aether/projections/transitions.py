@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from aether.events.catalog import Event, TaskDispatched
+from aether.events.catalog import Event, TaskDispatched, TaskResultReported, TaskStarted
 from aether.events.compaction import expand, is_compact
 from aether.events.phases import Phase
 from aether.reducers.run import apply
@@ -70,7 +70,7 @@ def phase_transitions(
     step its own transition, as the fine-grained events it stands for would: a leaf
     created and dispatched goes None -> Created -> Ready, not None -> Ready."""
     if is_compact(event):
-        return _stepwise(before, event)
+        return compact_transitions(before, event)
     out: list[PhaseTransition] = []
     for node_id in changed if changed is not None else changed_node_ids(before, after, event):
         old: NodeState | None = before.get_node(node_id) if before is not None else None
@@ -84,7 +84,36 @@ def phase_transitions(
     return out
 
 
-def _stepwise(before: RunState | None, event: Event) -> list[PhaseTransition]:
+def compact_transitions(before: RunState | None, event: Event) -> list[PhaseTransition]:
+    """The transitions of a record that carries a task's creation, start or result, step by
+    step, read from the record itself: each step it stands for moves only its own node (a
+    leaf's creation, dispatch, start, result and completion change their parent's counters,
+    never its phase, nor the run's). Equal to ``stepwise`` of the same arguments, without
+    folding each step; the projection tests hold the two together."""
+    if isinstance(event, TaskDispatched):  # a leaf created (Created) and dispatched (Ready)
+        return [
+            PhaseTransition(event.node_id, None, "Created", ""),
+            PhaseTransition(event.node_id, "Created", "Ready", ""),
+        ]
+    assert isinstance(event, TaskStarted | TaskResultReported) and before is not None
+    node_id = event.node_id
+    phase = before.node(node_id).phase
+    out: list[PhaseTransition] = []
+    if event.running:
+        out.append(PhaseTransition(node_id, phase, "Running", ""))
+        phase = "Running"
+    if isinstance(event, TaskStarted) or event.recorded is None:
+        return out
+    recorded, completed = event.recorded, event.completed
+    if recorded.phase == "Suspended" and phase != "Suspended":
+        out.append(PhaseTransition(node_id, phase, "Suspended", recorded.message))
+    if completed is not None:
+        out.append(PhaseTransition(node_id, completed.from_phase, completed.phase, completed.message))
+    return out
+
+
+def stepwise(before: RunState | None, event: Event) -> list[PhaseTransition]:
+    """The transitions of a compact record found by folding each event it stands for."""
     out: list[PhaseTransition] = []
     state = before
     for fine in expand(event):
