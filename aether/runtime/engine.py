@@ -1058,9 +1058,10 @@ class Engine:
 
     def _record_round(self, triggers: list[tuple[str, ev.Event]]) -> None:
         """Record a round of inputs with the claims of the starts in hand, then answer
-        those starts. A start whose attempt was claimed before is refused and left out,
-        and the round is decided again without it; one that cannot be recorded now stays
-        in hand for the next round, unanswered."""
+        those starts. A start whose attempt was claimed before is refused and left out of
+        ``triggers`` (in place, so that a caller keeping them for another try keeps it out
+        too), and the round is decided again without it; one that cannot be recorded now
+        stays in hand for the next round, unanswered."""
         while True:
             claims = [start.claim for start in self._starts_in_hand]
             try:
@@ -1071,7 +1072,7 @@ class Engine:
                 for start in taken:
                     start.request.answer(False)
                 left_out = {id(start.trigger) for start in taken}
-                triggers = [trigger for trigger in triggers if id(trigger) not in left_out]
+                triggers[:] = [trigger for trigger in triggers if id(trigger) not in left_out]
                 self._starts_in_hand = [start for start in self._starts_in_hand if start not in taken]
                 continue
             except Fenced:
