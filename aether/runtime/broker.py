@@ -85,6 +85,13 @@ class LocalBroker:
         self._reports: deque[Report] = deque()
         self._seq = 0
         self._closed = False
+        # Workers waiting in ``fetch`` (with the types they run), those an engine reserved
+        # to hand an assignment to, the assignments handed over, and those among them the
+        # engine already recorded as started (see ``reserve_waiting_worker``).
+        self._waiting: dict[str, frozenset[str] | None] = {}
+        self._reserved: set[str] = set()
+        self._handed: dict[str, TaskAssignment] = {}
+        self._started: set[str] = set()
 
     # --- engine side ---------------------------------------------------------
 
@@ -179,20 +186,72 @@ class LocalBroker:
         priority first, then dispatch order (or per ``order``). Waits up to ``timeout``
         seconds (``None``: until work arrives or the broker closes)."""
         give_up = None if timeout is None else time.monotonic() + timeout
+        types = None if executor_types is None else frozenset(executor_types)
         with self._lock:
-            while True:
-                if self._closed:
-                    return None
-                assignment = self._pop_best(executor_types)
-                if assignment is not None:
-                    return assignment
-                if give_up is None:
-                    self._work_ready.wait()
+            try:
+                while True:
+                    if self._closed:
+                        return None
+                    handed = self._handed.pop(worker_id, None)
+                    if handed is not None:
+                        return handed
+                    # A worker reserved for an assignment waits for it rather than take another.
+                    assignment = None if worker_id in self._reserved else self._pop_best(executor_types)
+                    if assignment is not None:
+                        return assignment
+                    left = None if give_up is None else give_up - time.monotonic()
+                    if left is not None and left <= 0:
+                        return None
+                    self._waiting[worker_id] = types
+                    self._work_ready.wait(left)
+            finally:
+                self._waiting.pop(worker_id, None)
+
+    def reserve_waiting_worker(self, executor_type: str) -> str | None:
+        """A worker waiting in ``fetch`` for work it could run of ``executor_type``, now
+        reserved for one assignment: it takes nothing else until that assignment is handed
+        to it (``hand_over``) or the reservation is given up (``release_worker``)."""
+        with self._lock:
+            if self._closed:
+                return None
+            for worker_id, types in self._waiting.items():
+                if worker_id in self._reserved or worker_id in self._handed:
                     continue
-                left = give_up - time.monotonic()
-                if left <= 0:
-                    return None
-                self._work_ready.wait(left)
+                if types is None or executor_type in types:
+                    self._reserved.add(worker_id)
+                    return worker_id
+            return None
+
+    def release_worker(self, worker_id: str) -> None:
+        with self._lock:
+            self._reserved.discard(worker_id)
+            self._work_ready.notify_all()
+
+    def take_back_handed(self) -> list[tuple[str, TaskAssignment]]:
+        """The assignments handed over and not fetched yet, with their workers, taken back
+        (the workers are stopping): their starts are recorded, so their owner records them
+        lost."""
+        with self._lock:
+            handed, self._handed = list(self._handed.items()), {}
+            for _worker_id, assignment in handed:
+                self._started.discard(assignment.id)
+            return handed
+
+    def started_before_run(self, assignment_id: str) -> bool:
+        """Whether ``assignment_id`` was handed over with its start recorded and its worker
+        has not begun it."""
+        with self._lock:
+            return assignment_id in self._started
+
+    def hand_over(self, worker_id: str, assignment: TaskAssignment) -> None:
+        """Give ``assignment`` to the worker reserved for it, its claim and start already
+        recorded: that worker's ``claim_start`` of it is granted at once."""
+        with self._lock:
+            self._reserved.discard(worker_id)
+            self._known.add(assignment.id)
+            self._started.add(assignment.id)
+            self._handed[worker_id] = assignment
+            self._work_ready.notify_all()
 
     def is_cancelled(self, assignment_id: str) -> bool:
         with self._lock:
@@ -207,6 +266,9 @@ class LocalBroker:
         durable, False if the attempt must not run. Waits up to ``timeout`` seconds."""
         claim = StartClaim(started)
         with self._lock:
+            if started.assignment_id in self._started:
+                self._started.discard(started.assignment_id)
+                return True  # handed over with its claim and start recorded
             if self._closed:
                 return False
             self._reports.append(claim)
@@ -228,6 +290,7 @@ class LocalBroker:
         when an engine starts again on this broker) queues it again."""
         with self._lock:
             self._known.discard(assignment_id)
+            self._started.discard(assignment_id)
 
     # --- internals -----------------------------------------------------------
 

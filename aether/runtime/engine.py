@@ -48,7 +48,7 @@ from aether.runtime.ownership import DEFAULT_LEASE_TTL, SERVING, Ownership
 from aether.runtime.queue_broker import QueueBroker, Waker
 from aether.runtime.secrets import SecretProvider
 from aether.runtime.start_claims import StartClaim
-from aether.runtime.stream import StreamDecision, StreamKind, StreamProcessor
+from aether.runtime.stream import Outcome, StreamDecision, StreamKind, StreamProcessor
 from aether.runtime.submission import PreparedRun, TemplateLookup, load_workflow, submitted_event
 from aether.runtime.variables import SystemVars, VarsSource, snapshot
 from aether.scheduler.context import Decision
@@ -281,6 +281,9 @@ class Engine:
         # Starts of this process's workers taken from the broker, to be claimed in the
         # transaction that records them, and answered then.
         self._starts_in_hand: list[_StartInHand] = []
+        # Workers of this process reserved for assignments of the round being recorded,
+        # started in its transaction and handed over once it commits: assignment id → worker.
+        self._reservations: dict[str, str] = {}
         self._deliveries: list[tuple[str, ev.Event]] = []  # HookDelivered inputs to record
         on_change = getattr(self.clock, "on_change", None)
         if on_change is not None:
@@ -533,7 +536,7 @@ class Engine:
         pool.stop_claiming()
         give_up = time.monotonic() + grace
         shown: list[str] | None = None
-        finished = True
+        finished = not pool.interrupted()  # tasks handed over and started, not begun
         while running := pool.running():
             left = give_up - time.monotonic()
             if left <= 0 or (hurry is not None and hurry.is_set()):
@@ -1043,11 +1046,16 @@ class Engine:
         """Decide every trigger, append all their events (and ``claims``) in one
         transaction, then perform the effects (the stream processor). Returns the
         rejections, in order."""
+        follow_up = self._start_on_waiting_workers if self._claims_with_start() and self._pool is not None else None
         try:
-            outcomes = self.runs.process(triggers, extra_appends=extra_appends, new_stream=new_run, claims=claims)
+            outcomes = self.runs.process(
+                triggers, extra_appends=extra_appends, new_stream=new_run, claims=claims, follow_up=follow_up
+            )
         except Fenced:
             self._on_fenced()  # wherever it is found: a request, a pump, the loop
             raise
+        finally:
+            self._release_reservations()  # any not handed over: nothing was, or will be, recorded for them
         try:
             self.broker.flush()
         except Exception:  # kept by the broker for its next flush; the decisions are recorded
@@ -1069,6 +1077,8 @@ class Engine:
             except ClaimsRefused as refused:
                 ids = set(refused.assignment_ids)
                 taken = [start for start in self._starts_in_hand if start.claim.assignment_id in ids]
+                if not taken:  # an attempt this engine just dispatched, claimed by another
+                    raise
                 for start in taken:
                     start.request.answer(False)
                 left_out = {id(start.trigger) for start in taken}
@@ -1080,6 +1090,41 @@ class Engine:
                 raise
             self._answer_starts(True)
             return
+
+    def _start_on_waiting_workers(self, outcomes: Sequence[Outcome]) -> tuple[list[tuple[str, ev.Event]], list[Claim]]:
+        """The round's dispatches that a worker of this process waiting for work can take
+        at once are started in the round's own transaction: each gets a reserved worker,
+        a ``TaskStarted`` decided after the round's inputs and that worker's claim, and is
+        handed to it once the round commits (``_perform``). A chain of tasks then costs one
+        round per task instead of two (dispatch, then start). Asked again when the round is
+        decided again, so what an earlier try reserved is given up first."""
+        self._release_reservations()
+        assert self.ownership is not None
+        if self._pool is None or self._pool.stopping:
+            return [], []
+        member_id = self.ownership.member_id
+        cancelled = {e.assignment_id for o in outcomes for e in o.effects if isinstance(e, CancelTask)}
+        starts: list[tuple[str, ev.Event]] = []
+        claims: list[Claim] = []
+        for outcome in outcomes:
+            for effect in outcome.effects:
+                if not isinstance(effect, Dispatch):
+                    continue
+                a = effect.assignment
+                if a.id in cancelled or not self.drives_run(a.run_id):
+                    continue
+                worker_id = self.broker.reserve_waiting_worker(a.executor_type)  # type: ignore[attr-defined]
+                if worker_id is None:
+                    continue
+                self._reservations[a.id] = worker_id
+                starts.append((a.run_id, ev.TaskStarted(a.node_id, a.attempt, self._now(), worker_id)))
+                claims.append(Claim(a.id, a.run_id, a.node_id, a.attempt, worker_id, member_id, self._now_ms()))
+        return starts, claims
+
+    def _release_reservations(self) -> None:
+        reservations, self._reservations = self._reservations, {}
+        for worker_id in reservations.values():
+            self.broker.release_worker(worker_id)  # type: ignore[attr-defined]
 
     def _answer_starts(self, granted: bool) -> None:
         starts, self._starts_in_hand = self._starts_in_hand, []
@@ -1177,7 +1222,11 @@ class Engine:
 
     def _perform(self, effect: Effect) -> None:
         if isinstance(effect, Dispatch):
-            self.broker.dispatch(effect.assignment)
+            worker_id = self._reservations.pop(effect.assignment.id, None)
+            if worker_id is None:
+                self.broker.dispatch(effect.assignment)
+            else:  # its claim and start are recorded with its dispatch
+                self.broker.hand_over(worker_id, effect.assignment)  # type: ignore[attr-defined]
         elif isinstance(effect, CancelTask):
             self.broker.cancel(effect.assignment_id)
         elif isinstance(effect, ArmTimer):

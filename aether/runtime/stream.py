@@ -149,6 +149,10 @@ order (asked again after a conflict, so that inputs planned from a state stay cu
 
 AppendRequest = tuple[str, Sequence[PendingEvent], int]
 
+FollowUp = Callable[[Sequence[Outcome]], tuple[list[tuple[str, Event]], list[Claim]]]
+"""Given what a batch's inputs came to: inputs to decide after them and claims to write, in
+the same transaction (an engine starting a task it dispatches to a waiting worker)."""
+
 
 class StreamProcessor(Generic[S]):
     """Loads, decides, appends and performs for the streams of one kind.
@@ -226,6 +230,7 @@ class StreamProcessor(Generic[S]):
         new_stream: bool = False,
         fresh: bool = False,
         claims: Sequence[Claim] = (),
+        follow_up: FollowUp | None = None,
     ) -> list[Outcome]:
         """Decide every input, append everything in one transaction, then perform the
         effects in order. ``new_stream``: the inputs start streams that must not exist yet
@@ -233,11 +238,13 @@ class StreamProcessor(Generic[S]):
         what other writers appended too — needed where a rejection records nothing, since
         only an append would reveal a stale state. ``claims`` are written in the same
         transaction (``EventLog.append_batch``): ``ClaimsRefused`` leaves the
-        processor as it was, for the caller to decide again without the refused ones."""
+        processor as it was, for the caller to decide again without the refused ones.
+        ``follow_up`` is asked, once the inputs are decided (and again on each retry), for
+        more inputs to decide after them and claims to write, in the same transaction."""
         batch = list(items)
         for attempt in range(self.conflict_retries):
             try:
-                return self._process_once(batch, extra_appends, new_stream, fresh, claims)
+                return self._process_once(batch, extra_appends, new_stream, fresh, claims, follow_up)
             except ConcurrencyConflict:
                 if new_stream or attempt == self.conflict_retries - 1:
                     raise
@@ -251,33 +258,42 @@ class StreamProcessor(Generic[S]):
         new_stream: bool,
         fresh: bool,
         claims: Sequence[Claim],
+        follow_up: FollowUp | None,
     ) -> list[Outcome]:
         pending: dict[str, list[PendingEvent]] = {}
         base_versions: dict[str, int] = {}
         touched: dict[str, Cached[S]] = {}
         outcomes: list[Outcome] = []
-        for key, inputs in batch:
-            current = touched.get(key) or (Cached[S](None, 0) if new_stream else self.load(key, fresh=fresh))
-            state, version = current.state, current.version
-            triggers = [inputs] if isinstance(inputs, Event) else inputs(state)
-            for trigger in triggers:
-                if state is None and not self.kind.accepts_new(trigger):
-                    log.warning("%s: %s for unknown stream %s ignored", self.kind.name, trigger.TYPE, key)
-                    continue
-                contained = self._decide_recordable(key, state, trigger)
-                if isinstance(contained, Unrecordable):
-                    outcomes.append(Outcome(key, trigger, (), (), contained))
-                    continue
-                trigger, decision, encoded = contained
-                outcomes.append(Outcome(key, trigger, decision.events, decision.effects, decision.rejection))
-                if decision.rejection is not None and not decision.events:
-                    continue  # nothing to record
-                stream = self.kind.stream_of(key)
-                base_versions.setdefault(stream, current.version)
-                pending.setdefault(stream, []).extend(encoded)
-                state = decision.state
-                version += len(encoded)
-            touched[key] = Cached(state, version)
+
+        def decide_all(items: Iterable[tuple[str, Inputs[S]]]) -> None:
+            for key, inputs in items:
+                current = touched.get(key) or (Cached[S](None, 0) if new_stream else self.load(key, fresh=fresh))
+                state, version = current.state, current.version
+                triggers = [inputs] if isinstance(inputs, Event) else inputs(state)
+                for trigger in triggers:
+                    if state is None and not self.kind.accepts_new(trigger):
+                        log.warning("%s: %s for unknown stream %s ignored", self.kind.name, trigger.TYPE, key)
+                        continue
+                    contained = self._decide_recordable(key, state, trigger)
+                    if isinstance(contained, Unrecordable):
+                        outcomes.append(Outcome(key, trigger, (), (), contained))
+                        continue
+                    trigger, decision, encoded = contained
+                    outcomes.append(Outcome(key, trigger, decision.events, decision.effects, decision.rejection))
+                    if decision.rejection is not None and not decision.events:
+                        continue  # nothing to record
+                    stream = self.kind.stream_of(key)
+                    base_versions.setdefault(stream, current.version)
+                    pending.setdefault(stream, []).extend(encoded)
+                    state = decision.state
+                    version += len(encoded)
+                touched[key] = Cached(state, version)
+
+        decide_all(batch)
+        if follow_up is not None:
+            more, more_claims = follow_up(outcomes)
+            decide_all(more)
+            claims = [*claims, *more_claims]
         requests: list[AppendRequest] = [(stream, events, base_versions[stream]) for stream, events in pending.items()]
         requests.extend(extra_appends)
         if requests or claims:

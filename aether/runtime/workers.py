@@ -158,9 +158,19 @@ class WorkerPool:
 
     def stop_claiming(self) -> None:
         """Fetch nothing more; running assignments go on and report as usual. Once this
-        returns, :meth:`running` lists every assignment that will still run."""
+        returns, :meth:`running` lists every assignment that will still run. Assignments
+        handed over with their starts recorded and not begun yet are not run: they are
+        listed by :meth:`interrupted`, for their owner to record them lost."""
         with self._running_lock:
             self._stopping.set()
+            take_back = getattr(self._broker, "take_back_handed", None)
+            if take_back is not None:
+                for worker_id, assignment in take_back():
+                    self._interrupted_attempts.append((assignment, worker_id))
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def interrupt(self) -> None:
         """Stop claiming, and stop every running assignment through its cancel flag (a
@@ -211,7 +221,11 @@ class WorkerPool:
                 if not fetched_too_late:
                     self._running[worker_id] = assignment
             if fetched_too_late:
-                # Fetched as the pool was told to stop: give it back unstarted.
+                # Fetched as the pool was told to stop: give it back unstarted. One whose
+                # start is already recorded did not run to its end, and is reported so.
+                if getattr(self._broker, "started_before_run", lambda _id: False)(assignment.id):
+                    with self._running_lock:
+                        self._interrupted_attempts.append((assignment, worker_id))
                 self._release(worker_id, assignment)
                 return
             try:

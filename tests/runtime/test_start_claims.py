@@ -1,7 +1,8 @@
 """An engine's own workers claim an attempt by handing their start to the engine, which
 writes the claim in the transaction that records the start (ARCHITECTURE rule 6): a task
 runs only once both are durable, a start whose attempt was claimed before is refused and
-left out of the round, and the rest of the round is recorded as usual."""
+left out of the round, and the rest of the round is recorded as usual. A task dispatched
+while a worker waits for work is started, and handed to it, by the round that dispatches it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from support.claims import claim_as_worker
 from support.documents import dag, echo_task, workflow
@@ -132,3 +134,42 @@ def test_a_claim_is_granted_once_however_often_it_is_asked() -> None:
     assert claim_as_worker(engine, a, "engine-1-1") is True
     assert claim_as_worker(engine, a, "engine-1-2") is False
     assert [s.worker_id for s in recorded(engine, run_id, ev.TaskStarted)] == ["engine-1-1"]
+
+
+class BatchesLog(InMemoryEventLog):
+    """Notes the node of every dispatch and start each append carries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[tuple[str, str]]] = []
+
+    def append_batch(self, requests: Any, *, fence: str | None = None, claims: Any = ()) -> list[int]:
+        versions = super().append_batch(requests, fence=fence, claims=claims)
+        carried = [
+            (event.type, orjson.loads(event.data).get("nodeId", ""))
+            for _stream, events, _version in requests
+            for event in events
+            if event.type in ("TaskDispatched", "TaskStarted")
+        ]
+        self.batches.append(carried)
+        return versions
+
+
+def test_a_task_dispatched_to_a_waiting_worker_is_started_in_the_same_transaction() -> None:
+    """A worker waiting for work is handed the task its round dispatches, with its claim and
+    start recorded in that round: a chain costs one round per task, not two."""
+    log = BatchesLog()
+    engine = Engine(log, workers=1, member_id="engine-1")
+    chain = dag("main", echo_task("a"), echo_task("b", dependencies=["a"]), echo_task("c", dependencies=["b"]))
+    with engine:
+        time.sleep(0.2)  # the worker is waiting for work
+        run_id = engine.submit(workflow("chain", chain)).run_id
+        assert engine.wait(run_id, timeout=30)["phase"] == "Succeeded"
+    for node in ("main/a", "main/b", "main/c"):
+        together = [b for b in log.batches if ("TaskDispatched", node) in b and ("TaskStarted", node) in b]
+        assert together, f"{node} was dispatched and started in different transactions: {log.batches}"
+    held = {c.node_id: c.worker_id for c in coordination(engine).claims(run_id)}
+    starts = {s.node_id: s.worker_id for s in recorded(engine, run_id, ev.TaskStarted)}
+    assert set(starts) == {"main/a", "main/b", "main/c"}
+    assert all(held.get(node, starts[node]) == starts[node] for node in starts)
+    assert recorded(engine, run_id, ev.InputIgnored) == []
