@@ -1106,15 +1106,17 @@ class Engine:
         cancelled = {e.assignment_id for o in outcomes for e in o.effects if isinstance(e, CancelTask)}
         starts: list[tuple[str, ev.Event]] = []
         claims: list[Claim] = []
+        no_worker: set[str] = set()  # executor types nobody waits for (a fan-out dispatches thousands)
         for outcome in outcomes:
             for effect in outcome.effects:
                 if not isinstance(effect, Dispatch):
                     continue
                 a = effect.assignment
-                if a.id in cancelled or not self.drives_run(a.run_id):
+                if a.executor_type in no_worker or a.id in cancelled or not self.drives_run(a.run_id):
                     continue
                 worker_id = self.broker.reserve_waiting_worker(a.executor_type)  # type: ignore[attr-defined]
                 if worker_id is None:
+                    no_worker.add(a.executor_type)
                     continue
                 self._reservations[a.id] = worker_id
                 starts.append((a.run_id, ev.TaskStarted(a.node_id, a.attempt, self._now(), worker_id)))
