@@ -260,10 +260,10 @@ class LocalBroker:
     def report_started(self, started: TaskStartReport) -> None:
         self._push_report(started)
 
-    def claim_start(self, started: TaskStartReport, timeout: float) -> bool:
+    def claim_start(self, started: TaskStartReport) -> bool:
         """Hand ``started`` to the engine, which claims the attempt and records the start
         in one transaction (:mod:`aether.runtime.start_claims`); True once both are
-        durable, False if the attempt must not run. Waits up to ``timeout`` seconds."""
+        durable, False if the attempt must not run."""
         claim = StartClaim(started)
         with self._lock:
             if started.assignment_id in self._started:
@@ -273,7 +273,7 @@ class LocalBroker:
                 return False
             self._reports.append(claim)
             self._reports_ready.notify_all()
-        return claim.wait(timeout)
+        return claim.wait()
 
     def report_result(self, result: TaskResultReport) -> None:
         with self._lock:

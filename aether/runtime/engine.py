@@ -655,11 +655,6 @@ class Engine:
         broker that carries starts to the engine and back."""
         return self.ownership is not None and hasattr(self.broker, "claim_start")
 
-    # Bounds how long a worker waits for its start to be recorded: a round of the engine
-    # takes well under a second unless the database is stuck, and then the worker tries
-    # again (a second claim of the same attempt is refused once the first is recorded).
-    START_CLAIM_TIMEOUT = 60.0
-
     def _claim(self, assignment: TaskAssignment, worker_id: str) -> bool:
         """Claim an assignment for one of this engine's workers (ARCHITECTURE rule 6)."""
         if self.ownership is None:
@@ -667,7 +662,7 @@ class Engine:
         if self._claims_with_start():
             a = assignment
             started = TaskStartReport(a.id, a.run_id, a.node_id, a.attempt, worker_id)
-            granted: bool = self.broker.claim_start(started, self.START_CLAIM_TIMEOUT)  # type: ignore[attr-defined]
+            granted: bool = self.broker.claim_start(started)  # type: ignore[attr-defined]
             return granted
         try:
             return self.ownership.claim(assignment, worker_id)

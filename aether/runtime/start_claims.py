@@ -21,32 +21,21 @@ class StartClaim:
         self.report = report
         self._answered = threading.Event()
         self._granted = False
-        self._error: BaseException | None = None
         self._lock = threading.Lock()
 
     def answer(self, granted: bool) -> None:
         """True: the claim and the start are recorded; False: the attempt must not run."""
         with self._lock:
-            if self._answered.is_set():
-                return
-            self._granted = granted
-            self._answered.set()
+            if not self._answered.is_set():
+                self._granted = granted
+                self._answered.set()
 
-    def fail(self, error: BaseException) -> None:
-        """The engine could not record the claim (the worker may try again)."""
-        with self._lock:
-            if self._answered.is_set():
-                return
-            self._error = error
-            self._answered.set()
-
-    def wait(self, timeout: float) -> bool:
-        """The engine's answer; raises what it failed with, or :class:`TimeoutError`
-        when it has not answered within ``timeout`` seconds."""
-        if not self._answered.wait(timeout):
-            raise TimeoutError(f"the engine did not record the start of {self.report.assignment_id} in {timeout:g} s")
-        if self._error is not None:
-            raise self._error
+    def wait(self) -> bool:
+        """The engine's answer. It always comes: a round that cannot be recorded keeps the
+        start for the next, and an engine that stops, or a broker that closes, answers
+        False. (Giving up earlier would be unsafe: a start recorded after its worker gave
+        up would name an attempt nobody runs.)"""
+        self._answered.wait()
         return self._granted
 
 

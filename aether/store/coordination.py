@@ -64,6 +64,19 @@ class ClaimsRefused(Exception):
         self.assignment_ids = tuple(assignment_ids)
 
 
+def claim_row(claim: Claim) -> tuple[str, str, str, int, str, str, int]:
+    """A claim's columns in the order the adapters' ``claims`` tables list them."""
+    return (
+        claim.assignment_id,
+        claim.run_id,
+        claim.node_id,
+        claim.attempt,
+        claim.worker_id,
+        claim.member_id,
+        claim.claimed_ms,
+    )
+
+
 def refuse_taken(claims: Sequence[Claim], won: Sequence[bool]) -> None:
     """Raise :class:`ClaimsRefused` for the claims that were not won (the caller's
     transaction then rolls back)."""
@@ -148,4 +161,4 @@ class Coordination(Protocol):
     def drop_claims(self, assignment_ids: Sequence[str]) -> None: ...
 
 
-__all__ = ["Claim", "ClaimsRefused", "Coordination", "Fenced", "Member", "RunLease", "refuse_taken"]
+__all__ = ["Claim", "ClaimsRefused", "Coordination", "Fenced", "Member", "RunLease", "claim_row", "refuse_taken"]

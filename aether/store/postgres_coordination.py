@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from aether.store.coordination import Claim, Fenced, Member, RunLease
+from aether.store.coordination import Claim, Fenced, Member, RunLease, claim_row
 
 # The advisory lock (per database) that serializes lease writes.
 LEASE_LOCK = 0x41657468_00000003
@@ -52,7 +52,7 @@ def insert_claims(conn: Connection, claims: Sequence[Claim]) -> list[bool]:
         cursor.executemany(
             f"INSERT INTO claims ({_CLAIM_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING RETURNING 1",
-            [_claim_row(claim) for claim in claims],
+            [claim_row(claim) for claim in claims],
             returning=True,
         )
         won: list[bool] = []
@@ -74,18 +74,6 @@ def check_fence(conn: Connection, member_id: str) -> None:
 def _member(row: Sequence[Any]) -> Member:
     member_id, role, host, pid, joined_ms, expires_ms, locality = row
     return Member(member_id, role, host, pid, joined_ms, expires_ms, locality)
-
-
-def _claim_row(claim: Claim) -> tuple[Any, ...]:
-    return (
-        claim.assignment_id,
-        claim.run_id,
-        claim.node_id,
-        claim.attempt,
-        claim.worker_id,
-        claim.member_id,
-        claim.claimed_ms,
-    )
 
 
 class PostgresCoordination:

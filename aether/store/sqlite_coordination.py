@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from aether.store.coordination import Claim, Fenced, Member, RunLease
+from aether.store.coordination import Claim, Fenced, Member, RunLease, claim_row
 
 _MEMBER_COLUMNS = "member_id, role, host, pid, joined_ms, expires_ms, locality"
 _CLAIM_COLUMNS = "assignment_id, run_id, node_id, attempt, worker_id, member_id, claimed_ms"
@@ -38,16 +38,7 @@ def insert_claims(conn: sqlite3.Connection, claims: Sequence[Claim]) -> list[boo
         check_fence(conn, member_id)
     return [
         conn.execute(
-            f"INSERT OR IGNORE INTO claims ({_CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                claim.assignment_id,
-                claim.run_id,
-                claim.node_id,
-                claim.attempt,
-                claim.worker_id,
-                claim.member_id,
-                claim.claimed_ms,
-            ),
+            f"INSERT OR IGNORE INTO claims ({_CLAIM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", claim_row(claim)
         ).rowcount
         == 1
         for claim in claims
