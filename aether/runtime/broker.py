@@ -1,7 +1,10 @@
 """The task broker (SPEC §15 ``TaskBroker``) and its in-process implementation.
 
 ``LocalBroker`` sits between the engine, which dispatches and cancels and drains reports,
-and worker threads, which fetch and report. It keeps one heap per executor type so that a
+and worker threads, which fetch and report. Under run leases a worker's start is also its
+claim: it waits while the engine records both (``claim_start``), or, when the engine finds
+it waiting for work, it is handed an assignment whose claim and start the dispatching round
+recorded (``reserve_waiting_worker``, ``hand_over``). It keeps one heap per executor type so that a
 worker fetching only some types finds its best candidate without scanning the others.
 Cancelled or fetched entries are left in the heaps and skipped when they surface.
 """
@@ -166,6 +169,8 @@ class LocalBroker:
             for report in self._reports:
                 if isinstance(report, StartClaim):
                     report.answer(False)
+            # Refused starts must not be recorded by a last round that reads the reports.
+            self._reports = deque(r for r in self._reports if not isinstance(r, StartClaim))
             self._work_ready.notify_all()
             self._reports_ready.notify_all()
 
@@ -282,6 +287,7 @@ class LocalBroker:
             # fetched stay, so a late re-dispatch of them is still dropped.
             self._known.discard(result.assignment_id)
             self._cancelled.discard(result.assignment_id)
+            self._started.discard(result.assignment_id)
         self._push_report(result)
 
     def release(self, assignment_id: str) -> None:

@@ -900,6 +900,8 @@ class Engine:
             elif isinstance(report, TaskStartReport):
                 triggers.append((report.run_id, ev.TaskStarted(report.node_id, report.attempt, at, report.worker_id)))
             elif isinstance(report, StartClaim):
+                if report.answered:
+                    continue  # refused already (its broker closed): its worker does not run it
                 started = report.report
                 trigger = (started.run_id, ev.TaskStarted(started.node_id, started.attempt, at, started.worker_id))
                 triggers.append(trigger)

@@ -30,6 +30,10 @@ class StartClaim:
                 self._granted = granted
                 self._answered.set()
 
+    @property
+    def answered(self) -> bool:
+        return self._answered.is_set()
+
     def wait(self) -> bool:
         """The engine's answer. It always comes: a round that cannot be recorded keeps the
         start for the next, and an engine that stops, or a broker that closes, answers

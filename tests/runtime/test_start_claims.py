@@ -18,8 +18,9 @@ from support.claims import claim_as_worker
 from support.documents import dag, echo_task, workflow
 
 from aether.events import catalog as ev
-from aether.events.assignment import TaskAssignment
+from aether.events.assignment import TaskAssignment, TaskStartReport
 from aether.model.problems import Problem
+from aether.runtime.broker import LocalBroker
 from aether.runtime.clock import FakeClock
 from aether.runtime.engine import Engine
 from aether.runtime.executors.base import ExecContext, ExecResult
@@ -173,3 +174,19 @@ def test_a_task_dispatched_to_a_waiting_worker_is_started_in_the_same_transactio
     assert set(starts) == {"main/a", "main/b", "main/c"}
     assert all(held.get(node, starts[node]) == starts[node] for node in starts)
     assert recorded(engine, run_id, ev.InputIgnored) == []
+
+
+def test_a_start_waiting_when_the_broker_closes_is_refused_and_never_taken() -> None:
+    broker = LocalBroker()
+    answers: list[bool] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(broker.claim_start(TaskStartReport("r:main/a#1", "r", "main/a", 1, "w-1")))
+    )
+    worker.start()
+    give_up = time.monotonic() + 10
+    while broker.waiting_reports() < 1 and time.monotonic() < give_up:
+        time.sleep(0.001)
+    broker.close()
+    worker.join(10)
+    assert answers == [False]
+    assert broker.take_reports() == []
