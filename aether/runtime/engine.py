@@ -1043,7 +1043,8 @@ class Engine:
         """Decide every trigger, append all their events (and ``claims``) in one
         transaction, then perform the effects (the stream processor). Returns the
         rejections, in order."""
-        follow_up = self._start_on_waiting_workers if self._claims_with_start() and self._pool is not None else None
+        hands_over = self._pool is not None and self._claims_with_start() and hasattr(self.broker, "hand_over")
+        follow_up = self._start_on_waiting_workers if hands_over else None
         try:
             outcomes = self.runs.process(
                 triggers, extra_appends=extra_appends, new_stream=new_run, claims=claims, follow_up=follow_up
