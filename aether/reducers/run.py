@@ -228,25 +228,16 @@ def _node_created(state: RunState, event: ev.NodeCreated) -> RunState:
     if event.phase not in INITIAL_NODE_PHASES:
         raise IllegalTransition(f"node {event.node_id} cannot be created in phase {event.phase}")
     _check_new(state, event.node_id)
-    return _create_node(
+    node = _new_node(
         state,
-        NodeState(
-            node_id=event.node_id,
-            parent_id=_shared(event.parent_id),
-            task_name=sys.intern(event.task_name),
-            template_name=sys.intern(event.template_name),
-            template_type=event.template_type,
-            depth=event.depth,
-            seq=state.node_count,
-            created_ms=state.now_ms,
-            template_key=_template_key(state, event.parent_id, event.task_index),
-            phase=event.phase,
-            message=event.message,
-            index=event.index,
-            task_index=event.task_index,
-            finished_ms=state.now_ms if event.phase == "Skipped" else None,
-        ),
+        event.node_id,
+        event,
+        template_type=event.template_type,
+        phase=event.phase,
+        message=event.message,
+        finished_ms=state.now_ms if event.phase == "Skipped" else None,
     )
+    return _create_node(state, node)
 
 
 def _create_node(state: RunState, node: NodeState) -> RunState:
@@ -477,16 +468,8 @@ def _task_dispatched(state: RunState, event: ev.TaskDispatched) -> RunState:
     if previous_phase == "Suspended":
         changes["suspended"] = state.suspended - 1
     if not reused:
-        # The ancestors now have a leaf dispatched in this run, too (they have already if
-        # this node had).
-        ancestor_id = None if was_fresh else node.parent_id
-        while ancestor_id is not None:
-            ancestor = nodes[ancestor_id]
-            if ancestor.fresh:
-                break
-            nodes = nodes.set(ancestor_id, replace(ancestor, fresh=True))
-            ancestor_id = ancestor.parent_id
-        changes["nodes"] = nodes
+        if not was_fresh and node.parent_id is not None:  # else its ancestors are fresh already
+            changes["nodes"] = _fresh_up(nodes, nodes[node.parent_id])
         changes["open_attempts"] = state.open_attempts.set(assignment.id, node.node_id)
     return replace(state, **changes)
 
@@ -524,19 +507,11 @@ def _leaf_created_and_dispatched(
         fresh=not reused,
     )
     parent = _parent_with_child(state.node(parent_id), leaf)
-    nodes = state.nodes.set(leaf.node_id, leaf)
+    nodes = state.nodes.set(leaf.node_id, leaf).set(parent.node_id, parent)
     open_attempts = state.open_attempts
     if not reused:
         open_attempts = open_attempts.set(assignment.id, leaf.node_id)
-        while not parent.fresh:  # the ancestors now have a leaf dispatched in this run
-            nodes = nodes.set(parent.node_id, replace(parent, fresh=True))
-            if parent.parent_id is None:
-                break
-            parent = state.node(parent.parent_id)
-        else:
-            nodes = nodes.set(parent.node_id, parent)
-    else:
-        nodes = nodes.set(parent.node_id, parent)
+        nodes = _fresh_up(nodes, parent)
     return replace(
         state,
         nodes=nodes,
@@ -546,14 +521,30 @@ def _leaf_created_and_dispatched(
     )
 
 
+def _fresh_up(nodes: Map[str, NodeState], ancestor: NodeState) -> Map[str, NodeState]:
+    """``nodes`` once a leaf under ``ancestor`` was dispatched in this run: ``ancestor`` and
+    those above it are marked fresh, up to the first that already is."""
+    while not ancestor.fresh:
+        nodes = nodes.set(ancestor.node_id, replace(ancestor, fresh=True))
+        if ancestor.parent_id is None:
+            break
+        ancestor = nodes[ancestor.parent_id]
+    return nodes
+
+
 def _leaf(state: RunState, event: ev.TaskDispatched, created: ev.LeafCreation, **fields: Any) -> NodeState:
     """The leaf a dispatch record creates, as of the state before it, with ``fields``."""
+    return _new_node(state, event.node_id, created, template_type="task", **fields)
+
+
+def _new_node(state: RunState, node_id: str, created: ev.NodeCreated | ev.LeafCreation, **fields: Any) -> NodeState:
+    """A node as its creation record (a ``NodeCreated``, or the creation a dispatch record
+    carries) describes it, as of the state before that record, with ``fields``."""
     return NodeState(
-        node_id=event.node_id,
+        node_id=node_id,
         parent_id=_shared(created.parent_id),
         task_name=sys.intern(created.task_name),
         template_name=sys.intern(created.template_name),
-        template_type="task",
         depth=created.depth,
         seq=state.node_count,
         created_ms=state.now_ms,
